@@ -482,6 +482,8 @@ fn static_name(shape: &str) -> String {
 
 /// `UserPoolId` → `user_pool_id`, `MFAOptions` → `mfa_options`, `SRP_A` → `srp_a`.
 fn snake(name: &str) -> String {
+    // Words the generic rule would split badly: `CallbackURLs`, `AllowedOAuthFlows`.
+    let name = name.replace("URLs", "Urls").replace("OAuth", "Oauth");
     let chars: Vec<char> = name.chars().collect();
     let mut out = String::new();
     for (i, &c) in chars.iter().enumerate() {

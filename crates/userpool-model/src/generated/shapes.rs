@@ -2047,7 +2047,7 @@ pub static SHAPE_CSS_VERSION_TYPE: Shape = Shape {
     enum_values: &[],
     sensitive: false,
 };
-pub static SHAPE_CALLBACK_UR_LS_LIST_TYPE: Shape = Shape {
+pub static SHAPE_CALLBACK_URLS_LIST_TYPE: Shape = Shape {
     name: "CallbackURLsListType",
     kind: ShapeKind::List(&SHAPE_REDIRECT_URL_TYPE),
     min: Some(0),
@@ -3024,12 +3024,12 @@ pub static SHAPE_CREATE_USER_POOL_CLIENT_REQUEST: Shape = Shape {
         },
         Member {
             name: "CallbackURLs",
-            shape: &SHAPE_CALLBACK_UR_LS_LIST_TYPE,
+            shape: &SHAPE_CALLBACK_URLS_LIST_TYPE,
             required: false,
         },
         Member {
             name: "LogoutURLs",
-            shape: &SHAPE_LOGOUT_UR_LS_LIST_TYPE,
+            shape: &SHAPE_LOGOUT_URLS_LIST_TYPE,
             required: false,
         },
         Member {
@@ -3039,7 +3039,7 @@ pub static SHAPE_CREATE_USER_POOL_CLIENT_REQUEST: Shape = Shape {
         },
         Member {
             name: "AllowedOAuthFlows",
-            shape: &SHAPE_O_AUTH_FLOWS_TYPE,
+            shape: &SHAPE_OAUTH_FLOWS_TYPE,
             required: false,
         },
         Member {
@@ -5633,7 +5633,7 @@ pub static SHAPE_INVALID_LAMBDA_RESPONSE_EXCEPTION: Shape = Shape {
     enum_values: &[],
     sensitive: false,
 };
-pub static SHAPE_INVALID_O_AUTH_FLOW_EXCEPTION: Shape = Shape {
+pub static SHAPE_INVALID_OAUTH_FLOW_EXCEPTION: Shape = Shape {
     name: "InvalidOAuthFlowException",
     kind: ShapeKind::Structure(&[Member {
         name: "message",
@@ -6537,7 +6537,7 @@ pub static SHAPE_LOG_LEVEL: Shape = Shape {
     enum_values: &["ERROR", "INFO"],
     sensitive: false,
 };
-pub static SHAPE_LOGOUT_UR_LS_LIST_TYPE: Shape = Shape {
+pub static SHAPE_LOGOUT_URLS_LIST_TYPE: Shape = Shape {
     name: "LogoutURLsListType",
     kind: ShapeKind::List(&SHAPE_REDIRECT_URL_TYPE),
     min: Some(0),
@@ -6825,7 +6825,7 @@ pub static SHAPE_NUMBER_ATTRIBUTE_CONSTRAINTS_TYPE: Shape = Shape {
     enum_values: &[],
     sensitive: false,
 };
-pub static SHAPE_O_AUTH_FLOW_TYPE: Shape = Shape {
+pub static SHAPE_OAUTH_FLOW_TYPE: Shape = Shape {
     name: "OAuthFlowType",
     kind: ShapeKind::String,
     min: None,
@@ -6834,9 +6834,9 @@ pub static SHAPE_O_AUTH_FLOW_TYPE: Shape = Shape {
     enum_values: &["code", "implicit", "client_credentials"],
     sensitive: false,
 };
-pub static SHAPE_O_AUTH_FLOWS_TYPE: Shape = Shape {
+pub static SHAPE_OAUTH_FLOWS_TYPE: Shape = Shape {
     name: "OAuthFlowsType",
-    kind: ShapeKind::List(&SHAPE_O_AUTH_FLOW_TYPE),
+    kind: ShapeKind::List(&SHAPE_OAUTH_FLOW_TYPE),
     min: Some(0),
     max: Some(3),
     pattern: None,
@@ -9317,12 +9317,12 @@ pub static SHAPE_UPDATE_USER_POOL_CLIENT_REQUEST: Shape = Shape {
         },
         Member {
             name: "CallbackURLs",
-            shape: &SHAPE_CALLBACK_UR_LS_LIST_TYPE,
+            shape: &SHAPE_CALLBACK_URLS_LIST_TYPE,
             required: false,
         },
         Member {
             name: "LogoutURLs",
-            shape: &SHAPE_LOGOUT_UR_LS_LIST_TYPE,
+            shape: &SHAPE_LOGOUT_URLS_LIST_TYPE,
             required: false,
         },
         Member {
@@ -9332,7 +9332,7 @@ pub static SHAPE_UPDATE_USER_POOL_CLIENT_REQUEST: Shape = Shape {
         },
         Member {
             name: "AllowedOAuthFlows",
-            shape: &SHAPE_O_AUTH_FLOWS_TYPE,
+            shape: &SHAPE_OAUTH_FLOWS_TYPE,
             required: false,
         },
         Member {
@@ -9934,12 +9934,12 @@ pub static SHAPE_USER_POOL_CLIENT_TYPE: Shape = Shape {
         },
         Member {
             name: "CallbackURLs",
-            shape: &SHAPE_CALLBACK_UR_LS_LIST_TYPE,
+            shape: &SHAPE_CALLBACK_URLS_LIST_TYPE,
             required: false,
         },
         Member {
             name: "LogoutURLs",
-            shape: &SHAPE_LOGOUT_UR_LS_LIST_TYPE,
+            shape: &SHAPE_LOGOUT_URLS_LIST_TYPE,
             required: false,
         },
         Member {
@@ -9949,7 +9949,7 @@ pub static SHAPE_USER_POOL_CLIENT_TYPE: Shape = Shape {
         },
         Member {
             name: "AllowedOAuthFlows",
-            shape: &SHAPE_O_AUTH_FLOWS_TYPE,
+            shape: &SHAPE_OAUTH_FLOWS_TYPE,
             required: false,
         },
         Member {

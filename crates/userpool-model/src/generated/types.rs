@@ -1895,21 +1895,21 @@ pub struct CreateUserPoolClientRequest {
     )]
     pub supported_identity_providers: Option<Vec<String>>,
     #[serde(rename = "CallbackURLs", default, skip_serializing_if = "Option::is_none")]
-    pub callback_ur_ls: Option<Vec<String>>,
+    pub callback_urls: Option<Vec<String>>,
     #[serde(rename = "LogoutURLs", default, skip_serializing_if = "Option::is_none")]
-    pub logout_ur_ls: Option<Vec<String>>,
+    pub logout_urls: Option<Vec<String>>,
     #[serde(rename = "DefaultRedirectURI", default, skip_serializing_if = "Option::is_none")]
     pub default_redirect_uri: Option<String>,
     #[serde(rename = "AllowedOAuthFlows", default, skip_serializing_if = "Option::is_none")]
-    pub allowed_o_auth_flows: Option<Vec<OAuthFlowType>>,
+    pub allowed_oauth_flows: Option<Vec<OAuthFlowType>>,
     #[serde(rename = "AllowedOAuthScopes", default, skip_serializing_if = "Option::is_none")]
-    pub allowed_o_auth_scopes: Option<Vec<String>>,
+    pub allowed_oauth_scopes: Option<Vec<String>>,
     #[serde(
         rename = "AllowedOAuthFlowsUserPoolClient",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub allowed_o_auth_flows_user_pool_client: Option<bool>,
+    pub allowed_oauth_flows_user_pool_client: Option<bool>,
     #[serde(rename = "AnalyticsConfiguration", default, skip_serializing_if = "Option::is_none")]
     pub analytics_configuration: Option<AnalyticsConfigurationType>,
     #[serde(
@@ -1947,14 +1947,14 @@ impl std::fmt::Debug for CreateUserPoolClientRequest {
             .field("WriteAttributes", &self.write_attributes)
             .field("ExplicitAuthFlows", &self.explicit_auth_flows)
             .field("SupportedIdentityProviders", &self.supported_identity_providers)
-            .field("CallbackURLs", &self.callback_ur_ls)
-            .field("LogoutURLs", &self.logout_ur_ls)
+            .field("CallbackURLs", &self.callback_urls)
+            .field("LogoutURLs", &self.logout_urls)
             .field("DefaultRedirectURI", &self.default_redirect_uri)
-            .field("AllowedOAuthFlows", &self.allowed_o_auth_flows)
-            .field("AllowedOAuthScopes", &self.allowed_o_auth_scopes)
+            .field("AllowedOAuthFlows", &self.allowed_oauth_flows)
+            .field("AllowedOAuthScopes", &self.allowed_oauth_scopes)
             .field(
                 "AllowedOAuthFlowsUserPoolClient",
-                &self.allowed_o_auth_flows_user_pool_client,
+                &self.allowed_oauth_flows_user_pool_client,
             )
             .field("AnalyticsConfiguration", &self.analytics_configuration)
             .field("PreventUserExistenceErrors", &self.prevent_user_existence_errors)
@@ -5233,21 +5233,21 @@ pub struct UpdateUserPoolClientRequest {
     )]
     pub supported_identity_providers: Option<Vec<String>>,
     #[serde(rename = "CallbackURLs", default, skip_serializing_if = "Option::is_none")]
-    pub callback_ur_ls: Option<Vec<String>>,
+    pub callback_urls: Option<Vec<String>>,
     #[serde(rename = "LogoutURLs", default, skip_serializing_if = "Option::is_none")]
-    pub logout_ur_ls: Option<Vec<String>>,
+    pub logout_urls: Option<Vec<String>>,
     #[serde(rename = "DefaultRedirectURI", default, skip_serializing_if = "Option::is_none")]
     pub default_redirect_uri: Option<String>,
     #[serde(rename = "AllowedOAuthFlows", default, skip_serializing_if = "Option::is_none")]
-    pub allowed_o_auth_flows: Option<Vec<OAuthFlowType>>,
+    pub allowed_oauth_flows: Option<Vec<OAuthFlowType>>,
     #[serde(rename = "AllowedOAuthScopes", default, skip_serializing_if = "Option::is_none")]
-    pub allowed_o_auth_scopes: Option<Vec<String>>,
+    pub allowed_oauth_scopes: Option<Vec<String>>,
     #[serde(
         rename = "AllowedOAuthFlowsUserPoolClient",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub allowed_o_auth_flows_user_pool_client: Option<bool>,
+    pub allowed_oauth_flows_user_pool_client: Option<bool>,
     #[serde(rename = "AnalyticsConfiguration", default, skip_serializing_if = "Option::is_none")]
     pub analytics_configuration: Option<AnalyticsConfigurationType>,
     #[serde(
@@ -5284,14 +5284,14 @@ impl std::fmt::Debug for UpdateUserPoolClientRequest {
             .field("WriteAttributes", &self.write_attributes)
             .field("ExplicitAuthFlows", &self.explicit_auth_flows)
             .field("SupportedIdentityProviders", &self.supported_identity_providers)
-            .field("CallbackURLs", &self.callback_ur_ls)
-            .field("LogoutURLs", &self.logout_ur_ls)
+            .field("CallbackURLs", &self.callback_urls)
+            .field("LogoutURLs", &self.logout_urls)
             .field("DefaultRedirectURI", &self.default_redirect_uri)
-            .field("AllowedOAuthFlows", &self.allowed_o_auth_flows)
-            .field("AllowedOAuthScopes", &self.allowed_o_auth_scopes)
+            .field("AllowedOAuthFlows", &self.allowed_oauth_flows)
+            .field("AllowedOAuthScopes", &self.allowed_oauth_scopes)
             .field(
                 "AllowedOAuthFlowsUserPoolClient",
-                &self.allowed_o_auth_flows_user_pool_client,
+                &self.allowed_oauth_flows_user_pool_client,
             )
             .field("AnalyticsConfiguration", &self.analytics_configuration)
             .field("PreventUserExistenceErrors", &self.prevent_user_existence_errors)
@@ -5565,21 +5565,21 @@ pub struct UserPoolClientType {
     )]
     pub supported_identity_providers: Option<Vec<String>>,
     #[serde(rename = "CallbackURLs", default, skip_serializing_if = "Option::is_none")]
-    pub callback_ur_ls: Option<Vec<String>>,
+    pub callback_urls: Option<Vec<String>>,
     #[serde(rename = "LogoutURLs", default, skip_serializing_if = "Option::is_none")]
-    pub logout_ur_ls: Option<Vec<String>>,
+    pub logout_urls: Option<Vec<String>>,
     #[serde(rename = "DefaultRedirectURI", default, skip_serializing_if = "Option::is_none")]
     pub default_redirect_uri: Option<String>,
     #[serde(rename = "AllowedOAuthFlows", default, skip_serializing_if = "Option::is_none")]
-    pub allowed_o_auth_flows: Option<Vec<OAuthFlowType>>,
+    pub allowed_oauth_flows: Option<Vec<OAuthFlowType>>,
     #[serde(rename = "AllowedOAuthScopes", default, skip_serializing_if = "Option::is_none")]
-    pub allowed_o_auth_scopes: Option<Vec<String>>,
+    pub allowed_oauth_scopes: Option<Vec<String>>,
     #[serde(
         rename = "AllowedOAuthFlowsUserPoolClient",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub allowed_o_auth_flows_user_pool_client: Option<bool>,
+    pub allowed_oauth_flows_user_pool_client: Option<bool>,
     #[serde(rename = "AnalyticsConfiguration", default, skip_serializing_if = "Option::is_none")]
     pub analytics_configuration: Option<AnalyticsConfigurationType>,
     #[serde(
@@ -5619,14 +5619,14 @@ impl std::fmt::Debug for UserPoolClientType {
             .field("WriteAttributes", &self.write_attributes)
             .field("ExplicitAuthFlows", &self.explicit_auth_flows)
             .field("SupportedIdentityProviders", &self.supported_identity_providers)
-            .field("CallbackURLs", &self.callback_ur_ls)
-            .field("LogoutURLs", &self.logout_ur_ls)
+            .field("CallbackURLs", &self.callback_urls)
+            .field("LogoutURLs", &self.logout_urls)
             .field("DefaultRedirectURI", &self.default_redirect_uri)
-            .field("AllowedOAuthFlows", &self.allowed_o_auth_flows)
-            .field("AllowedOAuthScopes", &self.allowed_o_auth_scopes)
+            .field("AllowedOAuthFlows", &self.allowed_oauth_flows)
+            .field("AllowedOAuthScopes", &self.allowed_oauth_scopes)
             .field(
                 "AllowedOAuthFlowsUserPoolClient",
-                &self.allowed_o_auth_flows_user_pool_client,
+                &self.allowed_oauth_flows_user_pool_client,
             )
             .field("AnalyticsConfiguration", &self.analytics_configuration)
             .field("PreventUserExistenceErrors", &self.prevent_user_existence_errors)

@@ -1,0 +1,70 @@
+//! The command line (clap). Every flag of `serve` can also come from a `USERPOOL_*`
+//! environment variable.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// userpool: Amazon Cognito user pools (cognito-idp), faithful and persistent.
+#[derive(Debug, Parser)]
+#[command(name = "userpool", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Commit durability of the embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sync {
+    /// Survives a crash of the process (kill -9); the default.
+    Normal,
+    /// Also survives power loss: every commit is fsynced.
+    Full,
+}
+
+/// `userpool serve` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the log line names it).
+    #[arg(long, env = "USERPOOL_LISTEN", default_value = "127.0.0.1:9229")]
+    pub listen: SocketAddr,
+    /// The SQLite data file (created if missing).
+    #[arg(long, env = "USERPOOL_DATA", default_value = "userpool-data/userpool.db")]
+    pub data: PathBuf,
+    /// The file holding the 32-byte key that seals stored secrets (created if missing);
+    /// defaults to the data file's path with `.key` appended.
+    #[arg(long, env = "USERPOOL_DATA_KEY_FILE")]
+    pub data_key_file: Option<PathBuf>,
+    /// The AWS region this server answers as (pool ids and ARNs carry it).
+    #[arg(long, env = "USERPOOL_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// The AWS account id in ARNs.
+    #[arg(long, env = "USERPOOL_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+    /// Log format.
+    #[arg(long, env = "USERPOOL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes; larger ones are refused unread.
+    #[arg(long, env = "USERPOOL_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: u64,
+    /// Commit durability of the SQLite store.
+    #[arg(long, env = "USERPOOL_SYNC", value_enum, default_value_t = Sync::Normal)]
+    pub sync: Sync,
+}

@@ -1,0 +1,40 @@
+//! Identifiers as Cognito forms them.
+
+use rand::distributions::{Alphanumeric, DistString, Distribution, Uniform};
+
+/// A pool id: `<region>_<9 alphanumerics>` (e.g. `us-east-1_aB3dE5fG7`).
+pub fn pool_id(region: &str) -> String {
+    format!("{region}_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 9))
+}
+
+const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+
+fn lower_alnum(n: usize) -> String {
+    let mut rng = rand::thread_rng();
+    let pick = Uniform::from(0..LOWER_ALNUM.len());
+    (0..n)
+        .map(|_| LOWER_ALNUM.get(pick.sample(&mut rng)).copied().map_or('a', char::from))
+        .collect()
+}
+
+/// An app client id: 26 lowercase alphanumerics.
+pub fn client_id() -> String {
+    lower_alnum(26)
+}
+
+/// An app client secret: 51 lowercase alphanumerics (about 263 bits), as long as Cognito's.
+pub fn client_secret() -> String {
+    lower_alnum(51)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shapes() {
+        let p = super::pool_id("eu-west-1");
+        assert!(p.starts_with("eu-west-1_") && p.len() == "eu-west-1_".len() + 9);
+        let c = super::client_id();
+        assert_eq!(c.len(), 26);
+        assert!(c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    }
+}

@@ -1,0 +1,92 @@
+//! userpool: one binary that speaks the Amazon Cognito user pools API (`cognito-idp`,
+//! AWS JSON 1.1) faithfully enough that the AWS SDKs, the AWS CLI and the Cognito client
+//! libraries work against it unchanged.
+//!
+//! Architecture (each layer knows only the one below it):
+//! - [`server`]: HTTP/1.1, body limit, request id, panic catching; hands
+//!   `(Operation, JSON)` on;
+//! - [`protocol`]: AWS JSON 1.1 framing and the one rendering of errors;
+//! - [`ops`]: one plain async function per operation, typed request → typed response or
+//!   [`error::CognitoError`], in area files (`ops/user_pools.rs`, `ops/app_clients.rs`);
+//! - `userpool-store`: the `Store` trait and its SQLite implementation;
+//! - `userpool-model`: the wire types, generated from the pinned model.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod ops;
+pub mod protocol;
+pub mod seal;
+pub mod server;
+
+use app::{App, Config};
+use cli::ServeArgs;
+use std::sync::Arc;
+use userpool_store::sqlite::{Durability, SqliteStore};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error("cannot open the data file {path}: {source}")]
+    Store {
+        /// The data file.
+        path: String,
+        /// The cause.
+        source: userpool_store::StoreError,
+    },
+    /// The data key could not be loaded.
+    #[error(transparent)]
+    Key(#[from] seal::SealError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Opens the store, binds the address, logs the endpoint and serves until `shutdown`.
+pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
+    let durability = match args.sync {
+        cli::Sync::Normal => Durability::Normal,
+        cli::Sync::Full => Durability::Full,
+    };
+    let store = SqliteStore::open(&args.data, durability).map_err(|source| StartError::Store {
+        path: args.data.display().to_string(),
+        source,
+    })?;
+    let key_file = args.data_key_file.clone().unwrap_or_else(|| {
+        let mut p = args.data.clone().into_os_string();
+        p.push(".key");
+        p.into()
+    });
+    let sealer = seal::Sealer::load_or_create(&key_file)?;
+    let app = Arc::new(App {
+        store: Arc::new(store),
+        config: Config {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            max_body_bytes: args.max_body_bytes,
+        },
+        sealer,
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: args.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: args.listen,
+        source,
+    })?;
+    tracing::info!(endpoint = %format!("http://{addr}"), data = %args.data.display(), region = %args.region, "userpool listening");
+    server::serve(app, listener, shutdown).await;
+    tracing::info!("userpool stopped");
+    Ok(())
+}

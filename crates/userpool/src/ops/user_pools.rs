@@ -1,0 +1,469 @@
+//! User pools: CreateUserPool, DescribeUserPool, UpdateUserPool, ListUserPools,
+//! DeleteUserPool, AddCustomAttributes.
+//!
+//! A pool's configuration is kept as its `UserPoolType` JSON in the store's `settings`;
+//! the id, name, dates and ARN come from the record's own columns and the server's config.
+
+use crate::app::Ctx;
+use crate::error::{CognitoError, OpResult};
+use crate::ids;
+use crate::ops::token;
+use userpool_model::types::{
+    AddCustomAttributesRequest, AddCustomAttributesResponse, AdminCreateUserConfigType, AttributeDataType,
+    AuthFactorType, CreateUserPoolRequest, CreateUserPoolResponse, DefaultEmailOptionType, DeleteUserPoolRequest,
+    DeletionProtectionType, DescribeUserPoolRequest, DescribeUserPoolResponse, EmailConfigurationType,
+    EmailSendingAccountType, LambdaConfigType, ListUserPoolsRequest, ListUserPoolsResponse,
+    NumberAttributeConstraintsType, PasswordPolicyType, SchemaAttributeType, SignInPolicyType,
+    StringAttributeConstraintsType, UpdateUserPoolRequest, UpdateUserPoolResponse, UserAttributeUpdateSettingsType,
+    UserPoolDescriptionType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType, UserPoolType,
+    VerificationMessageTemplateType,
+};
+use userpool_model::Timestamp;
+use userpool_store::{PoolRecord, StoreError};
+
+/// A standard attribute: name, data type, (min, max) string length.
+type StandardAttribute = (&'static str, AttributeDataType, Option<(&'static str, &'static str)>);
+
+/// The standard attributes every pool has, in the order DescribeUserPool lists them, with
+/// their data type and (min, max) string length. `sub` alone is required and immutable.
+const STANDARD_ATTRIBUTES: &[StandardAttribute] = &[
+    ("sub", AttributeDataType::String, Some(("1", "2048"))),
+    ("name", AttributeDataType::String, Some(("0", "2048"))),
+    ("given_name", AttributeDataType::String, Some(("0", "2048"))),
+    ("family_name", AttributeDataType::String, Some(("0", "2048"))),
+    ("middle_name", AttributeDataType::String, Some(("0", "2048"))),
+    ("nickname", AttributeDataType::String, Some(("0", "2048"))),
+    ("preferred_username", AttributeDataType::String, Some(("0", "2048"))),
+    ("profile", AttributeDataType::String, Some(("0", "2048"))),
+    ("picture", AttributeDataType::String, Some(("0", "2048"))),
+    ("website", AttributeDataType::String, Some(("0", "2048"))),
+    ("email", AttributeDataType::String, Some(("0", "2048"))),
+    ("email_verified", AttributeDataType::Boolean, None),
+    ("gender", AttributeDataType::String, Some(("0", "2048"))),
+    ("birthdate", AttributeDataType::String, Some(("10", "10"))),
+    ("zoneinfo", AttributeDataType::String, Some(("0", "2048"))),
+    ("locale", AttributeDataType::String, Some(("0", "2048"))),
+    ("phone_number", AttributeDataType::String, Some(("0", "2048"))),
+    ("phone_number_verified", AttributeDataType::Boolean, None),
+    ("address", AttributeDataType::String, Some(("0", "2048"))),
+    ("updated_at", AttributeDataType::Number, None),
+];
+
+/// Cognito's limit of custom attributes per pool.
+const MAX_CUSTOM_ATTRIBUTES: usize = 50;
+
+fn standard_schema() -> Vec<SchemaAttributeType> {
+    STANDARD_ATTRIBUTES
+        .iter()
+        .map(|(name, ty, len)| SchemaAttributeType {
+            name: Some((*name).to_string()),
+            attribute_data_type: Some(*ty),
+            developer_only_attribute: Some(false),
+            mutable: Some(*name != "sub"),
+            required: Some(*name == "sub"),
+            string_attribute_constraints: len.map(|(min, max)| StringAttributeConstraintsType {
+                min_length: Some(min.to_string()),
+                max_length: Some(max.to_string()),
+            }),
+            number_attribute_constraints: (*name == "updated_at").then(|| NumberAttributeConstraintsType {
+                min_value: Some("0".into()),
+                max_value: None,
+            }),
+        })
+        .collect()
+}
+
+fn is_standard(name: &str) -> bool {
+    STANDARD_ATTRIBUTES.iter().any(|(n, _, _)| *n == name)
+}
+
+/// Adds the schema attributes of a request to `schema`: standard ones adjust the standard
+/// entry; others become `custom:<name>` (or `dev:custom:<name>` when developer-only).
+fn add_schema_attributes(
+    schema: &mut Vec<SchemaAttributeType>,
+    attrs: &[SchemaAttributeType],
+    create: bool,
+) -> OpResult<()> {
+    for a in attrs {
+        let Some(name) = a.name.as_deref() else {
+            return Err(CognitoError::invalid_parameter("Attribute name is required."));
+        };
+        if create && is_standard(name) {
+            if name == "sub" {
+                continue;
+            }
+            if let Some(existing) = schema.iter_mut().find(|s| s.name.as_deref() == Some(name)) {
+                if let Some(r) = a.required {
+                    existing.required = Some(r);
+                }
+                if let Some(m) = a.mutable {
+                    existing.mutable = Some(m);
+                }
+                if a.string_attribute_constraints.is_some() && existing.string_attribute_constraints.is_some() {
+                    existing
+                        .string_attribute_constraints
+                        .clone_from(&a.string_attribute_constraints);
+                }
+            }
+            continue;
+        }
+        if a.required == Some(true) {
+            return Err(CognitoError::invalid_parameter(
+                "Required custom attributes are not supported currently.",
+            ));
+        }
+        let developer_only = a.developer_only_attribute.unwrap_or(false);
+        let full = if developer_only {
+            format!("dev:custom:{name}")
+        } else {
+            format!("custom:{name}")
+        };
+        if schema.iter().any(|s| {
+            s.name
+                .as_deref()
+                .is_some_and(|n| n == full || n.trim_start_matches("dev:") == full.trim_start_matches("dev:"))
+        }) {
+            return Err(CognitoError::invalid_parameter(format!(
+                "Existing attribute already has name {full}."
+            )));
+        }
+        let ty = a.attribute_data_type.unwrap_or(AttributeDataType::String);
+        schema.push(SchemaAttributeType {
+            name: Some(full),
+            attribute_data_type: Some(ty),
+            developer_only_attribute: Some(developer_only),
+            mutable: Some(a.mutable.unwrap_or(true)),
+            required: Some(false),
+            string_attribute_constraints: (ty == AttributeDataType::String)
+                .then(|| a.string_attribute_constraints.clone().unwrap_or_default()),
+            number_attribute_constraints: (ty == AttributeDataType::Number)
+                .then(|| a.number_attribute_constraints.clone().unwrap_or_default()),
+        });
+    }
+    let customs = schema
+        .iter()
+        .filter(|s| s.name.as_deref().is_some_and(|n| n.contains("custom:")))
+        .count();
+    if customs > MAX_CUSTOM_ATTRIBUTES {
+        return Err(CognitoError::invalid_parameter(format!(
+            "A user pool can have at most {MAX_CUSTOM_ATTRIBUTES} custom attributes."
+        )));
+    }
+    Ok(())
+}
+
+/// The settings that CreateUserPool sets and UpdateUserPool replaces. UpdateUserPool
+/// follows Cognito's documented rule: a member left out is reset to its default.
+struct Mutable {
+    policies: Option<UserPoolPolicyType>,
+    deletion_protection: Option<DeletionProtectionType>,
+    lambda_config: Option<LambdaConfigType>,
+    auto_verified_attributes: Option<Vec<userpool_model::types::VerifiedAttributeType>>,
+    sms_verification_message: Option<String>,
+    email_verification_message: Option<String>,
+    email_verification_subject: Option<String>,
+    verification_message_template: Option<VerificationMessageTemplateType>,
+    sms_authentication_message: Option<String>,
+    user_attribute_update_settings: Option<UserAttributeUpdateSettingsType>,
+    mfa_configuration: Option<UserPoolMfaType>,
+    device_configuration: Option<userpool_model::types::DeviceConfigurationType>,
+    email_configuration: Option<EmailConfigurationType>,
+    sms_configuration: Option<userpool_model::types::SmsConfigurationType>,
+    admin_create_user_config: Option<AdminCreateUserConfigType>,
+    user_pool_add_ons: Option<userpool_model::types::UserPoolAddOnsType>,
+    account_recovery_setting: Option<userpool_model::types::AccountRecoverySettingType>,
+    user_pool_tier: Option<UserPoolTierType>,
+}
+
+fn default_password_policy() -> PasswordPolicyType {
+    PasswordPolicyType {
+        minimum_length: Some(8),
+        require_uppercase: Some(true),
+        require_lowercase: Some(true),
+        require_numbers: Some(true),
+        require_symbols: Some(true),
+        password_history_size: None,
+        temporary_password_validity_days: Some(7),
+    }
+}
+
+fn apply(pool: &mut UserPoolType, m: Mutable) -> OpResult<()> {
+    let mut policies = m.policies.unwrap_or_default();
+    let mut password = policies.password_policy.take().unwrap_or_else(default_password_policy);
+    password.temporary_password_validity_days.get_or_insert(7);
+    for flag in [
+        &mut password.require_uppercase,
+        &mut password.require_lowercase,
+        &mut password.require_numbers,
+        &mut password.require_symbols,
+    ] {
+        flag.get_or_insert(false);
+    }
+    password.minimum_length.get_or_insert(8);
+    policies.password_policy = Some(password);
+    policies.sign_in_policy.get_or_insert_with(|| SignInPolicyType {
+        allowed_first_auth_factors: Some(vec![AuthFactorType::Password]),
+    });
+    pool.policies = Some(policies);
+    pool.deletion_protection = Some(m.deletion_protection.unwrap_or(DeletionProtectionType::Inactive));
+    pool.lambda_config = Some(m.lambda_config.unwrap_or_default());
+    pool.auto_verified_attributes = m.auto_verified_attributes;
+    pool.sms_verification_message = m.sms_verification_message;
+    pool.email_verification_message = m.email_verification_message;
+    pool.email_verification_subject = m.email_verification_subject;
+    let mut template = m.verification_message_template.unwrap_or_default();
+    template
+        .default_email_option
+        .get_or_insert(DefaultEmailOptionType::ConfirmWithCode);
+    pool.verification_message_template = Some(template);
+    pool.sms_authentication_message = m.sms_authentication_message;
+    pool.user_attribute_update_settings = Some(m.user_attribute_update_settings.unwrap_or(
+        UserAttributeUpdateSettingsType {
+            attributes_require_verification_before_update: Some(Vec::new()),
+        },
+    ));
+    pool.mfa_configuration = Some(m.mfa_configuration.unwrap_or(UserPoolMfaType::Off));
+    pool.device_configuration = m.device_configuration;
+    pool.email_configuration = Some(m.email_configuration.unwrap_or(EmailConfigurationType {
+        email_sending_account: Some(EmailSendingAccountType::CognitoDefault),
+        ..EmailConfigurationType::default()
+    }));
+    pool.sms_configuration = m.sms_configuration;
+    let mut admin = m.admin_create_user_config.unwrap_or_default();
+    admin.allow_admin_create_user_only.get_or_insert(false);
+    admin.unused_account_validity_days.get_or_insert(7);
+    pool.admin_create_user_config = Some(admin);
+    pool.user_pool_add_ons = m.user_pool_add_ons;
+    pool.account_recovery_setting = m.account_recovery_setting;
+    pool.user_pool_tier = Some(m.user_pool_tier.unwrap_or(UserPoolTierType::Essentials));
+    if pool.mfa_configuration == Some(UserPoolMfaType::On) && pool.sms_configuration.is_none() {
+        return Err(CognitoError::invalid_parameter(
+            "SMS configuration is required when MFA is required.",
+        ));
+    }
+    Ok(())
+}
+
+/// A pool as DescribeUserPool shows it: stored settings plus the record's own columns.
+fn pool_view(ctx: &Ctx, record: &PoolRecord) -> OpResult<UserPoolType> {
+    let mut pool: UserPoolType = serde_json::from_str(&record.settings).map_err(|e| {
+        tracing::error!(pool = %record.id, error = %e, "IE0003 stored pool settings do not decode");
+        CognitoError::internal()
+    })?;
+    pool.id = Some(record.id.clone());
+    pool.name = Some(record.name.clone());
+    pool.creation_date = Some(Timestamp(record.created_ms));
+    pool.last_modified_date = Some(Timestamp(record.modified_ms));
+    pool.arn = Some(ctx.pool_arn(&record.id));
+    pool.estimated_number_of_users.get_or_insert(0);
+    Ok(pool)
+}
+
+fn encode_settings(pool: &UserPoolType) -> OpResult<String> {
+    let mut stored = pool.clone();
+    // The record's columns own these; keeping them out of `settings` avoids two truths.
+    stored.id = None;
+    stored.name = None;
+    stored.creation_date = None;
+    stored.last_modified_date = None;
+    stored.arn = None;
+    stored.estimated_number_of_users = None;
+    serde_json::to_string(&stored).map_err(|e| {
+        tracing::error!(error = %e, "IE0004 pool settings do not encode");
+        CognitoError::internal()
+    })
+}
+
+/// The pool record and its configuration, or Cognito's ResourceNotFoundException.
+pub async fn load_pool(ctx: &Ctx, pool_id: &str) -> OpResult<(PoolRecord, UserPoolType)> {
+    let record = ctx
+        .store()
+        .get_pool(pool_id)
+        .await?
+        .ok_or_else(|| CognitoError::pool_not_found(pool_id))?;
+    let pool = pool_view(ctx, &record)?;
+    Ok((record, pool))
+}
+
+/// CreateUserPool
+pub async fn create_user_pool(ctx: &Ctx, req: CreateUserPoolRequest) -> OpResult<CreateUserPoolResponse> {
+    if req.alias_attributes.as_ref().is_some_and(|a| !a.is_empty())
+        && req.username_attributes.as_ref().is_some_and(|a| !a.is_empty())
+    {
+        return Err(CognitoError::invalid_parameter(
+            "Only one of the aliasAttributes or usernameAttributes can be set in a User Pool.",
+        ));
+    }
+    let mut schema = standard_schema();
+    add_schema_attributes(&mut schema, req.schema.as_deref().unwrap_or_default(), true)?;
+    let mut pool = UserPoolType {
+        schema_attributes: Some(schema),
+        alias_attributes: req.alias_attributes,
+        username_attributes: req.username_attributes,
+        username_configuration: req.username_configuration,
+        user_pool_tags: Some(req.user_pool_tags.unwrap_or_default()),
+        ..UserPoolType::default()
+    };
+    apply(
+        &mut pool,
+        Mutable {
+            policies: req.policies,
+            deletion_protection: req.deletion_protection,
+            lambda_config: req.lambda_config,
+            auto_verified_attributes: req.auto_verified_attributes,
+            sms_verification_message: req.sms_verification_message,
+            email_verification_message: req.email_verification_message,
+            email_verification_subject: req.email_verification_subject,
+            verification_message_template: req.verification_message_template,
+            sms_authentication_message: req.sms_authentication_message,
+            user_attribute_update_settings: req.user_attribute_update_settings,
+            mfa_configuration: req.mfa_configuration,
+            device_configuration: req.device_configuration,
+            email_configuration: req.email_configuration,
+            sms_configuration: req.sms_configuration,
+            admin_create_user_config: req.admin_create_user_config,
+            user_pool_add_ons: req.user_pool_add_ons,
+            account_recovery_setting: req.account_recovery_setting,
+            user_pool_tier: req.user_pool_tier,
+        },
+    )?;
+    let settings = encode_settings(&pool)?;
+    // A collision of 9 random alphanumerics is a 1 in 10^16 event; the database's key
+    // refuses it and a fresh id is drawn.
+    for _ in 0..5 {
+        let record = PoolRecord {
+            id: ids::pool_id(&ctx.app.config.region),
+            name: req.pool_name.clone(),
+            created_ms: ctx.now_ms,
+            modified_ms: ctx.now_ms,
+            settings: settings.clone(),
+        };
+        match ctx.store().create_pool(&record).await {
+            Ok(()) => {
+                tracing::info!(pool = %record.id, "created user pool");
+                return Ok(CreateUserPoolResponse {
+                    user_pool: Some(pool_view(ctx, &record)?),
+                });
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(CognitoError::internal())
+}
+
+/// DescribeUserPool
+pub async fn describe_user_pool(ctx: &Ctx, req: DescribeUserPoolRequest) -> OpResult<DescribeUserPoolResponse> {
+    let (_, pool) = load_pool(ctx, &req.user_pool_id).await?;
+    Ok(DescribeUserPoolResponse { user_pool: Some(pool) })
+}
+
+/// UpdateUserPool
+pub async fn update_user_pool(ctx: &Ctx, req: UpdateUserPoolRequest) -> OpResult<UpdateUserPoolResponse> {
+    let (mut record, old) = load_pool(ctx, &req.user_pool_id).await?;
+    // What UpdateUserPool cannot change is carried over; everything else is replaced.
+    let mut pool = UserPoolType {
+        schema_attributes: old.schema_attributes,
+        alias_attributes: old.alias_attributes,
+        username_attributes: old.username_attributes,
+        username_configuration: old.username_configuration,
+        // Tags left out are kept: TagResource / UntagResource own them too (inferred).
+        user_pool_tags: req.user_pool_tags.or(old.user_pool_tags),
+        domain: old.domain,
+        custom_domain: old.custom_domain,
+        ..UserPoolType::default()
+    };
+    apply(
+        &mut pool,
+        Mutable {
+            policies: req.policies,
+            deletion_protection: req.deletion_protection,
+            lambda_config: req.lambda_config,
+            auto_verified_attributes: req.auto_verified_attributes,
+            sms_verification_message: req.sms_verification_message,
+            email_verification_message: req.email_verification_message,
+            email_verification_subject: req.email_verification_subject,
+            verification_message_template: req.verification_message_template,
+            sms_authentication_message: req.sms_authentication_message,
+            user_attribute_update_settings: req.user_attribute_update_settings,
+            mfa_configuration: req.mfa_configuration,
+            device_configuration: req.device_configuration,
+            email_configuration: req.email_configuration,
+            sms_configuration: req.sms_configuration,
+            admin_create_user_config: req.admin_create_user_config,
+            user_pool_add_ons: req.user_pool_add_ons,
+            account_recovery_setting: req.account_recovery_setting,
+            user_pool_tier: req.user_pool_tier,
+        },
+    )?;
+    if let Some(name) = req.pool_name {
+        record.name = name;
+    }
+    record.settings = encode_settings(&pool)?;
+    record.modified_ms = ctx.now_ms;
+    ctx.store().update_pool(&record).await.map_err(|e| match e {
+        StoreError::NotFound => CognitoError::pool_not_found(&record.id),
+        other => other.into(),
+    })?;
+    Ok(UpdateUserPoolResponse {})
+}
+
+/// ListUserPools
+pub async fn list_user_pools(ctx: &Ctx, req: ListUserPoolsRequest) -> OpResult<ListUserPoolsResponse> {
+    let after = match req.next_token.as_deref() {
+        Some(t) => Some(token::decode(t).ok_or_else(|| CognitoError::invalid_parameter("Invalid pagination token."))?),
+        None => None,
+    };
+    let limit = usize::try_from(req.max_results).unwrap_or(1);
+    let page = ctx.store().list_pools(after.as_deref(), limit).await?;
+    let mut pools = Vec::with_capacity(page.items.len());
+    for record in &page.items {
+        let pool = pool_view(ctx, record)?;
+        pools.push(UserPoolDescriptionType {
+            id: pool.id,
+            name: pool.name,
+            lambda_config: pool.lambda_config,
+            status: None,
+            last_modified_date: pool.last_modified_date,
+            creation_date: pool.creation_date,
+        });
+    }
+    Ok(ListUserPoolsResponse {
+        user_pools: Some(pools),
+        next_token: page.next_after.as_deref().map(token::encode),
+    })
+}
+
+/// DeleteUserPool
+pub async fn delete_user_pool(ctx: &Ctx, req: DeleteUserPoolRequest) -> OpResult<()> {
+    let (_, pool) = load_pool(ctx, &req.user_pool_id).await?;
+    if pool.deletion_protection == Some(DeletionProtectionType::Active) {
+        return Err(CognitoError::invalid_parameter(
+            "The user pool cannot be deleted because deletion protection is activated. Deletion protection must be inactivated first.",
+        ));
+    }
+    ctx.store().delete_pool(&req.user_pool_id).await.map_err(|e| match e {
+        StoreError::NotFound => CognitoError::pool_not_found(&req.user_pool_id),
+        other => other.into(),
+    })?;
+    tracing::info!(pool = %req.user_pool_id, "deleted user pool");
+    Ok(())
+}
+
+/// AddCustomAttributes
+pub async fn add_custom_attributes(
+    ctx: &Ctx,
+    req: AddCustomAttributesRequest,
+) -> OpResult<AddCustomAttributesResponse> {
+    let (mut record, mut pool) = load_pool(ctx, &req.user_pool_id).await?;
+    let mut schema = pool.schema_attributes.take().unwrap_or_default();
+    add_schema_attributes(&mut schema, &req.custom_attributes, false)?;
+    pool.schema_attributes = Some(schema);
+    record.settings = encode_settings(&pool)?;
+    record.modified_ms = ctx.now_ms;
+    ctx.store().update_pool(&record).await.map_err(|e| match e {
+        StoreError::NotFound => CognitoError::pool_not_found(&record.id),
+        other => other.into(),
+    })?;
+    Ok(AddCustomAttributesResponse {})
+}

@@ -1,0 +1,148 @@
+//! The HTTP server: accepts connections, frames each request, runs it with a request id and
+//! one tracing span, catches panics, and enforces the body-size limit. It knows nothing of
+//! Cognito beyond handing `(operation, JSON)` to [`crate::ops::dispatch`].
+
+use crate::app::{App, Ctx};
+use crate::error::CognitoError;
+use crate::{clock, ops, protocol};
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use http::{Method, Request, Response};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tracing::Instrument as _;
+use userpool_model::ErrorCode;
+
+/// Serves until `shutdown` resolves; in-flight requests on open connections finish.
+pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(app.clone(), peer, req));
+            if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("request", id = %request_id);
+    let rid = request_id.clone();
+    let answer = AssertUnwindSafe(route(app, peer, req, request_id).instrument(span))
+        .catch_unwind()
+        .await;
+    Ok(answer.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(request_id = %rid, panic = %what, "IE0001 request handler panicked");
+        protocol::error(&CognitoError::internal(), &rid)
+    }))
+}
+
+async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_id: String) -> Response<Full<Bytes>> {
+    let now_ms = clock::now_ms();
+    let (parts, body) = req.into_parts();
+    if parts.method == Method::OPTIONS {
+        return protocol::preflight(&request_id);
+    }
+    if parts.uri.path() != "/" {
+        return protocol::error(
+            &CognitoError::new(
+                ErrorCode::UnknownOperationException,
+                format!(
+                    "No route for {} {}: the API is POST /.",
+                    parts.method,
+                    protocol::printable(parts.uri.path())
+                ),
+            ),
+            &request_id,
+        );
+    }
+    if parts.method != Method::POST {
+        return protocol::error(
+            &CognitoError::new(
+                ErrorCode::UnknownOperationException,
+                format!("Method {} is not allowed: the API is POST /.", parts.method),
+            ),
+            &request_id,
+        );
+    }
+    let result = async {
+        let op = protocol::operation(&parts.headers)?;
+        protocol::check_content_type(&parts.headers)?;
+        let bytes = read_body(&parts.headers, body, app.config.max_body_bytes).await?;
+        let value = protocol::body(op, &bytes)?;
+        let ctx = Ctx {
+            app,
+            now_ms,
+            request_id: request_id.clone(),
+            peer: peer.ip(),
+        };
+        tracing::debug!(operation = op.name(), "dispatch");
+        ops::dispatch(&ctx, op, value).await
+    }
+    .await;
+    match result {
+        Ok(body) => protocol::ok(body, &request_id),
+        Err(e) => {
+            tracing::info!(error = e.code.name(), message = %e.message, "refused");
+            protocol::error(&e, &request_id)
+        }
+    }
+}
+
+/// Reads the body up to the limit; a declared or actual size over it is refused without
+/// reading the rest.
+async fn read_body(headers: &http::HeaderMap, body: Incoming, limit: u64) -> Result<Bytes, CognitoError> {
+    let too_large = || {
+        CognitoError::new(
+            ErrorCode::RequestEntityTooLargeException,
+            format!("Request body exceeds the limit of {limit} bytes."),
+        )
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(CognitoError::new(
+            ErrorCode::SerializationException,
+            format!("Could not read the request body: {e}"),
+        )),
+    }
+}
