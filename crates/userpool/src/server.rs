@@ -54,18 +54,24 @@ async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Resu
     let request_id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("request", id = %request_id);
     let rid = request_id.clone();
-    let answer = AssertUnwindSafe(route(app, peer, req, request_id).instrument(span))
-        .catch_unwind()
-        .await;
-    Ok(answer.unwrap_or_else(|panic| {
+    Ok(guard(route(app, peer, req, request_id).instrument(span), &rid).await)
+}
+
+/// Runs a request's future; a panic inside it is logged and answered
+/// `InternalErrorException`, and the process (and the connection) keep serving.
+async fn guard(
+    fut: impl std::future::Future<Output = Response<Full<Bytes>>>,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        tracing::error!(request_id = %rid, panic = %what, "IE0001 request handler panicked");
-        protocol::error(&CognitoError::internal(), &rid)
-    }))
+        tracing::error!(request_id = %request_id, panic = %what, "IE0001 request handler panicked");
+        protocol::error(&CognitoError::internal(), request_id)
+    })
 }
 
 async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_id: String) -> Response<Full<Bytes>> {
@@ -144,5 +150,23 @@ async fn read_body(headers: &http::HeaderMap, body: Incoming, limit: u64) -> Res
             ErrorCode::SerializationException,
             format!("Could not read the request body: {e}"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_is_answered_internal_error() {
+        let r = guard(async { panic!("boom") }, "rid-1").await;
+        assert_eq!(r.status(), 500);
+        assert_eq!(r.headers()["x-amzn-requestid"], "rid-1");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["__type"], "InternalErrorException");
+        // And the next request is served normally.
+        let ok = guard(async { protocol::ok(None, "rid-2") }, "rid-2").await;
+        assert_eq!(ok.status(), 200);
     }
 }

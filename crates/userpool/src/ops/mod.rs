@@ -95,3 +95,50 @@ pub mod token {
             .and_then(|b| String::from_utf8(b).ok())
     }
 }
+
+/// The README's table of operations, from the model and [`implemented`].
+pub fn operations_table() -> String {
+    let done = Operation::ALL.iter().filter(|op| implemented(**op)).count();
+    let mut out = format!(
+        "{done} of {} operations implemented; the others answer `UnsupportedOperationException` \
+         (\"userpool does not implement X yet.\").\n\n| Operation | Auth | Implemented |\n|---|---|---|\n",
+        Operation::ALL.len()
+    );
+    for op in Operation::ALL {
+        let auth = match op.auth() {
+            userpool_model::Auth::SigV4 => "SigV4 + IAM",
+            userpool_model::Auth::None => "none (token / session)",
+        };
+        let mark = if implemented(*op) { "yes" } else { "not yet" };
+        out.push_str(&format!("| {} | {auth} | {mark} |\n", op.name()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's table is what the code implements (`UPDATE_README=1` rewrites it).
+    #[test]
+    fn readme_operations_table_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let readme = std::fs::read_to_string(&path).unwrap();
+        let (start, end) = ("<!-- operations:start -->\n", "<!-- operations:end -->");
+        let a = readme.find(start).unwrap() + start.len();
+        let b = readme.find(end).unwrap();
+        let table = operations_table();
+        if std::env::var_os("UPDATE_README").is_some() {
+            let updated = format!("{}{table}{}", &readme[..a], &readme[b..]);
+            std::fs::write(&path, updated).unwrap();
+        } else {
+            assert_eq!(&readme[a..b], table, "run UPDATE_README=1 cargo test -p userpool readme");
+        }
+    }
+
+    #[test]
+    fn unimplemented_operations_say_so() {
+        assert!(!implemented(Operation::GetUICustomization));
+        assert!(implemented(Operation::CreateUserPool));
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust unit and store tests, then the end-to-end suite that drives the
+# real binary with the real clients (boto3, the AWS CLI). One command, from a fresh clone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== cargo build"
+cargo build --workspace --all-targets
+echo "== Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+echo "== client venv"
+bash scripts/setup-clients.sh
+echo "== end-to-end (boto3, AWS CLI) against target/debug/userpool"
+USERPOOL_BIN="$PWD/target/debug/userpool" .venv/bin/python -m pytest tests/clients -n 2 -q -p no:cacheprovider "$@"

@@ -1,0 +1,25 @@
+"""State survives a clean restart and a kill -9: nothing acknowledged is lost."""
+
+
+def test_restart_keeps_everything(fresh_server):
+    idp = fresh_server.client()
+    p = idp.create_user_pool(PoolName="durable", DeviceConfiguration={
+        "ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": True})["UserPool"]
+    c = idp.create_user_pool_client(UserPoolId=p["Id"], ClientName="c", GenerateSecret=True)["UserPoolClient"]
+    fresh_server.restart()
+    idp = fresh_server.client()
+    assert idp.describe_user_pool(UserPoolId=p["Id"])["UserPool"] == p
+    assert idp.describe_user_pool_client(UserPoolId=p["Id"], ClientId=c["ClientId"])["UserPoolClient"] == c
+
+
+def test_kill_9_loses_nothing_acknowledged(fresh_server):
+    idp = fresh_server.client()
+    acknowledged = []
+    for i in range(50):
+        acknowledged.append(idp.create_user_pool(PoolName=f"k{i}")["UserPool"]["Id"])
+    fresh_server.kill()
+    fresh_server.start()
+    idp = fresh_server.client()
+    listed = [p["Id"] for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60)
+              for p in page["UserPools"]]
+    assert set(acknowledged) <= set(listed)
