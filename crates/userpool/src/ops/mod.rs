@@ -132,7 +132,11 @@ mod tests {
             let updated = format!("{}{table}{}", &readme[..a], &readme[b..]);
             std::fs::write(&path, updated).unwrap();
         } else {
-            assert_eq!(&readme[a..b], table, "run UPDATE_README=1 cargo test -p userpool readme");
+            assert_eq!(
+                &readme[a..b],
+                table,
+                "run UPDATE_README=1 cargo test -p userpool readme"
+            );
         }
     }
 
