@@ -1,6 +1,7 @@
 //! The state every request shares ([`App`], one `Arc`, cheap to clone) and the per-request
 //! context handed to each operation ([`Ctx`]).
 
+use crate::auth::sigv4::Authenticator;
 use crate::seal::Sealer;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub struct App {
     pub config: Config,
     /// Seals the secrets the store keeps.
     pub sealer: Sealer,
+    /// Verifies SigV4 and evaluates IAM policies.
+    pub auth: Authenticator,
 }
 
 /// What an operation knows about the request it serves.

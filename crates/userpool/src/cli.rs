@@ -64,6 +64,16 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes; larger ones are refused unread.
     #[arg(long, env = "USERPOOL_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: u64,
+    /// The identities file (access keys and their IAM policies). Without it, one identity
+    /// with access key `test`, secret `test` and full access is accepted (local use only).
+    #[arg(long, env = "USERPOOL_IAM")]
+    pub iam: Option<PathBuf>,
+    /// Allow the default `test`/`test` identity on a non-loopback address.
+    #[arg(long, env = "USERPOOL_ALLOW_DEFAULT_CREDENTIALS")]
+    pub allow_default_credentials: bool,
+    /// How far a request's X-Amz-Date may be from the server's clock, in seconds.
+    #[arg(long, env = "USERPOOL_MAX_CLOCK_SKEW_SECONDS", default_value_t = 300)]
+    pub max_clock_skew_seconds: i64,
     /// Commit durability of the SQLite store.
     #[arg(long, env = "USERPOOL_SYNC", value_enum, default_value_t = Sync::Normal)]
     pub sync: Sync,

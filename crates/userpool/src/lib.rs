@@ -12,6 +12,7 @@
 //! - `userpool-model`: the wire types, generated from the pinned model.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod error;
@@ -40,6 +41,19 @@ pub enum StartError {
     /// The data key could not be loaded.
     #[error(transparent)]
     Key(#[from] seal::SealError),
+    /// The identities file was refused.
+    #[error("identities file {path}: {message}")]
+    Iam {
+        /// The file.
+        path: String,
+        /// What is wrong, with the place in the file.
+        message: String,
+    },
+    /// The default credentials on a non-loopback address.
+    #[error(
+        "refusing to listen on {0} with the default test/test credentials: give --iam PATH, or --allow-default-credentials"
+    )]
+    DefaultCredentialsExposed(std::net::SocketAddr),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -66,6 +80,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         p.into()
     });
     let sealer = seal::Sealer::load_or_create(&key_file)?;
+    let identities = load_identities(&args)?;
     let app = Arc::new(App {
         store: Arc::new(store),
         config: Config {
@@ -74,6 +89,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
             max_body_bytes: args.max_body_bytes,
         },
         sealer,
+        auth: auth::sigv4::Authenticator::new(identities, &args.region, &args.account_id, args.max_clock_skew_seconds),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -89,4 +105,31 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     server::serve(app, listener, shutdown).await;
     tracing::info!("userpool stopped");
     Ok(())
+}
+
+/// The identities of `--iam`, or the default one (refused off loopback unless allowed).
+fn load_identities(args: &ServeArgs) -> Result<Vec<userpool_iam::Identity>, StartError> {
+    match &args.iam {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| StartError::Iam {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let ids = userpool_iam::load(&text).map_err(|e| StartError::Iam {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            tracing::info!(identities = ids.len(), file = %path.display(), "loaded IAM identities");
+            Ok(ids)
+        }
+        None => {
+            if !args.listen.ip().is_loopback() && !args.allow_default_credentials {
+                return Err(StartError::DefaultCredentialsExposed(args.listen));
+            }
+            tracing::warn!(
+                "no --iam file: accepting access key 'test' with secret 'test' and full access (local use only)"
+            );
+            Ok(vec![userpool_iam::default_identity()])
+        }
+    }
 }

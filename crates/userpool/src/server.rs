@@ -17,7 +17,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing::Instrument as _;
-use userpool_model::ErrorCode;
+use userpool_model::{Auth, ErrorCode};
 
 /// Serves until `shutdown` resolves; in-flight requests on open connections finish.
 pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
@@ -106,7 +106,14 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
         let op = protocol::operation(&parts.headers)?;
         protocol::check_content_type(&parts.headers)?;
         let bytes = read_body(&parts.headers, body, app.config.max_body_bytes).await?;
+        let identity = match op.auth() {
+            Auth::SigV4 => Some(app.auth.authenticate(&parts, &bytes, now_ms.div_euclid(1000))?),
+            Auth::None => None,
+        };
         let value = protocol::body(op, &bytes)?;
+        if let Some(identity) = identity {
+            app.auth.authorize(identity, op, &value)?;
+        }
         let ctx = Ctx {
             app,
             now_ms,

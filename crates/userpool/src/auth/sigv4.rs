@@ -1,0 +1,140 @@
+//! Glue between the HTTP request, `userpool-sigv4` (signature) and `userpool-iam`
+//! (policy). A request refused here never reaches an operation nor the store.
+
+use crate::error::CognitoError;
+use serde_json::Value;
+use std::collections::HashMap;
+use userpool_iam::{Decision, Identity};
+use userpool_model::{ErrorCode, Operation};
+use userpool_sigv4::{ct_eq, parse_authorization, Expect, SigV4Error, SignedRequest, Verifier};
+
+/// The identities that may sign, and the verifier with its key cache.
+pub struct Authenticator {
+    /// Identities by access key id.
+    identities: HashMap<String, Identity>,
+    verifier: Verifier,
+    region: String,
+    account_id: String,
+    max_skew_secs: i64,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("identities", &self.identities.len())
+            .finish_non_exhaustive()
+    }
+}
+
+const INVALID_TOKEN: &str = "The security token included in the request is invalid.";
+
+fn wire(e: SigV4Error) -> CognitoError {
+    let code = match e {
+        SigV4Error::Missing => ErrorCode::MissingAuthenticationTokenException,
+        SigV4Error::Incomplete(_) => ErrorCode::IncompleteSignatureException,
+        SigV4Error::Mismatch | SigV4Error::BadScope(_) | SigV4Error::Expired(_) => ErrorCode::InvalidSignatureException,
+    };
+    CognitoError::new(code, e.to_string())
+}
+
+impl Authenticator {
+    /// An authenticator over these identities.
+    pub fn new(identities: Vec<Identity>, region: &str, account_id: &str, max_skew_secs: i64) -> Self {
+        Authenticator {
+            identities: identities.into_iter().map(|i| (i.access_key_id.clone(), i)).collect(),
+            verifier: Verifier::new(),
+            region: region.to_string(),
+            account_id: account_id.to_string(),
+            max_skew_secs,
+        }
+    }
+
+    /// Verifies the request's signature; the identity that made it.
+    pub fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+        now_secs: i64,
+    ) -> Result<&Identity, CognitoError> {
+        let Some(header) = parts.headers.get(http::header::AUTHORIZATION) else {
+            return Err(wire(SigV4Error::Missing));
+        };
+        let header = header.to_str().map_err(|_| {
+            CognitoError::new(
+                ErrorCode::IncompleteSignatureException,
+                "The Authorization header is not ASCII.",
+            )
+        })?;
+        let auth = parse_authorization(header).map_err(wire)?;
+        let req = SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: parts
+                .headers
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str(), v.to_str().ok()?)))
+                .collect(),
+            body,
+        };
+        let expect = Expect {
+            service: "cognito-idp",
+            region: Some(&self.region),
+            max_skew_secs: self.max_skew_secs,
+            normalize: true,
+        };
+        // Scope and clock first: AWS answers a stale request as expired whoever signed it.
+        self.verifier
+            .check_request(&req, &auth, &expect, now_secs)
+            .map_err(wire)?;
+        let Some(identity) = self.identities.get(&auth.access_key_id) else {
+            return Err(CognitoError::new(ErrorCode::UnrecognizedClientException, INVALID_TOKEN));
+        };
+        let token = req.header("x-amz-security-token");
+        let token_ok = match (&identity.session_token, token) {
+            (None, None) => true,
+            (Some(want), Some(got)) => ct_eq(want.expose().as_bytes(), got.as_bytes()),
+            _ => false,
+        };
+        if !token_ok {
+            return Err(CognitoError::new(ErrorCode::UnrecognizedClientException, INVALID_TOKEN));
+        }
+        self.verifier
+            .verify(&req, &auth, identity.secret_access_key.expose(), &expect, now_secs)
+            .map_err(wire)?;
+        Ok(identity)
+    }
+
+    /// The resource a request acts on: the pool's ARN when it names one, the ARN it names
+    /// (tag operations), else `*` (ListUserPools, CreateUserPool), as in AWS.
+    pub fn resource(&self, body: &Value) -> String {
+        if let Some(arn) = body.get("ResourceArn").and_then(Value::as_str) {
+            return arn.to_string();
+        }
+        match body.get("UserPoolId").and_then(Value::as_str) {
+            Some(pool) => format!(
+                "arn:aws:cognito-idp:{}:{}:userpool/{pool}",
+                self.region, self.account_id
+            ),
+            None => "*".to_string(),
+        }
+    }
+
+    /// Checks the identity's policies allow `op` on the request's resource.
+    pub fn authorize(&self, identity: &Identity, op: Operation, body: &Value) -> Result<(), CognitoError> {
+        let resource = self.resource(body);
+        let action = op.iam_action();
+        let why = match identity.evaluate(action, &resource) {
+            Decision::Allow => return Ok(()),
+            Decision::ExplicitDeny => "with an explicit deny in an identity-based policy".to_string(),
+            Decision::ImplicitDeny => format!("because no identity-based policy allows the {action} action"),
+        };
+        Err(CognitoError::new(
+            ErrorCode::AccessDeniedException,
+            format!(
+                "User: arn:aws:iam::{}:user/{} is not authorized to perform: {action} on resource: {resource} {why}",
+                self.account_id, identity.name
+            ),
+        ))
+    }
+}
