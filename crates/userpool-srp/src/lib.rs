@@ -1,0 +1,318 @@
+//! `userpool-srp`: the server side of Cognito's SRP-6a, byte for byte as
+//! amazon-cognito-identity-js and pycognito compute the client side
+//! (`../shared/notes/srp.md`).
+//!
+//! - Group: the 3072-bit MODP prime of RFC 3526, g = 2, H = SHA-256 over bytes.
+//! - [`pad`]: Java `BigInteger.toByteArray()` (minimal two's complement, a `00` sign byte
+//!   when the top bit is set); every hash input is padded this way, never to |N|.
+//! - `k = H(pad(N) ‖ pad(g))`, `x = H(pad(salt) ‖ H(poolName ‖ userId ‖ ":" ‖ password))`,
+//!   `v = g^x`, `B = k·v + g^b`, `u = H(pad(A) ‖ pad(B))`, `S = (A·v^u)^b`,
+//!   `K = HKDF-SHA256(salt = pad(u), ikm = pad(S), info = "Caldera Derived Key")[..16]`,
+//!   signature = `HMAC(K, poolName ‖ userId ‖ secretBlock ‖ timestamp)`.
+//! - Devices use the same math with DeviceGroupKey in the pool-name slot and DeviceKey in
+//!   the user slot; their verifier is made by the client.
+//!
+//! `num-bigint` does the modular arithmetic (well kept, pure Rust). Its `modpow` is not
+//! constant-time; the secret exponents are fresh per sign-in (`b`) or derived from a salted
+//! hash (`x`), which bounds what a timing observer could learn to one ephemeral session.
+
+use hmac::{Hmac, Mac};
+use num_bigint::{BigUint, RandBigInt};
+use num_traits::Zero;
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const N_HEX: &str = concat!(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD",
+    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED",
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F",
+    "83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA18217C32905E462E36CE3B",
+    "E39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6955817183995497CEA956AE515D2261898FA0510",
+    "15728E5A8AAAC42DAD33170D04507A33A85521ABDF1CBA64ECFB850458DBEF0A8AEA71575D060C7DB3970F85A6E1E4C7",
+    "ABF5AE8CDB0933D71E8C94E04A25619DCEE3D2261AD2EE6BF12FFA06D98A0864D87602733EC86A64521F2B18177B200C",
+    "BBE117577A615D6C770988C0BAD946E208E24FA074E5AB3143DB5BFCE0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF"
+);
+
+/// The group constants, computed once.
+pub struct Group {
+    /// The prime.
+    pub n: BigUint,
+    /// The generator (2).
+    pub g: BigUint,
+    /// `k = H(pad(N) ‖ pad(g))`.
+    pub k: BigUint,
+}
+
+/// The one group Cognito uses.
+pub static GROUP: LazyLock<Group> = LazyLock::new(|| {
+    let n = BigUint::parse_bytes(N_HEX.as_bytes(), 16).unwrap_or_default();
+    let g = BigUint::from(2u32);
+    let k = BigUint::from_bytes_be(&Sha256::new().chain_update(pad(&n)).chain_update(pad(&g)).finalize());
+    Group { n, g, k }
+});
+
+/// Why an SRP step was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SrpError {
+    /// `A mod N == 0` (or A is not a number).
+    #[error("SRP_A is not a valid public value")]
+    BadA,
+    /// `u == 0`.
+    #[error("the scrambling parameter is zero")]
+    ZeroU,
+}
+
+/// Java `BigInteger.toByteArray()` of a non-negative integer.
+pub fn pad(n: &BigUint) -> Vec<u8> {
+    let mut bytes = n.to_bytes_be();
+    if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+        bytes.insert(0, 0);
+    }
+    bytes
+}
+
+/// Lowercase hex without padding (`BigInteger.toString(16)`), as SRP_B is sent.
+pub fn to_hex(n: &BigUint) -> String {
+    n.to_str_radix(16)
+}
+
+/// Parses a hex integer (SRP_A).
+pub fn from_hex(s: &str) -> Option<BigUint> {
+    if s.is_empty() || s.len() > 2048 {
+        return None;
+    }
+    BigUint::parse_bytes(s.as_bytes(), 16)
+}
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// A fresh user salt: 16 random bytes whose first byte is not zero, so it is canonical
+/// (`salt == pad(int(salt))` without a redundant `00`) and both clients hash it alike.
+pub fn new_salt() -> [u8; 16] {
+    let mut salt: [u8; 16] = rand::random();
+    if salt[0] == 0 {
+        salt[0] = 1;
+    }
+    salt
+}
+
+/// `x = H(pad(salt) ‖ H(utf8(poolName ‖ userId ‖ ":" ‖ password)))`.
+pub fn compute_x(salt: &[u8], pool_name: &str, user_id: &str, password: &str) -> BigUint {
+    let inner = sha256(&[pool_name.as_bytes(), user_id.as_bytes(), b":", password.as_bytes()]);
+    let salt = pad(&BigUint::from_bytes_be(salt));
+    BigUint::from_bytes_be(&sha256(&[&salt, &inner]))
+}
+
+/// The verifier `v = g^x mod N` stored for a password.
+pub fn verifier(salt: &[u8], pool_name: &str, user_id: &str, password: &str) -> BigUint {
+    let group = &*GROUP;
+    group.g.modpow(&compute_x(salt, pool_name, user_id, password), &group.n)
+}
+
+/// A fresh private `b` (128 random bytes, as the real clients size `a`).
+pub fn new_private() -> BigUint {
+    let mut rng = rand::thread_rng();
+    let b = rng.gen_biguint(1024) % &GROUP.n;
+    if b.is_zero() {
+        BigUint::from(1u32)
+    } else {
+        b
+    }
+}
+
+/// `B = (k·v + g^b) mod N`.
+pub fn server_public(v: &BigUint, b: &BigUint) -> BigUint {
+    let group = &*GROUP;
+    (&group.k * v + group.g.modpow(b, &group.n)) % &group.n
+}
+
+/// Checks `A mod N != 0`.
+pub fn check_a(a: &BigUint) -> Result<(), SrpError> {
+    if (a % &GROUP.n).is_zero() {
+        Err(SrpError::BadA)
+    } else {
+        Ok(())
+    }
+}
+
+/// The 16-byte session key `K` the client derived, from the server's side.
+pub fn server_key(a: &BigUint, big_b: &BigUint, b: &BigUint, v: &BigUint) -> Result<[u8; 16], SrpError> {
+    check_a(a)?;
+    let group = &*GROUP;
+    let u = BigUint::from_bytes_be(&sha256(&[&pad(a), &pad(big_b)]));
+    if u.is_zero() {
+        return Err(SrpError::ZeroU);
+    }
+    let base = (a * v.modpow(&u, &group.n)) % &group.n;
+    let s = base.modpow(b, &group.n);
+    Ok(hkdf(&pad(&u), &pad(&s)))
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC takes keys of any length; `new_from_slice` cannot fail.
+    let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| HmacSha256::new(&Default::default()));
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// HKDF-SHA256 with info "Caldera Derived Key", first 16 bytes (one expand block).
+fn hkdf(salt: &[u8], ikm: &[u8]) -> [u8; 16] {
+    let prk = hmac(salt, &[ikm]);
+    let okm = hmac(&prk, &[b"Caldera Derived Key", &[1u8]]);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(okm.get(..16).unwrap_or(&[0u8; 16]));
+    out
+}
+
+/// `HMAC(K, poolName ‖ userId ‖ secretBlock ‖ timestamp)`: PASSWORD_CLAIM_SIGNATURE.
+pub fn claim_signature(
+    key: &[u8; 16],
+    pool_name: &str,
+    user_id: &str,
+    secret_block: &[u8],
+    timestamp: &str,
+) -> [u8; 32] {
+    hmac(
+        key,
+        &[
+            pool_name.as_bytes(),
+            user_id.as_bytes(),
+            secret_block,
+            timestamp.as_bytes(),
+        ],
+    )
+}
+
+/// Constant-time comparison of a claimed signature.
+pub fn signature_matches(expected: &[u8; 32], claimed: &[u8]) -> bool {
+    use subtle::ConstantTimeEq as _;
+    claimed.len() == 32 && bool::from(expected.as_slice().ct_eq(claimed))
+}
+
+/// `Base64(HMAC-SHA256(key = client secret, msg = username ‖ client id))` as raw bytes.
+pub fn secret_hash(client_secret: &str, username: &str, client_id: &str) -> [u8; 32] {
+    hmac(client_secret.as_bytes(), &[username.as_bytes(), client_id.as_bytes()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use serde_json::Value;
+
+    fn vectors() -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/notes/srp-vectors.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn big(v: &Value) -> BigUint {
+        BigUint::parse_bytes(v.as_str().unwrap().as_bytes(), 16).unwrap()
+    }
+
+    fn b64(v: &Value) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn group_constants() {
+        let v = vectors();
+        assert_eq!(GROUP.n, big(&v["group"]["N_hex"]));
+        assert_eq!(GROUP.k, big(&v["group"]["k_hex"]));
+    }
+
+    #[test]
+    fn user_flow_vectors() {
+        let v = vectors();
+        let u = &v["user_srp"];
+        let i = &u["inputs"];
+        let salt = hex::decode(i["salt_hex"].as_str().unwrap()).unwrap();
+        let pool = i["pool_name"].as_str().unwrap();
+        let user = i["USER_ID_FOR_SRP"].as_str().unwrap();
+        let pw = i["password"].as_str().unwrap();
+        assert_eq!(compute_x(&salt, pool, user, pw), big(&u["x_hex"]));
+        let vv = verifier(&salt, pool, user, pw);
+        assert_eq!(vv, big(&u["v_hex"]));
+        let b = big(&i["b_hex"]);
+        let big_b = server_public(&vv, &b);
+        assert_eq!(big_b, big(&u["B_hex"]));
+        assert_eq!(
+            to_hex(&big_b),
+            u["PASSWORD_VERIFIER_ChallengeParameters"]["SRP_B"].as_str().unwrap()
+        );
+        let a = from_hex(u["SRP_A_sent"].as_str().unwrap()).unwrap();
+        let key = server_key(&a, &big_b, &b, &vv).unwrap();
+        assert_eq!(hex::encode(key), u["key_hex"].as_str().unwrap());
+        let block = b64(&i["secret_block_b64"]);
+        let ts = u["TIMESTAMP"].as_str().unwrap();
+        let sig = claim_signature(&key, pool, user, &block, ts);
+        let claimed = b64(&u["RespondToAuthChallenge_ChallengeResponses"]["PASSWORD_CLAIM_SIGNATURE"]);
+        assert!(signature_matches(&sig, &claimed));
+        // The zero-padded day is a different message, so a different signature.
+        let padded = claim_signature(&key, pool, user, &block, u["zero_padded_TIMESTAMP"].as_str().unwrap());
+        assert!(!signature_matches(&padded, &claimed));
+        let sh = secret_hash(
+            i["client_secret"].as_str().unwrap(),
+            "alice",
+            i["client_id"].as_str().unwrap(),
+        );
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD.encode(sh),
+            u["InitiateAuth_AuthParameters_with_secret"]["SECRET_HASH"]
+                .as_str()
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn device_flow_vectors() {
+        let v = vectors();
+        let d = &v["device"];
+        let i = &d["inputs"];
+        let cfg = &d["ConfirmDevice_DeviceSecretVerifierConfig"];
+        let vv = BigUint::from_bytes_be(&b64(&cfg["PasswordVerifier"]));
+        assert_eq!(vv, big(&d["verifier_hex"]));
+        let salt = b64(&cfg["Salt"]);
+        assert_eq!(
+            hex::encode(&salt),
+            d["DEVICE_PASSWORD_VERIFIER_ChallengeParameters"]["SALT"]
+                .as_str()
+                .unwrap()
+        );
+        let b = big(&i["b_hex"]);
+        let big_b = server_public(&vv, &b);
+        assert_eq!(big_b, big(&d["B_hex"]));
+        let a = from_hex(d["DEVICE_SRP_AUTH_ChallengeResponses"]["SRP_A"].as_str().unwrap()).unwrap();
+        let key = server_key(&a, &big_b, &b, &vv).unwrap();
+        assert_eq!(hex::encode(key), d["key_hex"].as_str().unwrap());
+        let r = &d["DEVICE_PASSWORD_VERIFIER_ChallengeResponses"];
+        let sig = claim_signature(
+            &key,
+            i["DeviceGroupKey"].as_str().unwrap(),
+            i["DeviceKey"].as_str().unwrap(),
+            &b64(&i["secret_block_b64"]),
+            r["TIMESTAMP"].as_str().unwrap(),
+        );
+        assert!(signature_matches(&sig, &b64(&r["PASSWORD_CLAIM_SIGNATURE"])));
+    }
+
+    #[test]
+    fn refuses_degenerate_a() {
+        assert_eq!(check_a(&BigUint::zero()), Err(SrpError::BadA));
+        assert_eq!(check_a(&GROUP.n), Err(SrpError::BadA));
+        assert_eq!(check_a(&(&GROUP.n * 3u32)), Err(SrpError::BadA));
+        let s = new_salt();
+        assert_ne!(s[0], 0);
+    }
+}
