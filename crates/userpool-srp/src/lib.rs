@@ -316,3 +316,69 @@ mod tests {
         assert_ne!(s[0], 0);
     }
 }
+
+/// Cognito's SRP `TIMESTAMP`: `EEE MMM d HH:mm:ss UTC yyyy` in English, the day without a
+/// leading zero (`Tue Mar 5 09:07:03 UTC 2024`).
+pub mod timestamp {
+    use time::format_description::FormatItem;
+    use time::macros::format_description;
+    use time::{OffsetDateTime, PrimitiveDateTime};
+
+    /// The format, tolerant of a padded day on input (`[day padding:none]` also reads `05`).
+    const FORMAT: &[FormatItem<'static>] = format_description!(
+        "[weekday repr:short] [month repr:short] [day padding:none] [hour]:[minute]:[second] UTC [year]"
+    );
+
+    /// Epoch seconds of a timestamp, or `None` if it is not in the format. The weekday is
+    /// parsed but not checked here: a wrong one changes the canonical text, so the
+    /// signature over it fails, as on the real service.
+    pub fn parse(s: &str) -> Option<i64> {
+        let parts: Vec<&str> = s.split(' ').collect();
+        // `d` without padding: a single space between month and day.
+        let [dow, mon, day, hms, tz, year] = parts.as_slice() else {
+            return None;
+        };
+        if *tz != "UTC" && *tz != "GMT" {
+            return None;
+        }
+        let normalized = format!("{dow} {mon} {day} {hms} UTC {year}");
+        let date = PrimitiveDateTime::parse(&normalized, FORMAT).ok().or_else(|| {
+            // `time` checks the weekday against the date; parse without it to get the
+            // instant and leave the mismatch to the signature.
+            let rest = format!("{mon} {day} {hms} UTC {year}");
+            PrimitiveDateTime::parse(
+                &rest,
+                format_description!("[month repr:short] [day padding:none] [hour]:[minute]:[second] UTC [year]"),
+            )
+            .ok()
+        })?;
+        Some(date.assume_utc().unix_timestamp())
+    }
+
+    /// The canonical text of an instant.
+    pub fn canonical(epoch_secs: i64) -> Option<String> {
+        OffsetDateTime::from_unix_timestamp(epoch_secs)
+            .ok()?
+            .format(FORMAT)
+            .ok()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn round_trip() {
+            let t = parse("Tue Mar 5 09:07:03 UTC 2024").unwrap();
+            assert_eq!(canonical(t).unwrap(), "Tue Mar 5 09:07:03 UTC 2024");
+            // A padded day or a wrong weekday parses, but is not canonical.
+            assert_eq!(
+                canonical(parse("Tue Mar 05 09:07:03 UTC 2024").unwrap()).unwrap(),
+                "Tue Mar 5 09:07:03 UTC 2024"
+            );
+            assert_eq!(parse("Wed Mar 5 09:07:03 UTC 2024"), Some(t));
+            assert_eq!(parse("2024-03-05T09:07:03Z"), None);
+            assert_eq!(parse("Tue Mar 5 09:07:03 PST 2024"), None);
+        }
+    }
+}

@@ -84,6 +84,177 @@ impl std::fmt::Debug for ClientRecord {
     }
 }
 
+/// A user of a pool.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The pool.
+    pub pool_id: String,
+    /// The lookup key (lowercased username when the pool is case-insensitive).
+    pub username_key: String,
+    /// The username as Cognito returns it.
+    pub username: String,
+    /// The immutable UUID.
+    pub sub: String,
+    /// UserStatus (`CONFIRMED`, `FORCE_CHANGE_PASSWORD`, ...).
+    pub status: String,
+    /// Enabled (AdminDisableUser clears it).
+    pub enabled: bool,
+    /// UserCreateDate, epoch ms.
+    pub created_ms: i64,
+    /// UserLastModifiedDate, epoch ms.
+    pub modified_ms: i64,
+    /// Attributes in the order they were set (`sub` included).
+    pub attributes: Vec<(String, String)>,
+    /// The password's SRP salt and verifier, if a password is set.
+    pub password: Option<PasswordVerifier>,
+    /// When the password was last set, epoch ms.
+    pub password_set_ms: i64,
+    /// Consecutive failed password attempts.
+    pub failed_attempts: i64,
+    /// Sign-in refused until this instant (epoch ms) after too many failures.
+    pub locked_until_ms: i64,
+    /// Tokens issued before this instant are refused (GlobalSignOut), epoch ms.
+    pub tokens_valid_after_ms: i64,
+    /// Lookup keys of the user's aliases (`email:a@b.c`, ...), unique per pool.
+    pub aliases: Vec<String>,
+    /// (attribute, value) pairs ListUsers can filter on.
+    pub search: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("pool_id", &self.pool_id)
+            .field("username", &self.username)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An SRP password verifier: enough to check a password, never the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordVerifier {
+    /// The 16-byte salt.
+    pub salt: Vec<u8>,
+    /// `v = g^x mod N`, big-endian.
+    pub verifier: Vec<u8>,
+}
+
+/// A one-time code sent (here: logged) to a user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CodeRecord {
+    /// The pool.
+    pub pool_id: String,
+    /// The user's lookup key.
+    pub username_key: String,
+    /// What it is for: `signup`, `forgot_password`, `verify:<attribute>`.
+    pub purpose: String,
+    /// The code, sealed by the caller.
+    pub sealed_code: Vec<u8>,
+    /// Where it would have been sent (masked), e.g. `a***@e***`.
+    pub destination: String,
+    /// Expiry, epoch ms.
+    pub expires_ms: i64,
+    /// Wrong guesses left before the code is void.
+    pub attempts_left: i64,
+}
+
+/// A refresh token, by the hash of its value.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RefreshRecord {
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// The pool.
+    pub pool_id: String,
+    /// The user's lookup key.
+    pub username_key: String,
+    /// The app client it was issued to.
+    pub client_id: String,
+    /// The device it is bound to, if device tracking issued one.
+    pub device_key: Option<String>,
+    /// The token family (`origin_jti` of the tokens it yields).
+    pub origin_jti: String,
+    /// `auth_time` of the original sign-in (epoch s), kept on refresh.
+    pub auth_time: i64,
+    /// Issued, epoch ms.
+    pub created_ms: i64,
+    /// Expiry, epoch ms.
+    pub expires_ms: i64,
+}
+
+/// A pool's RSA signing key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// The pool.
+    pub pool_id: String,
+    /// Key id (the JWT `kid`).
+    pub kid: String,
+    /// `id` or `access`.
+    pub token_use: String,
+    /// PKCS#1 DER of the private key, sealed by the caller.
+    pub sealed_private: Vec<u8>,
+    /// Modulus, big-endian.
+    pub public_n: Vec<u8>,
+    /// Public exponent, big-endian.
+    pub public_e: Vec<u8>,
+    /// Created, epoch ms.
+    pub created_ms: i64,
+}
+
+/// A device of a user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// The pool.
+    pub pool_id: String,
+    /// `<region>_<uuid>`.
+    pub device_key: String,
+    /// The owner's lookup key.
+    pub username_key: String,
+    /// The DeviceGroupKey issued with it.
+    pub device_group_key: String,
+    /// ConfirmDevice done (before that it was only issued at sign-in).
+    pub confirmed: bool,
+    /// `remembered` (true) or `not_remembered`.
+    pub remembered: bool,
+    /// DeviceName.
+    pub name: Option<String>,
+    /// The device verifier's salt, as the client sent it.
+    pub salt: Option<Vec<u8>>,
+    /// The device verifier, big-endian.
+    pub verifier: Option<Vec<u8>>,
+    /// The address of the last authentication with it.
+    pub last_ip: Option<String>,
+    /// `dev:device_sdk`.
+    pub sdk: String,
+    /// DeviceCreateDate, epoch ms.
+    pub created_ms: i64,
+    /// DeviceLastModifiedDate, epoch ms.
+    pub modified_ms: i64,
+    /// DeviceLastAuthenticatedDate, epoch ms.
+    pub last_auth_ms: i64,
+}
+
+impl std::fmt::Debug for DeviceRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceRecord")
+            .field("device_key", &self.device_key)
+            .field("confirmed", &self.confirmed)
+            .field("remembered", &self.remembered)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A ListUsers filter on one attribute.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct UserFilter {
+    /// The attribute (`email`, `username`, `sub`, `cognito:user_status`, `status`, ...).
+    pub attribute: String,
+    /// The value compared.
+    pub value: String,
+    /// `^=` (starts with) rather than `=`.
+    pub prefix: bool,
+}
+
 /// A page of records and the key to resume after, if more follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -111,12 +282,91 @@ pub trait Store: Send + Sync + 'static {
     async fn create_client(&self, client: &ClientRecord) -> StoreResult<()>;
     /// A client of a pool by id.
     async fn get_client(&self, pool_id: &str, client_id: &str) -> StoreResult<Option<ClientRecord>>;
+    /// A client by id alone (sign-in names only the client).
+    async fn find_client(&self, client_id: &str) -> StoreResult<Option<ClientRecord>>;
     /// Replaces a client's name, settings and modified date; `NotFound` if absent.
     async fn update_client(&self, client: &ClientRecord) -> StoreResult<()>;
     /// A pool's clients in id order, starting after `after`, at most `limit`.
     async fn list_clients(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Page<ClientRecord>>;
     /// Deletes a client; `NotFound` if absent.
     async fn delete_client(&self, pool_id: &str, client_id: &str) -> StoreResult<()>;
+
+    /// Adds a user with its aliases; `Conflict("username")` / `Conflict("alias")` /
+    /// `Conflict("sub")` on a clash, `NotFound` if the pool is gone.
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// A user by lookup key.
+    async fn get_user(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<UserRecord>>;
+    /// A user by an alias lookup key (`email:a@b.c`).
+    async fn find_user_by_alias(&self, pool_id: &str, alias_key: &str) -> StoreResult<Option<UserRecord>>;
+    /// A user by `sub`.
+    async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<UserRecord>>;
+    /// Replaces a user (aliases and search values too); `NotFound` if absent,
+    /// `Conflict("alias")` if a new alias is taken.
+    async fn update_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// Deletes a user and everything of theirs; `NotFound` if absent.
+    async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<()>;
+    /// Users in lookup-key order, optionally filtered, after `after`, at most `limit`.
+    async fn list_users(
+        &self,
+        pool_id: &str,
+        filter: Option<&UserFilter>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<UserRecord>>;
+    /// How many users a pool has.
+    async fn count_users(&self, pool_id: &str) -> StoreResult<i64>;
+
+    /// Stores (replacing) a code for a user and purpose.
+    async fn put_code(&self, code: &CodeRecord) -> StoreResult<()>;
+    /// The code of a user for a purpose.
+    async fn get_code(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<Option<CodeRecord>>;
+    /// Every live code of a user (for `userpool codes`).
+    async fn list_codes(&self, pool_id: &str, username_key: &str) -> StoreResult<Vec<CodeRecord>>;
+    /// Records a wrong guess; the attempts left afterwards.
+    async fn spend_code_attempt(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<i64>;
+    /// Deletes a code (used or void).
+    async fn delete_code(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<()>;
+
+    /// Stores a refresh token.
+    async fn put_refresh_token(&self, token: &RefreshRecord) -> StoreResult<()>;
+    /// A refresh token by hash.
+    async fn get_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshRecord>>;
+    /// Deletes a refresh token and marks its family revoked until `expires_ms`.
+    async fn revoke_refresh_token(&self, token_hash: &[u8], origin_jti: &str, expires_ms: i64) -> StoreResult<()>;
+    /// Whether a token family is revoked.
+    async fn is_origin_revoked(&self, origin_jti: &str) -> StoreResult<bool>;
+    /// Refuses every token of a user issued before `after_ms` and deletes their refresh
+    /// tokens (GlobalSignOut).
+    async fn sign_out_user(&self, pool_id: &str, username_key: &str, after_ms: i64) -> StoreResult<()>;
+
+    /// Adds an issued device, first deleting the same user's issued-but-never-confirmed
+    /// devices older than `stale_before_ms` (so sign-ins without ConfirmDevice do not pile
+    /// up); `Conflict` if the key exists.
+    async fn put_device(&self, device: &DeviceRecord, stale_before_ms: i64) -> StoreResult<()>;
+    /// A device by key.
+    async fn get_device(&self, pool_id: &str, device_key: &str) -> StoreResult<Option<DeviceRecord>>;
+    /// Replaces a device; `NotFound` if absent.
+    async fn update_device(&self, device: &DeviceRecord) -> StoreResult<()>;
+    /// Deletes a device; `NotFound` if absent.
+    async fn delete_device(&self, pool_id: &str, device_key: &str) -> StoreResult<()>;
+    /// A user's confirmed devices in key order (only remembered ones when asked).
+    async fn list_devices(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        remembered_only: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<DeviceRecord>>;
+    /// The DeviceGroupKey of any device of the user, to reuse for a new one.
+    async fn device_group_key(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<String>>;
+    /// Marks a sign-in state used; false if it already was (it yields tokens once).
+    async fn consume_state(&self, nonce: &[u8], expires_ms: i64, now_ms: i64) -> StoreResult<bool>;
+
+    /// Adds a signing key.
+    async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+    /// A pool's signing keys, oldest first.
+    async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<SigningKeyRecord>>;
 }
 
 /// Cuts a `limit + 1` fetch into a page (shared by the implementations).

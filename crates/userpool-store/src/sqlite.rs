@@ -13,7 +13,10 @@
 //!   they take microseconds (the pages are cached), cheaper than a hop to the blocking
 //!   pool; on a current-thread runtime (some tests) they simply run inline.
 
-use crate::{page_of, ClientRecord, Page, PoolRecord, Store, StoreError, StoreResult};
+use crate::{
+    page_of, ClientRecord, CodeRecord, DeviceRecord, Page, PasswordVerifier, PoolRecord, RefreshRecord,
+    SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
+};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -21,7 +24,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The forward-only migrations, in order; `user_version` is the count applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_pools_and_clients.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_pools_and_clients.sql"),
+    include_str!("../migrations/sqlite/0002_users_tokens_keys.sql"),
+    include_str!("../migrations/sqlite/0003_devices.sql"),
+];
 
 /// How hard a commit is pushed to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +175,143 @@ fn limit_plus_one(limit: usize) -> i64 {
     i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
 }
 
+const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, created_ms, modified_ms, \
+     attributes, password_salt, password_verifier, password_set_ms, failed_attempts, locked_until_ms, tokens_valid_after_ms";
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    let attributes: String = r.get(8)?;
+    let salt: Option<Vec<u8>> = r.get(9)?;
+    let verifier: Option<Vec<u8>> = r.get(10)?;
+    Ok(UserRecord {
+        pool_id: r.get(0)?,
+        username_key: r.get(1)?,
+        username: r.get(2)?,
+        sub: r.get(3)?,
+        status: r.get(4)?,
+        enabled: r.get::<_, i64>(5)? != 0,
+        created_ms: r.get(6)?,
+        modified_ms: r.get(7)?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, Box::new(e)))?,
+        password: match (salt, verifier) {
+            (Some(salt), Some(verifier)) => Some(PasswordVerifier { salt, verifier }),
+            _ => None,
+        },
+        password_set_ms: r.get(11)?,
+        failed_attempts: r.get(12)?,
+        locked_until_ms: r.get(13)?,
+        tokens_valid_after_ms: r.get(14)?,
+        aliases: Vec::new(),
+        search: Vec::new(),
+    })
+}
+
+/// Fills in the aliases and search values of users read from the `users` table.
+fn with_lookups(c: &Connection, mut user: UserRecord) -> rusqlite::Result<UserRecord> {
+    let mut s = c.prepare_cached("SELECT alias_key FROM user_aliases WHERE pool_id = ?1 AND username_key = ?2")?;
+    user.aliases = s
+        .query_map([&user.pool_id, &user.username_key], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    let mut s = c.prepare_cached("SELECT name, value FROM user_search WHERE pool_id = ?1 AND username_key = ?2")?;
+    user.search = s
+        .query_map([&user.pool_id, &user.username_key], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+    Ok(user)
+}
+
+fn write_lookups(tx: &rusqlite::Transaction<'_>, user: &UserRecord) -> StoreResult<()> {
+    tx.prepare_cached("DELETE FROM user_aliases WHERE pool_id = ?1 AND username_key = ?2")
+        .and_then(|mut s| s.execute([&user.pool_id, &user.username_key]))
+        .map_err(backend)?;
+    tx.prepare_cached("DELETE FROM user_search WHERE pool_id = ?1 AND username_key = ?2")
+        .and_then(|mut s| s.execute([&user.pool_id, &user.username_key]))
+        .map_err(backend)?;
+    for alias in &user.aliases {
+        tx.prepare_cached("INSERT INTO user_aliases (pool_id, alias_key, username_key) VALUES (?1, ?2, ?3)")
+            .and_then(|mut s| s.execute([&user.pool_id, alias, &user.username_key]))
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("alias")
+                } else {
+                    backend(e)
+                }
+            })?;
+    }
+    for (name, value) in &user.search {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO user_search (pool_id, name, value, username_key) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| s.execute([&user.pool_id, name, value, &user.username_key]))
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn code_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CodeRecord> {
+    Ok(CodeRecord {
+        pool_id: r.get(0)?,
+        username_key: r.get(1)?,
+        purpose: r.get(2)?,
+        sealed_code: r.get(3)?,
+        destination: r.get(4)?,
+        expires_ms: r.get(5)?,
+        attempts_left: r.get(6)?,
+    })
+}
+
+const CODE_COLUMNS: &str = "pool_id, username_key, purpose, sealed_code, destination, expires_ms, attempts_left";
+
+fn refresh_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefreshRecord> {
+    Ok(RefreshRecord {
+        token_hash: r.get(0)?,
+        pool_id: r.get(1)?,
+        username_key: r.get(2)?,
+        client_id: r.get(3)?,
+        device_key: r.get(4)?,
+        origin_jti: r.get(5)?,
+        auth_time: r.get(6)?,
+        created_ms: r.get(7)?,
+        expires_ms: r.get(8)?,
+    })
+}
+
+/// The first string after every string starting with `prefix` (for an indexed range scan).
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.to_string();
+    end.push(char::MAX);
+    end
+}
+
+fn one_row(n: usize) -> StoreResult<()> {
+    if n == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+const DEVICE_COLUMNS: &str = "pool_id, device_key, username_key, device_group_key, confirmed, remembered, name, \
+     salt, verifier, last_ip, sdk, created_ms, modified_ms, last_auth_ms";
+
+fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
+    Ok(DeviceRecord {
+        pool_id: r.get(0)?,
+        device_key: r.get(1)?,
+        username_key: r.get(2)?,
+        device_group_key: r.get(3)?,
+        confirmed: r.get::<_, i64>(4)? != 0,
+        remembered: r.get::<_, i64>(5)? != 0,
+        name: r.get(6)?,
+        salt: r.get(7)?,
+        verifier: r.get(8)?,
+        last_ip: r.get(9)?,
+        sdk: r.get(10)?,
+        created_ms: r.get(11)?,
+        modified_ms: r.get(12)?,
+        last_auth_ms: r.get(13)?,
+    })
+}
+
 const POOL_COLUMNS: &str = "id, name, created_ms, modified_ms, settings";
 const CLIENT_COLUMNS: &str = "client_id, pool_id, name, created_ms, modified_ms, secret, settings";
 
@@ -287,6 +431,16 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn find_client(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {CLIENT_COLUMNS} FROM app_clients WHERE client_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row([client_id], client_from_row).optional())
+            .map_err(backend)
+        })
+    }
+
     async fn update_client(&self, client: &ClientRecord) -> StoreResult<()> {
         self.write(|c| {
             let n = c
@@ -330,6 +484,551 @@ impl Store for SqliteStore {
             } else {
                 Ok(())
             }
+        })
+    }
+
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
+        let attributes = serde_json::to_string(&user.attributes).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            let (salt, verifier) = match &user.password {
+                Some(p) => (Some(&p.salt), Some(&p.verifier)),
+                None => (None, None),
+            };
+            tx.prepare_cached(&format!(
+                "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    user.pool_id,
+                    user.username_key,
+                    user.username,
+                    user.sub,
+                    user.status,
+                    i64::from(user.enabled),
+                    user.created_ms,
+                    user.modified_ms,
+                    attributes,
+                    salt,
+                    verifier,
+                    user.password_set_ms,
+                    user.failed_attempts,
+                    user.locked_until_ms,
+                    user.tokens_valid_after_ms
+                ])
+            })
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    if e.to_string().contains("sub") {
+                        StoreError::Conflict("sub")
+                    } else {
+                        StoreError::Conflict("username")
+                    }
+                } else if is_fk_violation(&e) {
+                    StoreError::NotFound
+                } else {
+                    backend(e)
+                }
+            })?;
+            write_lookups(&tx, user)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    async fn get_user(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<UserRecord>> {
+        self.read(|c| {
+            let user = c
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE pool_id = ?1 AND username_key = ?2"
+                ))
+                .and_then(|mut s| s.query_row([pool_id, username_key], user_from_row).optional())
+                .map_err(backend)?;
+            user.map(|u| with_lookups(c, u)).transpose().map_err(backend)
+        })
+    }
+
+    async fn find_user_by_alias(&self, pool_id: &str, alias_key: &str) -> StoreResult<Option<UserRecord>> {
+        self.read(|c| {
+            let user = c
+                .prepare_cached(&format!(
+                    "SELECT {} FROM user_aliases a JOIN users u ON u.pool_id = a.pool_id AND u.username_key = a.username_key \
+                     WHERE a.pool_id = ?1 AND a.alias_key = ?2",
+                    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+                ))
+                .and_then(|mut s| s.query_row([pool_id, alias_key], user_from_row).optional())
+                .map_err(backend)?;
+            user.map(|u| with_lookups(c, u)).transpose().map_err(backend)
+        })
+    }
+
+    async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<UserRecord>> {
+        self.read(|c| {
+            let user = c
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE pool_id = ?1 AND sub = ?2"
+                ))
+                .and_then(|mut s| s.query_row([pool_id, sub], user_from_row).optional())
+                .map_err(backend)?;
+            user.map(|u| with_lookups(c, u)).transpose().map_err(backend)
+        })
+    }
+
+    async fn update_user(&self, user: &UserRecord) -> StoreResult<()> {
+        let attributes = serde_json::to_string(&user.attributes).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            let (salt, verifier) = match &user.password {
+                Some(p) => (Some(&p.salt), Some(&p.verifier)),
+                None => (None, None),
+            };
+            let n = tx
+                .prepare_cached(
+                    "UPDATE users SET username = ?3, status = ?4, enabled = ?5, modified_ms = ?6, attributes = ?7, \
+                     password_salt = ?8, password_verifier = ?9, password_set_ms = ?10, failed_attempts = ?11, \
+                     locked_until_ms = ?12, tokens_valid_after_ms = ?13 WHERE pool_id = ?1 AND username_key = ?2",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        user.pool_id,
+                        user.username_key,
+                        user.username,
+                        user.status,
+                        i64::from(user.enabled),
+                        user.modified_ms,
+                        attributes,
+                        salt,
+                        verifier,
+                        user.password_set_ms,
+                        user.failed_attempts,
+                        user.locked_until_ms,
+                        user.tokens_valid_after_ms
+                    ])
+                })
+                .map_err(backend)?;
+            one_row(n)?;
+            write_lookups(&tx, user)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached("DELETE FROM users WHERE pool_id = ?1 AND username_key = ?2")
+                .and_then(|mut s| s.execute([pool_id, username_key]))
+                .map_err(backend)?;
+            one_row(n)
+        })
+    }
+
+    async fn list_users(
+        &self,
+        pool_id: &str,
+        filter: Option<&UserFilter>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<UserRecord>> {
+        let after = after.unwrap_or("");
+        let lim = limit_plus_one(limit);
+        let items = self.read(|c| {
+            let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+            let rows: Vec<UserRecord> = match filter {
+                None => c
+                    .prepare_cached(&format!(
+                        "SELECT {cols} FROM users u WHERE u.pool_id = ?1 AND u.username_key > ?2 ORDER BY u.username_key LIMIT ?3"
+                    ))
+                    .and_then(|mut s| s.query_map(params![pool_id, after, lim], user_from_row)?.collect())
+                    .map_err(backend)?,
+                Some(f) => {
+                    let (column_sql, join) = match f.attribute.as_str() {
+                        "username" => ("u.username", ""),
+                        "sub" => ("u.sub", ""),
+                        "cognito:user_status" => ("u.status", ""),
+                        "status" => ("CASE u.enabled WHEN 1 THEN 'Enabled' ELSE 'Disabled' END", ""),
+                        _ => (
+                            "s.value",
+                            "JOIN user_search s ON s.pool_id = u.pool_id AND s.username_key = u.username_key AND s.name = ?6",
+                        ),
+                    };
+                    let cond = if f.prefix { format!("{column_sql} >= ?4 AND {column_sql} < ?5") } else { format!("{column_sql} = ?4") };
+                    let sql = format!(
+                        "SELECT {cols} FROM users u {join} WHERE u.pool_id = ?1 AND u.username_key > ?2 AND {cond} \
+                         ORDER BY u.username_key LIMIT ?3"
+                    );
+                    let end = prefix_end(&f.value);
+                    let mut s = c.prepare_cached(&sql).map_err(backend)?;
+                    let mut binds: Vec<&dyn rusqlite::ToSql> = vec![&pool_id, &after, &lim, &f.value];
+                    if f.prefix {
+                        binds.push(&end);
+                    } else if !join.is_empty() {
+                        binds.push(&end); // ?5 unused but ?6 must be bound positionally
+                    }
+                    if !join.is_empty() {
+                        binds.push(&f.attribute);
+                    }
+                    let rows = s
+                        .query_map(rusqlite::params_from_iter(binds), user_from_row)
+                        .and_then(|m| m.collect::<rusqlite::Result<Vec<_>>>())
+                        .map_err(backend)?;
+                    rows
+                }
+            };
+            rows.into_iter().map(|u| with_lookups(c, u)).collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })?;
+        Ok(page_of(items, limit, |u| u.username_key.clone()))
+    }
+
+    async fn count_users(&self, pool_id: &str) -> StoreResult<i64> {
+        self.read(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM users WHERE pool_id = ?1")
+                .and_then(|mut s| s.query_row([pool_id], |r| r.get(0)))
+                .map_err(backend)
+        })
+    }
+
+    async fn put_code(&self, code: &CodeRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO codes ({CODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    code.pool_id,
+                    code.username_key,
+                    code.purpose,
+                    code.sealed_code,
+                    code.destination,
+                    code.expires_ms,
+                    code.attempts_left
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| {
+                if is_fk_violation(&e) {
+                    StoreError::NotFound
+                } else {
+                    backend(e)
+                }
+            })
+        })
+    }
+
+    async fn get_code(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<Option<CodeRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {CODE_COLUMNS} FROM codes WHERE pool_id = ?1 AND username_key = ?2 AND purpose = ?3"
+            ))
+            .and_then(|mut s| s.query_row([pool_id, username_key, purpose], code_from_row).optional())
+            .map_err(backend)
+        })
+    }
+
+    async fn list_codes(&self, pool_id: &str, username_key: &str) -> StoreResult<Vec<CodeRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {CODE_COLUMNS} FROM codes WHERE pool_id = ?1 AND username_key = ?2 ORDER BY purpose"
+            ))
+            .and_then(|mut s| s.query_map([pool_id, username_key], code_from_row)?.collect())
+            .map_err(backend)
+        })
+    }
+
+    async fn spend_code_attempt(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<i64> {
+        self.write(|c| {
+            c.prepare_cached(
+                "UPDATE codes SET attempts_left = attempts_left - 1 WHERE pool_id = ?1 AND username_key = ?2 AND purpose = ?3 \
+                 RETURNING attempts_left",
+            )
+            .and_then(|mut s| s.query_row([pool_id, username_key, purpose], |r| r.get(0)).optional())
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)
+        })
+    }
+
+    async fn delete_code(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached("DELETE FROM codes WHERE pool_id = ?1 AND username_key = ?2 AND purpose = ?3")
+                .and_then(|mut s| s.execute([pool_id, username_key, purpose]))
+                .map(|_| ())
+                .map_err(backend)
+        })
+    }
+
+    async fn put_refresh_token(&self, token: &RefreshRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached(
+                "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, device_key, origin_jti, \
+                 auth_time, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    token.token_hash,
+                    token.pool_id,
+                    token.username_key,
+                    token.client_id,
+                    token.device_key,
+                    token.origin_jti,
+                    token.auth_time,
+                    token.created_ms,
+                    token.expires_ms
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| {
+                if is_fk_violation(&e) {
+                    StoreError::NotFound
+                } else {
+                    backend(e)
+                }
+            })
+        })
+    }
+
+    async fn get_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshRecord>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT token_hash, pool_id, username_key, client_id, device_key, origin_jti, auth_time, created_ms, \
+                 expires_ms FROM refresh_tokens WHERE token_hash = ?1",
+            )
+            .and_then(|mut s| s.query_row([token_hash], refresh_from_row).optional())
+            .map_err(backend)
+        })
+    }
+
+    async fn revoke_refresh_token(&self, token_hash: &[u8], origin_jti: &str, expires_ms: i64) -> StoreResult<()> {
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.prepare_cached("DELETE FROM refresh_tokens WHERE token_hash = ?1")
+                .and_then(|mut s| s.execute([token_hash]))
+                .map_err(backend)?;
+            tx.prepare_cached("INSERT OR REPLACE INTO revoked_origins (origin_jti, expires_ms) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![origin_jti, expires_ms]))
+                .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    async fn is_origin_revoked(&self, origin_jti: &str) -> StoreResult<bool> {
+        self.read(|c| {
+            c.prepare_cached("SELECT 1 FROM revoked_origins WHERE origin_jti = ?1")
+                .and_then(|mut s| s.exists([origin_jti]))
+                .map_err(backend)
+        })
+    }
+
+    async fn sign_out_user(&self, pool_id: &str, username_key: &str, after_ms: i64) -> StoreResult<()> {
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            let n = tx
+                .prepare_cached(
+                    "UPDATE users SET tokens_valid_after_ms = MAX(tokens_valid_after_ms, ?3) WHERE pool_id = ?1 AND username_key = ?2",
+                )
+                .and_then(|mut s| s.execute(params![pool_id, username_key, after_ms]))
+                .map_err(backend)?;
+            one_row(n)?;
+            tx.prepare_cached("DELETE FROM refresh_tokens WHERE pool_id = ?1 AND username_key = ?2")
+                .and_then(|mut s| s.execute([pool_id, username_key]))
+                .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    async fn put_device(&self, d: &DeviceRecord, stale_before_ms: i64) -> StoreResult<()> {
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.prepare_cached(
+                "DELETE FROM devices WHERE pool_id = ?1 AND username_key = ?2 AND confirmed = 0 AND created_ms < ?3",
+            )
+            .and_then(|mut s| s.execute(params![d.pool_id, d.username_key, stale_before_ms]))
+            .map_err(backend)?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    d.pool_id,
+                    d.device_key,
+                    d.username_key,
+                    d.device_group_key,
+                    i64::from(d.confirmed),
+                    i64::from(d.remembered),
+                    d.name,
+                    d.salt,
+                    d.verifier,
+                    d.last_ip,
+                    d.sdk,
+                    d.created_ms,
+                    d.modified_ms,
+                    d.last_auth_ms
+                ])
+            })
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("device key")
+                } else if is_fk_violation(&e) {
+                    StoreError::NotFound
+                } else {
+                    backend(e)
+                }
+            })?;
+            tx.commit().map_err(backend)
+        })
+    }
+
+    async fn get_device(&self, pool_id: &str, device_key: &str) -> StoreResult<Option<DeviceRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE pool_id = ?1 AND device_key = ?2"
+            ))
+            .and_then(|mut s| s.query_row([pool_id, device_key], device_from_row).optional())
+            .map_err(backend)
+        })
+    }
+
+    async fn update_device(&self, d: &DeviceRecord) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE devices SET confirmed = ?3, remembered = ?4, name = ?5, salt = ?6, verifier = ?7, \
+                     last_ip = ?8, sdk = ?9, modified_ms = ?10, last_auth_ms = ?11 WHERE pool_id = ?1 AND device_key = ?2",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        d.pool_id,
+                        d.device_key,
+                        i64::from(d.confirmed),
+                        i64::from(d.remembered),
+                        d.name,
+                        d.salt,
+                        d.verifier,
+                        d.last_ip,
+                        d.sdk,
+                        d.modified_ms,
+                        d.last_auth_ms
+                    ])
+                })
+                .map_err(backend)?;
+            one_row(n)
+        })
+    }
+
+    async fn delete_device(&self, pool_id: &str, device_key: &str) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached("DELETE FROM devices WHERE pool_id = ?1 AND device_key = ?2")
+                .and_then(|mut s| s.execute([pool_id, device_key]))
+                .map_err(backend)?;
+            one_row(n)
+        })
+    }
+
+    async fn list_devices(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        remembered_only: bool,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<DeviceRecord>> {
+        let items = self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE pool_id = ?1 AND username_key = ?2 AND confirmed = 1 \
+                 AND remembered >= ?3 AND device_key > ?4 ORDER BY device_key LIMIT ?5"
+            ))
+            .and_then(|mut s| {
+                s.query_map(
+                    params![
+                        pool_id,
+                        username_key,
+                        i64::from(remembered_only),
+                        after.unwrap_or(""),
+                        limit_plus_one(limit)
+                    ],
+                    device_from_row,
+                )?
+                .collect()
+            })
+            .map_err(backend)
+        })?;
+        Ok(page_of(items, limit, |d| d.device_key.clone()))
+    }
+
+    async fn device_group_key(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<String>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT device_group_key FROM devices WHERE pool_id = ?1 AND username_key = ?2 LIMIT 1")
+                .and_then(|mut s| s.query_row([pool_id, username_key], |r| r.get(0)).optional())
+                .map_err(backend)
+        })
+    }
+
+    async fn consume_state(&self, nonce: &[u8], expires_ms: i64, now_ms: i64) -> StoreResult<bool> {
+        self.write(|c| {
+            // Expired markers can go: their states are refused by expiry anyway.
+            c.prepare_cached("DELETE FROM consumed_states WHERE expires_ms < ?1")
+                .and_then(|mut s| s.execute([now_ms]))
+                .map_err(backend)?;
+            match c
+                .prepare_cached("INSERT INTO consumed_states (nonce, expires_ms) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![nonce, expires_ms]))
+            {
+                Ok(_) => Ok(true),
+                Err(e) if is_unique_violation(&e) => Ok(false),
+                Err(e) => Err(backend(e)),
+            }
+        })
+    }
+
+    async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached(
+                "INSERT INTO signing_keys (pool_id, kid, token_use, sealed_private, public_n, public_e, created_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    key.pool_id,
+                    key.kid,
+                    key.token_use,
+                    key.sealed_private,
+                    key.public_n,
+                    key.public_e,
+                    key.created_ms
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| {
+                if is_fk_violation(&e) {
+                    StoreError::NotFound
+                } else if is_unique_violation(&e) {
+                    StoreError::Conflict("kid")
+                } else {
+                    backend(e)
+                }
+            })
+        })
+    }
+
+    async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<SigningKeyRecord>> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT pool_id, kid, token_use, sealed_private, public_n, public_e, created_ms FROM signing_keys \
+                 WHERE pool_id = ?1 ORDER BY created_ms, kid",
+            )
+            .and_then(|mut s| {
+                s.query_map([pool_id], |r| {
+                    Ok(SigningKeyRecord {
+                        pool_id: r.get(0)?,
+                        kid: r.get(1)?,
+                        token_use: r.get(2)?,
+                        sealed_private: r.get(3)?,
+                        public_n: r.get(4)?,
+                        public_e: r.get(5)?,
+                        created_ms: r.get(6)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(backend)
         })
     }
 }

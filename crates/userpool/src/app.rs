@@ -16,6 +16,18 @@ pub struct Config {
     pub account_id: String,
     /// Largest request body accepted.
     pub max_body_bytes: u64,
+    /// The URL clients reach this server at (no trailing slash); issuers are
+    /// `<public_url>/<poolId>`.
+    pub public_url: String,
+    /// Trust `X-Forwarded-For` for the client address (behind a proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Config {
+    /// The `iss` of a pool's tokens.
+    pub fn issuer(&self, pool_id: &str) -> String {
+        format!("{}/{pool_id}", self.public_url)
+    }
 }
 
 /// Everything the server shares across requests.
@@ -28,6 +40,8 @@ pub struct App {
     pub sealer: Sealer,
     /// Verifies SigV4 and evaluates IAM policies.
     pub auth: Authenticator,
+    /// Per-pool token signing keys.
+    pub keys: crate::tokens::keys::KeyRing,
 }
 
 /// What an operation knows about the request it serves.
@@ -40,9 +54,16 @@ pub struct Ctx {
     pub request_id: String,
     /// The client's address.
     pub peer: IpAddr,
+    /// The first `X-Forwarded-For` address, when the server is told to trust it.
+    pub forwarded_for: Option<IpAddr>,
 }
 
 impl Ctx {
+    /// The address the client used, as `last_ip_used` records it.
+    pub fn client_ip(&self) -> String {
+        self.forwarded_for.unwrap_or(self.peer).to_string()
+    }
+
     /// The store.
     pub fn store(&self) -> &dyn Store {
         self.app.store.as_ref()

@@ -74,6 +74,14 @@ pub struct ServeArgs {
     /// How far a request's X-Amz-Date may be from the server's clock, in seconds.
     #[arg(long, env = "USERPOOL_MAX_CLOCK_SKEW_SECONDS", default_value_t = 300)]
     pub max_clock_skew_seconds: i64,
+    /// The URL clients use to reach this server (token issuers are `<URL>/<poolId>`);
+    /// defaults to `http://<listen address>`.
+    #[arg(long, env = "USERPOOL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Take the client address (device `last_ip_used`) from `X-Forwarded-For`; only behind a
+    /// proxy you trust.
+    #[arg(long, env = "USERPOOL_TRUST_X_FORWARDED_FOR")]
+    pub trust_x_forwarded_for: bool,
     /// Commit durability of the SQLite store.
     #[arg(long, env = "USERPOOL_SYNC", value_enum, default_value_t = Sync::Normal)]
     pub sync: Sync,

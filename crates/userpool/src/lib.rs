@@ -15,12 +15,16 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod codes;
 pub mod error;
 pub mod ids;
 pub mod ops;
+pub mod passwords;
 pub mod protocol;
 pub mod seal;
 pub mod server;
+pub mod session;
+pub mod tokens;
 
 use app::{App, Config};
 use cli::ServeArgs;
@@ -81,16 +85,6 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     });
     let sealer = seal::Sealer::load_or_create(&key_file)?;
     let identities = load_identities(&args)?;
-    let app = Arc::new(App {
-        store: Arc::new(store),
-        config: Config {
-            region: args.region.clone(),
-            account_id: args.account_id.clone(),
-            max_body_bytes: args.max_body_bytes,
-        },
-        sealer,
-        auth: auth::sigv4::Authenticator::new(identities, &args.region, &args.account_id, args.max_clock_skew_seconds),
-    });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -101,6 +95,23 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         addr: args.listen,
         source,
     })?;
+    let public_url = match &args.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("http://{addr}"),
+    };
+    let app = Arc::new(App {
+        store: Arc::new(store),
+        config: Config {
+            region: args.region.clone(),
+            account_id: args.account_id.clone(),
+            max_body_bytes: args.max_body_bytes,
+            public_url,
+            trust_forwarded_for: args.trust_x_forwarded_for,
+        },
+        sealer,
+        auth: auth::sigv4::Authenticator::new(identities, &args.region, &args.account_id, args.max_clock_skew_seconds),
+        keys: tokens::keys::KeyRing::default(),
+    });
     tracing::info!(endpoint = %format!("http://{addr}"), data = %args.data.display(), region = %args.region, "userpool listening");
     server::serve(app, listener, shutdown).await;
     tracing::info!("userpool stopped");

@@ -80,6 +80,22 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
     if parts.method == Method::OPTIONS {
         return protocol::preflight(&request_id);
     }
+    if parts.method == Method::GET {
+        if let Some(rest) = parts.uri.path().strip_prefix('/') {
+            let doc = match rest.split_once('/') {
+                Some((pool, ".well-known/jwks.json")) => Some(crate::tokens::jwks::jwks(&app, pool, now_ms).await),
+                Some((pool, ".well-known/openid-configuration")) => {
+                    Some(crate::tokens::jwks::openid_configuration(&app, pool).await)
+                }
+                _ => None,
+            };
+            match doc {
+                Some(Ok(body)) => return protocol::document(body, &request_id),
+                Some(Err(e)) => return protocol::error(&e, &request_id),
+                None => {}
+            }
+        }
+    }
     if parts.uri.path() != "/" {
         return protocol::error(
             &CognitoError::new(
@@ -114,11 +130,22 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
         if let Some(identity) = identity {
             app.auth.authorize(identity, op, &value)?;
         }
+        let forwarded_for = if app.config.trust_forwarded_for {
+            parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok())
+        } else {
+            None
+        };
         let ctx = Ctx {
             app,
             now_ms,
             request_id: request_id.clone(),
             peer: peer.ip(),
+            forwarded_for,
         };
         tracing::debug!(operation = op.name(), "dispatch");
         ops::dispatch(&ctx, op, value).await

@@ -2,8 +2,13 @@
 //! function `(ctx, <Op>Request) -> Result<<Op>Response, CognitoError>` in its area file,
 //! named `snake_case(<Op>)` with `/// <Op>` as its doc line.
 
+pub mod access;
 pub mod app_clients;
+pub mod devices;
+pub mod self_service;
+pub mod sign_in;
 pub mod user_pools;
+pub mod users;
 
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
@@ -50,6 +55,45 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::UpdateUserPoolClient => call!(ctx, body, app_clients::update_user_pool_client),
         O::ListUserPoolClients => call!(ctx, body, app_clients::list_user_pool_clients),
         O::DeleteUserPoolClient => call!(ctx, body, app_clients::delete_user_pool_client, empty),
+        O::AdminCreateUser => call!(ctx, body, users::admin_create_user),
+        O::AdminGetUser => call!(ctx, body, users::admin_get_user),
+        O::AdminDeleteUser => call!(ctx, body, users::admin_delete_user, empty),
+        O::AdminSetUserPassword => call!(ctx, body, users::admin_set_user_password),
+        O::AdminUpdateUserAttributes => call!(ctx, body, users::admin_update_user_attributes),
+        O::AdminDeleteUserAttributes => call!(ctx, body, users::admin_delete_user_attributes),
+        O::AdminEnableUser => call!(ctx, body, users::admin_enable_user),
+        O::AdminDisableUser => call!(ctx, body, users::admin_disable_user),
+        O::AdminResetUserPassword => call!(ctx, body, users::admin_reset_user_password),
+        O::AdminConfirmSignUp => call!(ctx, body, users::admin_confirm_sign_up),
+        O::ListUsers => call!(ctx, body, users::list_users),
+        O::SignUp => call!(ctx, body, self_service::sign_up),
+        O::ConfirmSignUp => call!(ctx, body, self_service::confirm_sign_up),
+        O::ResendConfirmationCode => call!(ctx, body, self_service::resend_confirmation_code),
+        O::ForgotPassword => call!(ctx, body, self_service::forgot_password),
+        O::ConfirmForgotPassword => call!(ctx, body, self_service::confirm_forgot_password),
+        O::GetUserAttributeVerificationCode => call!(ctx, body, self_service::get_user_attribute_verification_code),
+        O::VerifyUserAttribute => call!(ctx, body, self_service::verify_user_attribute),
+        O::InitiateAuth => call!(ctx, body, sign_in::initiate_auth),
+        O::AdminInitiateAuth => call!(ctx, body, sign_in::admin_initiate_auth),
+        O::RespondToAuthChallenge => call!(ctx, body, sign_in::respond_to_auth_challenge),
+        O::AdminRespondToAuthChallenge => call!(ctx, body, sign_in::admin_respond_to_auth_challenge),
+        O::GetUser => call!(ctx, body, access::get_user),
+        O::UpdateUserAttributes => call!(ctx, body, access::update_user_attributes),
+        O::DeleteUserAttributes => call!(ctx, body, access::delete_user_attributes),
+        O::ChangePassword => call!(ctx, body, access::change_password),
+        O::DeleteUser => call!(ctx, body, access::delete_user, empty),
+        O::GlobalSignOut => call!(ctx, body, access::global_sign_out),
+        O::AdminUserGlobalSignOut => call!(ctx, body, access::admin_user_global_sign_out),
+        O::RevokeToken => call!(ctx, body, access::revoke_token),
+        O::ConfirmDevice => call!(ctx, body, devices::confirm_device),
+        O::GetDevice => call!(ctx, body, devices::get_device),
+        O::ListDevices => call!(ctx, body, devices::list_devices),
+        O::UpdateDeviceStatus => call!(ctx, body, devices::update_device_status),
+        O::ForgetDevice => call!(ctx, body, devices::forget_device, empty),
+        O::AdminGetDevice => call!(ctx, body, devices::admin_get_device),
+        O::AdminListDevices => call!(ctx, body, devices::admin_list_devices),
+        O::AdminUpdateDeviceStatus => call!(ctx, body, devices::admin_update_device_status),
+        O::AdminForgetDevice => call!(ctx, body, devices::admin_forget_device, empty),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -73,6 +117,45 @@ pub fn implemented(op: Operation) -> bool {
             | O::UpdateUserPoolClient
             | O::ListUserPoolClients
             | O::DeleteUserPoolClient
+            | O::AdminCreateUser
+            | O::AdminGetUser
+            | O::AdminDeleteUser
+            | O::AdminSetUserPassword
+            | O::AdminUpdateUserAttributes
+            | O::AdminDeleteUserAttributes
+            | O::AdminEnableUser
+            | O::AdminDisableUser
+            | O::AdminResetUserPassword
+            | O::AdminConfirmSignUp
+            | O::ListUsers
+            | O::SignUp
+            | O::ConfirmSignUp
+            | O::ResendConfirmationCode
+            | O::ForgotPassword
+            | O::ConfirmForgotPassword
+            | O::GetUserAttributeVerificationCode
+            | O::VerifyUserAttribute
+            | O::InitiateAuth
+            | O::AdminInitiateAuth
+            | O::RespondToAuthChallenge
+            | O::AdminRespondToAuthChallenge
+            | O::GetUser
+            | O::UpdateUserAttributes
+            | O::DeleteUserAttributes
+            | O::ChangePassword
+            | O::DeleteUser
+            | O::GlobalSignOut
+            | O::AdminUserGlobalSignOut
+            | O::RevokeToken
+            | O::ConfirmDevice
+            | O::GetDevice
+            | O::ListDevices
+            | O::UpdateDeviceStatus
+            | O::ForgetDevice
+            | O::AdminGetDevice
+            | O::AdminListDevices
+            | O::AdminUpdateDeviceStatus
+            | O::AdminForgetDevice
     )
 }
 

@@ -255,7 +255,6 @@ fn pool_view(ctx: &Ctx, record: &PoolRecord) -> OpResult<UserPoolType> {
     pool.creation_date = Some(Timestamp(record.created_ms));
     pool.last_modified_date = Some(Timestamp(record.modified_ms));
     pool.arn = Some(ctx.pool_arn(&record.id));
-    pool.estimated_number_of_users.get_or_insert(0);
     Ok(pool)
 }
 
@@ -283,6 +282,14 @@ pub async fn load_pool(ctx: &Ctx, pool_id: &str) -> OpResult<(PoolRecord, UserPo
         .ok_or_else(|| CognitoError::pool_not_found(pool_id))?;
     let pool = pool_view(ctx, &record)?;
     Ok((record, pool))
+}
+
+/// The pool as DescribeUserPool shows it, with its live user count.
+async fn described(ctx: &Ctx, pool_id: &str) -> OpResult<UserPoolType> {
+    let (_, mut pool) = load_pool(ctx, pool_id).await?;
+    let n = ctx.store().count_users(pool_id).await?;
+    pool.estimated_number_of_users = Some(i32::try_from(n).unwrap_or(i32::MAX));
+    Ok(pool)
 }
 
 /// CreateUserPool
@@ -340,10 +347,14 @@ pub async fn create_user_pool(ctx: &Ctx, req: CreateUserPoolRequest) -> OpResult
         };
         match ctx.store().create_pool(&record).await {
             Ok(()) => {
+                ctx.app
+                    .keys
+                    .create(ctx.store(), &ctx.app.sealer, &record.id, ctx.now_ms)
+                    .await?;
                 tracing::info!(pool = %record.id, "created user pool");
-                return Ok(CreateUserPoolResponse {
-                    user_pool: Some(pool_view(ctx, &record)?),
-                });
+                let mut pool = pool_view(ctx, &record)?;
+                pool.estimated_number_of_users = Some(0);
+                return Ok(CreateUserPoolResponse { user_pool: Some(pool) });
             }
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
@@ -354,8 +365,9 @@ pub async fn create_user_pool(ctx: &Ctx, req: CreateUserPoolRequest) -> OpResult
 
 /// DescribeUserPool
 pub async fn describe_user_pool(ctx: &Ctx, req: DescribeUserPoolRequest) -> OpResult<DescribeUserPoolResponse> {
-    let (_, pool) = load_pool(ctx, &req.user_pool_id).await?;
-    Ok(DescribeUserPoolResponse { user_pool: Some(pool) })
+    Ok(DescribeUserPoolResponse {
+        user_pool: Some(described(ctx, &req.user_pool_id).await?),
+    })
 }
 
 /// UpdateUserPool
@@ -446,6 +458,7 @@ pub async fn delete_user_pool(ctx: &Ctx, req: DeleteUserPoolRequest) -> OpResult
         StoreError::NotFound => CognitoError::pool_not_found(&req.user_pool_id),
         other => other.into(),
     })?;
+    ctx.app.keys.forget(&req.user_pool_id);
     tracing::info!(pool = %req.user_pool_id, "deleted user pool");
     Ok(())
 }

@@ -1,0 +1,140 @@
+//! One-time codes (sign-up confirmation, password reset, attribute verification) and the
+//! temporary passwords of invitations. There is no mail or SMS here: a code is written to
+//! the log (it is a short-lived, single-use secret meant to be read by the developer) and
+//! kept sealed in the store, where `userpool codes` reads it. Temporary passwords are
+//! never logged; `userpool codes` is the only way to read them.
+
+use crate::app::Ctx;
+use crate::error::{CognitoError, OpResult};
+use rand::Rng as _;
+use userpool_model::types::{CodeDeliveryDetailsType, DeliveryMediumType};
+use userpool_model::ErrorCode;
+use userpool_store::{CodeRecord, UserRecord};
+
+/// How long a code lives: Cognito's confirmation codes are valid for 24 hours.
+const CODE_TTL_MS: i64 = 24 * 3600 * 1000;
+/// Wrong guesses before a code is void.
+const ATTEMPTS: i64 = 5;
+
+/// `a***@e***` / `+*******1234`, as Cognito masks a destination.
+pub fn mask(value: &str) -> String {
+    if let Some((local, domain)) = value.split_once('@') {
+        let first = |s: &str| s.chars().next().map(String::from).unwrap_or_default();
+        format!("{}***@{}***", first(local), first(domain))
+    } else {
+        let n = value.chars().count();
+        let tail: String = value.chars().skip(n.saturating_sub(4)).collect();
+        format!("+{}{tail}", "*".repeat(n.saturating_sub(5)))
+    }
+}
+
+fn attribute<'a>(user: &'a UserRecord, name: &str) -> Option<&'a str> {
+    user.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+/// Where a code for this user would go: email if they have one, else the phone.
+pub fn delivery(user: &UserRecord, prefer: Option<&str>) -> Option<CodeDeliveryDetailsType> {
+    fn pick<'a>(user: &'a UserRecord, name: &'a str) -> Option<(&'a str, &'a str)> {
+        attribute(user, name).map(|v| (name, v))
+    }
+    let chosen = match prefer {
+        Some(name) => pick(user, name),
+        None => pick(user, "email").or_else(|| pick(user, "phone_number")),
+    }?;
+    Some(CodeDeliveryDetailsType {
+        destination: Some(mask(chosen.1)),
+        delivery_medium: Some(if chosen.0 == "email" {
+            DeliveryMediumType::Email
+        } else {
+            DeliveryMediumType::Sms
+        }),
+        attribute_name: Some(chosen.0.to_string()),
+    })
+}
+
+/// Issues a fresh six-digit code for `purpose`, logs it, stores it sealed.
+pub async fn issue(ctx: &Ctx, user: &UserRecord, purpose: &str, destination: &str) -> OpResult<()> {
+    let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
+    tracing::info!(
+        pool = %user.pool_id, username = %user.username, purpose, code = %code,
+        "one-time code (no mail or SMS is sent: read it here or with `userpool codes`)"
+    );
+    store_secret(ctx, user, purpose, &code, destination, CODE_TTL_MS).await
+}
+
+/// Keeps a temporary password (invitation) readable by `userpool codes`, never logged.
+pub async fn keep_temporary_password(ctx: &Ctx, user: &UserRecord, password: &str, ttl_ms: i64) -> OpResult<()> {
+    tracing::info!(pool = %user.pool_id, username = %user.username, "invitation with a temporary password (read it with `userpool codes`)");
+    store_secret(ctx, user, "temporary_password", password, "", ttl_ms).await
+}
+
+async fn store_secret(
+    ctx: &Ctx,
+    user: &UserRecord,
+    purpose: &str,
+    secret: &str,
+    destination: &str,
+    ttl_ms: i64,
+) -> OpResult<()> {
+    ctx.store()
+        .put_code(&CodeRecord {
+            pool_id: user.pool_id.clone(),
+            username_key: user.username_key.clone(),
+            purpose: purpose.to_string(),
+            sealed_code: ctx.app.sealer.seal(secret.as_bytes()),
+            destination: destination.to_string(),
+            expires_ms: ctx.now_ms + ttl_ms,
+            attempts_left: ATTEMPTS,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Checks and consumes a code: CodeMismatchException for a wrong one (five tries),
+/// ExpiredCodeException for an expired or unknown one.
+pub async fn redeem(ctx: &Ctx, user: &UserRecord, purpose: &str, given: &str) -> OpResult<()> {
+    let expired = || {
+        CognitoError::new(
+            ErrorCode::ExpiredCodeException,
+            "Invalid code provided, please request a code again.",
+        )
+    };
+    let Some(record) = ctx.store().get_code(&user.pool_id, &user.username_key, purpose).await? else {
+        return Err(expired());
+    };
+    if record.expires_ms <= ctx.now_ms || record.attempts_left <= 0 {
+        ctx.store()
+            .delete_code(&user.pool_id, &user.username_key, purpose)
+            .await?;
+        return Err(expired());
+    }
+    let stored = ctx.app.sealer.open(&record.sealed_code).unwrap_or_default();
+    if userpool_sigv4::ct_eq(&stored, given.as_bytes()) {
+        ctx.store()
+            .delete_code(&user.pool_id, &user.username_key, purpose)
+            .await?;
+        return Ok(());
+    }
+    let left = ctx
+        .store()
+        .spend_code_attempt(&user.pool_id, &user.username_key, purpose)
+        .await?;
+    if left <= 0 {
+        ctx.store()
+            .delete_code(&user.pool_id, &user.username_key, purpose)
+            .await?;
+    }
+    Err(CognitoError::new(
+        ErrorCode::CodeMismatchException,
+        "Invalid verification code provided, please try again.",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn masks() {
+        assert_eq!(super::mask("alice@example.com"), "a***@e***");
+        assert_eq!(super::mask("+15555551234"), "+*******1234");
+    }
+}

@@ -1,0 +1,261 @@
+//! Operations a user authorises with their access token: GetUser, UpdateUserAttributes,
+//! DeleteUserAttributes, ChangePassword, DeleteUser, GlobalSignOut; RevokeToken (by refresh
+//! token and client); AdminUserGlobalSignOut (SigV4). And [`authorize`], the one check of
+//! an access token every such operation (devices too) goes through.
+
+use crate::app::Ctx;
+use crate::codes;
+use crate::error::{CognitoError, OpResult};
+use crate::ops::{sign_in, users};
+use crate::passwords;
+use crate::tokens::jwt::{self, invalid_access_token, ADMIN_SCOPE};
+use serde_json::Value;
+use userpool_model::types::{
+    AdminUserGlobalSignOutRequest, AdminUserGlobalSignOutResponse, ChangePasswordRequest, ChangePasswordResponse,
+    DeleteUserAttributesRequest, DeleteUserAttributesResponse, DeleteUserRequest, GetUserRequest, GetUserResponse,
+    GlobalSignOutRequest, GlobalSignOutResponse, RevokeTokenRequest, RevokeTokenResponse, UpdateUserAttributesRequest,
+    UpdateUserAttributesResponse,
+};
+use userpool_model::ErrorCode;
+use userpool_store::{StoreError, UserRecord};
+
+/// What an access token says, once verified.
+#[derive(Debug, Clone)]
+pub struct AccessClaims {
+    /// The app client it was issued to.
+    pub client_id: String,
+    /// The device of the sign-in, if any.
+    pub device_key: Option<String>,
+    /// The token family.
+    pub origin_jti: Option<String>,
+}
+
+fn revoked() -> CognitoError {
+    CognitoError::new(ErrorCode::NotAuthorizedException, "Access Token has been revoked")
+}
+
+/// Verifies an access token this server signed: signature with the pool's key, expiry
+/// (against the request's `now`), `token_use`, scope, and that neither a sign-out nor a
+/// revocation came after it. The pool, the user and the claims.
+pub async fn authorize(ctx: &Ctx, token: &str) -> OpResult<(users::Pool, UserRecord, AccessClaims)> {
+    let peeked = jwt::peek(token).ok_or_else(invalid_access_token)?;
+    let iss = peeked
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(invalid_access_token)?;
+    let pool_id = iss.rsplit('/').next().ok_or_else(invalid_access_token)?;
+    let pool = match users::load(ctx, pool_id).await {
+        Ok(p) => p,
+        Err(e) if e.code == ErrorCode::ResourceNotFoundException => return Err(invalid_access_token()),
+        Err(e) => return Err(e),
+    };
+    let keys = ctx
+        .app
+        .keys
+        .get(ctx.store(), &ctx.app.sealer, pool.id(), ctx.now_ms)
+        .await?;
+    let claims = jwt::verify(&keys, token, ctx.now_ms.div_euclid(1000))?;
+    let text = |k: &str| claims.get(k).and_then(Value::as_str);
+    if text("token_use") != Some("access") || text("iss") != Some(ctx.app.config.issuer(pool.id()).as_str()) {
+        return Err(invalid_access_token());
+    }
+    if !text("scope").is_some_and(|s| s.split(' ').any(|s| s == ADMIN_SCOPE)) {
+        return Err(CognitoError::new(
+            ErrorCode::NotAuthorizedException,
+            "Access Token does not have required scopes",
+        ));
+    }
+    let username = text("username").ok_or_else(invalid_access_token)?;
+    let user = ctx
+        .store()
+        .get_user(pool.id(), &pool.username_key(username))
+        .await?
+        .ok_or_else(users::user_not_found)?;
+    if text("sub") != Some(user.sub.as_str()) {
+        return Err(revoked());
+    }
+    let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
+    if iat * 1000 < user.tokens_valid_after_ms - 999 {
+        return Err(revoked());
+    }
+    let origin_jti = text("origin_jti").map(str::to_string);
+    if let Some(o) = &origin_jti {
+        if ctx.store().is_origin_revoked(o).await? {
+            return Err(revoked());
+        }
+    }
+    if !user.enabled {
+        return Err(CognitoError::new(
+            ErrorCode::NotAuthorizedException,
+            "User is disabled.",
+        ));
+    }
+    let access = AccessClaims {
+        client_id: text("client_id").unwrap_or_default().to_string(),
+        device_key: text("device_key").map(str::to_string),
+        origin_jti,
+    };
+    Ok((pool, user, access))
+}
+
+/// GetUser
+pub async fn get_user(ctx: &Ctx, req: GetUserRequest) -> OpResult<GetUserResponse> {
+    let (_, user, _) = authorize(ctx, &req.access_token).await?;
+    Ok(GetUserResponse {
+        username: user.username.clone(),
+        user_attributes: users::wire_attributes(&user),
+        ..GetUserResponse::default()
+    })
+}
+
+/// UpdateUserAttributes
+pub async fn update_user_attributes(
+    ctx: &Ctx,
+    req: UpdateUserAttributesRequest,
+) -> OpResult<UpdateUserAttributesResponse> {
+    let (pool, mut user, _) = authorize(ctx, &req.access_token).await?;
+    users::check_attributes(&pool, &req.user_attributes, false)?;
+    let before = user.attributes.clone();
+    users::set_attributes(&mut user.attributes, &req.user_attributes);
+    user.modified_ms = ctx.now_ms;
+    users::refresh_lookups(&pool, &mut user);
+    ctx.store()
+        .update_user(&user)
+        .await
+        .map_err(|e| users::write_error(e, &pool))?;
+    // A changed email or phone that the pool verifies automatically gets a code.
+    let auto = pool.settings.auto_verified_attributes.clone().unwrap_or_default();
+    let mut details = Vec::new();
+    for a in &auto {
+        let name = a.as_str();
+        let changed = users::attr(&user, name) != before.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        if changed && users::attr(&user, name).is_some() {
+            if let Some(d) = codes::delivery(&user, Some(name)) {
+                codes::issue(
+                    ctx,
+                    &user,
+                    &format!("verify:{name}"),
+                    d.destination.as_deref().unwrap_or_default(),
+                )
+                .await?;
+                details.push(d);
+            }
+        }
+    }
+    Ok(UpdateUserAttributesResponse {
+        code_delivery_details_list: Some(details),
+    })
+}
+
+/// DeleteUserAttributes
+pub async fn delete_user_attributes(
+    ctx: &Ctx,
+    req: DeleteUserAttributesRequest,
+) -> OpResult<DeleteUserAttributesResponse> {
+    let (pool, mut user, _) = authorize(ctx, &req.access_token).await?;
+    users::delete_attributes(&pool, &mut user, &req.user_attribute_names)?;
+    user.modified_ms = ctx.now_ms;
+    users::refresh_lookups(&pool, &mut user);
+    ctx.store()
+        .update_user(&user)
+        .await
+        .map_err(|e| users::write_error(e, &pool))?;
+    Ok(DeleteUserAttributesResponse {})
+}
+
+/// ChangePassword
+pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<ChangePasswordResponse> {
+    let (pool, mut user, _) = authorize(ctx, &req.access_token).await?;
+    let previous = req.previous_password.as_deref().unwrap_or_default();
+    let ok = user
+        .password
+        .as_ref()
+        .is_some_and(|v| passwords::matches(pool.id(), &user.username, v, previous));
+    if !ok {
+        return Err(sign_in::incorrect());
+    }
+    passwords::check_policy(&pool.password_policy(), &req.proposed_password)?;
+    user.password = Some(passwords::make_verifier(
+        pool.id(),
+        &user.username,
+        &req.proposed_password,
+    ));
+    user.password_set_ms = ctx.now_ms;
+    user.modified_ms = ctx.now_ms;
+    ctx.store()
+        .update_user(&user)
+        .await
+        .map_err(|e| users::write_error(e, &pool))?;
+    Ok(ChangePasswordResponse {})
+}
+
+/// DeleteUser
+pub async fn delete_user(ctx: &Ctx, req: DeleteUserRequest) -> OpResult<()> {
+    let (pool, user, _) = authorize(ctx, &req.access_token).await?;
+    match ctx.store().delete_user(pool.id(), &user.username_key).await {
+        Ok(()) | Err(StoreError::NotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// GlobalSignOut
+pub async fn global_sign_out(ctx: &Ctx, req: GlobalSignOutRequest) -> OpResult<GlobalSignOutResponse> {
+    let (pool, user, _) = authorize(ctx, &req.access_token).await?;
+    ctx.store()
+        .sign_out_user(pool.id(), &user.username_key, ctx.now_ms)
+        .await?;
+    Ok(GlobalSignOutResponse {})
+}
+
+/// AdminUserGlobalSignOut
+pub async fn admin_user_global_sign_out(
+    ctx: &Ctx,
+    req: AdminUserGlobalSignOutRequest,
+) -> OpResult<AdminUserGlobalSignOutResponse> {
+    let pool = users::load(ctx, &req.user_pool_id).await?;
+    let user = users::resolve(ctx, &pool, &req.username).await?;
+    ctx.store()
+        .sign_out_user(pool.id(), &user.username_key, ctx.now_ms)
+        .await?;
+    Ok(AdminUserGlobalSignOutResponse {})
+}
+
+/// RevokeToken
+pub async fn revoke_token(ctx: &Ctx, req: RevokeTokenRequest) -> OpResult<RevokeTokenResponse> {
+    let client = sign_in::load_client(ctx, &req.client_id).await?;
+    if let Some(secret) = &client.secret {
+        let given = req.client_secret.as_deref().unwrap_or_default();
+        if !userpool_sigv4::ct_eq(secret.as_bytes(), given.as_bytes()) {
+            return Err(CognitoError::new(
+                ErrorCode::NotAuthorizedException,
+                "Client authentication failed.",
+            ));
+        }
+    }
+    if client.settings.enable_token_revocation == Some(false) {
+        return Err(CognitoError::new(
+            ErrorCode::UnsupportedOperationException,
+            "Token revocation is not enabled for this client.",
+        ));
+    }
+    if jwt::peek(&req.token).is_some() {
+        return Err(CognitoError::new(
+            ErrorCode::UnsupportedTokenTypeException,
+            "Unsupported token type.",
+        ));
+    }
+    if let Some(record) = ctx.store().get_refresh_token(&jwt::refresh_hash(&req.token)).await? {
+        if record.client_id != client.id() {
+            return Err(CognitoError::new(
+                ErrorCode::NotAuthorizedException,
+                "Invalid Refresh Token.",
+            ));
+        }
+        // The family stays revoked as long as any of its access tokens could live.
+        let until = ctx.now_ms + 86_400_000;
+        ctx.store()
+            .revoke_refresh_token(&record.token_hash, &record.origin_jti, until.max(record.expires_ms))
+            .await?;
+    }
+    Ok(RevokeTokenResponse {})
+}

@@ -1,0 +1,392 @@
+//! Devices: ConfirmDevice, GetDevice, ListDevices, UpdateDeviceStatus, ForgetDevice (by
+//! access token); AdminGetDevice, AdminListDevices, AdminUpdateDeviceStatus,
+//! AdminForgetDevice (SigV4); and the device steps of sign-in.
+//!
+//! Lifecycle (`../shared/notes/device-tracking.md`):
+//! - a sign-in that ends in tokens in a pool with DeviceConfiguration, and presented no
+//!   device, *issues* a device: `NewDeviceMetadata` (DeviceKey `<region>_<uuid>`, one
+//!   DeviceGroupKey per user) and the `device_key` claim; it is stored unconfirmed;
+//! - ConfirmDevice stores the client's verifier and makes it a tracked device,
+//!   `remembered` at once unless DeviceOnlyRememberedOnUserPrompt says to ask;
+//! - Get* find any confirmed device of the user by key; List* show remembered ones only
+//!   (the real service's behaviour, measured by Amplify's maintainers);
+//! - Forget* delete it: later sign-ins presenting it get "Device does not exist.", and
+//!   refresh tokens bound to it stop working.
+//!
+//! Rules where the notes say "inferred": `device_status` is always `valid`;
+//! `dev:device_owner` is `<username>.<poolId>`; `dev:device_sdk` is
+//! `aws-sdk-unknown-unknown`; DeviceLastModifiedDate changes on status and name changes;
+//! DeviceLastAuthenticatedDate and `last_ip_used` are set at ConfirmDevice and at every
+//! sign-in or refresh with the device; Limit 0 means the default page of 60.
+
+use crate::app::Ctx;
+use crate::error::{CognitoError, OpResult};
+use crate::ops::{access, token, users};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rand::distributions::{Alphanumeric, DistString};
+use userpool_model::types::{
+    AdminForgetDeviceRequest, AdminGetDeviceRequest, AdminGetDeviceResponse, AdminListDevicesRequest,
+    AdminListDevicesResponse, AdminUpdateDeviceStatusRequest, AdminUpdateDeviceStatusResponse, AttributeType,
+    ConfirmDeviceRequest, ConfirmDeviceResponse, DeviceRememberedStatusType, DeviceType, ForgetDeviceRequest,
+    GetDeviceRequest, GetDeviceResponse, ListDevicesRequest, ListDevicesResponse, NewDeviceMetadataType,
+    UpdateDeviceStatusRequest, UpdateDeviceStatusResponse,
+};
+use userpool_model::{ErrorCode, Timestamp};
+use userpool_store::{DeviceRecord, StoreError, UserRecord};
+
+/// "Device does not exist." (ResourceNotFoundException): the clients match this text.
+pub fn device_not_found() -> CognitoError {
+    CognitoError::not_found("Device does not exist.")
+}
+
+/// Issued devices never confirmed are dropped after a day (an access token, needed to
+/// confirm one, lives at most a day).
+const ISSUED_DEVICE_TTL_MS: i64 = 86_400_000;
+
+/// The `dev:device_sdk` value (the API reference's sample).
+const DEVICE_SDK: &str = "aws-sdk-unknown-unknown";
+
+/// A confirmed device of this user, or "Device does not exist." (also for another
+/// user's device: nothing is revealed).
+pub async fn presented(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, key: &str) -> OpResult<DeviceRecord> {
+    match ctx.store().get_device(pool.id(), key).await? {
+        Some(d) if d.confirmed && d.username_key == user.username_key => Ok(d),
+        _ => Err(device_not_found()),
+    }
+}
+
+/// Issues a new device for a sign-in (NewDeviceMetadata).
+pub async fn issue(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<NewDeviceMetadataType> {
+    let group = match ctx.store().device_group_key(pool.id(), &user.username_key).await? {
+        Some(g) => g,
+        None => format!("-{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 8)),
+    };
+    let key = format!("{}_{}", ctx.app.config.region, uuid::Uuid::new_v4());
+    let device = DeviceRecord {
+        pool_id: pool.id().to_string(),
+        device_key: key.clone(),
+        username_key: user.username_key.clone(),
+        device_group_key: group.clone(),
+        confirmed: false,
+        remembered: false,
+        name: None,
+        salt: None,
+        verifier: None,
+        last_ip: Some(ctx.client_ip()),
+        sdk: DEVICE_SDK.to_string(),
+        created_ms: ctx.now_ms,
+        modified_ms: ctx.now_ms,
+        last_auth_ms: ctx.now_ms,
+    };
+    ctx.store()
+        .put_device(&device, ctx.now_ms - ISSUED_DEVICE_TTL_MS)
+        .await?;
+    Ok(NewDeviceMetadataType {
+        device_key: Some(key),
+        device_group_key: Some(group),
+    })
+}
+
+/// Records a successful authentication with a device.
+pub async fn authenticated(ctx: &Ctx, mut device: DeviceRecord) -> OpResult<()> {
+    device.last_auth_ms = ctx.now_ms;
+    device.last_ip = Some(ctx.client_ip());
+    match ctx.store().update_device(&device).await {
+        Ok(()) | Err(StoreError::NotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn step_purpose(device_key: &str) -> String {
+    format!("device_auth:{device_key}")
+}
+
+/// Remembers that the password step for this user and device succeeded, so the device
+/// step may follow (with or without the Session).
+pub async fn note_password_step(ctx: &Ctx, user: &UserRecord, device_key: &str, ttl_ms: i64) -> OpResult<()> {
+    ctx.store()
+        .put_code(&userpool_store::CodeRecord {
+            pool_id: user.pool_id.clone(),
+            username_key: user.username_key.clone(),
+            purpose: step_purpose(device_key),
+            sealed_code: Vec::new(),
+            destination: String::new(),
+            expires_ms: ctx.now_ms + ttl_ms,
+            attempts_left: 1,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Refuses the device step unless the password step succeeded within its lifetime.
+pub async fn check_password_step(ctx: &Ctx, user: &UserRecord, device_key: &str) -> OpResult<()> {
+    match ctx
+        .store()
+        .get_code(&user.pool_id, &user.username_key, &step_purpose(device_key))
+        .await?
+    {
+        Some(c) if c.expires_ms > ctx.now_ms => Ok(()),
+        _ => Err(CognitoError::new(
+            ErrorCode::NotAuthorizedException,
+            "Invalid session for the user.",
+        )),
+    }
+}
+
+/// The device step is done.
+pub async fn clear_password_step(ctx: &Ctx, user: &UserRecord, device_key: &str) -> OpResult<()> {
+    ctx.store()
+        .delete_code(&user.pool_id, &user.username_key, &step_purpose(device_key))
+        .await?;
+    Ok(())
+}
+
+/// The wire form of a device, its seven attributes in the API reference's order.
+pub fn device_type(ctx: &Ctx, user: &UserRecord, d: &DeviceRecord, full: bool) -> DeviceType {
+    let owner = format!("{}.{}", user.username, d.pool_id);
+    let attr = |n: &str, v: String| AttributeType {
+        name: n.to_string(),
+        value: Some(v),
+    };
+    let mut attributes = vec![attr("device_status", "valid".into())];
+    if let Some(name) = &d.name {
+        attributes.push(attr("device_name", name.clone()));
+    }
+    if full {
+        attributes.push(attr(
+            "dev:device_arn",
+            format!(
+                "arn:aws:cognito-idp:{}:{}:owner/{owner}/device/{}",
+                ctx.app.config.region, ctx.app.config.account_id, d.device_key
+            ),
+        ));
+        attributes.push(attr("dev:device_owner", owner));
+    }
+    if let Some(ip) = &d.last_ip {
+        attributes.push(attr("last_ip_used", ip.clone()));
+    }
+    if full {
+        attributes.push(attr(
+            "dev:device_remembered_status",
+            if d.remembered { "remembered" } else { "not_remembered" }.into(),
+        ));
+        attributes.push(attr("dev:device_sdk", d.sdk.clone()));
+    }
+    DeviceType {
+        device_key: Some(d.device_key.clone()),
+        device_attributes: Some(attributes),
+        device_create_date: Some(Timestamp(d.created_ms)),
+        device_last_modified_date: Some(Timestamp(d.modified_ms)),
+        device_last_authenticated_date: Some(Timestamp(d.last_auth_ms)),
+    }
+}
+
+/// Decodes a base64 two's-complement big-endian number the clients send; `None` when it
+/// is not base64, empty, or negative (top bit set without a `00` sign byte).
+fn positive_bytes(b64: &str) -> Option<Vec<u8>> {
+    let bytes = STANDARD.decode(b64.as_bytes()).ok()?;
+    match bytes.first() {
+        Some(b) if b & 0x80 == 0 => Some(bytes),
+        _ => None,
+    }
+}
+
+/// ConfirmDevice
+pub async fn confirm_device(ctx: &Ctx, req: ConfirmDeviceRequest) -> OpResult<ConfirmDeviceResponse> {
+    let (pool, user, claims) = access::authorize(ctx, &req.access_token).await?;
+    let invalid_key = || CognitoError::invalid_parameter("Invalid device key given.");
+    let Some(mut device) = ctx.store().get_device(pool.id(), &req.device_key).await? else {
+        return Err(invalid_key());
+    };
+    if device.username_key != user.username_key {
+        return Err(invalid_key());
+    }
+    // The device the token was issued with, when it carries one, is the one to confirm.
+    if claims.device_key.as_deref().is_some_and(|k| k != req.device_key) {
+        return Err(invalid_key());
+    }
+    if device.confirmed {
+        return Err(CognitoError::new(
+            ErrorCode::DeviceKeyExistsException,
+            "Device key already exists.",
+        ));
+    }
+    let Some(cfg) = req.device_secret_verifier_config else {
+        return Err(invalid_key());
+    };
+    let (Some(verifier), Some(salt)) = (cfg.password_verifier.as_deref(), cfg.salt.as_deref()) else {
+        return Err(invalid_key());
+    };
+    let (Some(verifier), Some(salt)) = (positive_bytes(verifier), STANDARD.decode(salt.as_bytes()).ok()) else {
+        return Err(CognitoError::invalid_parameter(
+            "Negate value passed for salt and Password verifier",
+        ));
+    };
+    if salt.first().is_some_and(|b| b & 0x80 != 0) || salt.is_empty() {
+        return Err(CognitoError::invalid_parameter(
+            "Negate value passed for salt and Password verifier",
+        ));
+    }
+    let on_prompt = pool
+        .settings
+        .device_configuration
+        .as_ref()
+        .and_then(|c| c.device_only_remembered_on_user_prompt)
+        .unwrap_or(false);
+    device.confirmed = true;
+    device.remembered = !on_prompt;
+    device.name = req.device_name;
+    device.salt = Some(salt);
+    device.verifier = Some(verifier);
+    device.modified_ms = ctx.now_ms;
+    device.last_auth_ms = ctx.now_ms;
+    device.last_ip = Some(ctx.client_ip());
+    ctx.store().update_device(&device).await.map_err(|e| match e {
+        StoreError::NotFound => invalid_key(),
+        other => other.into(),
+    })?;
+    tracing::info!(pool = %pool.id(), device = %device.device_key, remembered = device.remembered, "confirmed device");
+    Ok(ConfirmDeviceResponse {
+        user_confirmation_necessary: Some(on_prompt),
+    })
+}
+
+async fn user_device(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, key: &str) -> OpResult<DeviceRecord> {
+    presented(ctx, pool, user, key).await
+}
+
+fn page_args(limit: Option<i32>, token_in: Option<&str>) -> OpResult<(usize, Option<String>)> {
+    let limit = match limit {
+        None | Some(0) => 60,
+        Some(n) => usize::try_from(n).unwrap_or(60),
+    };
+    let after = match token_in {
+        Some(t) => Some(token::decode(t).ok_or_else(|| CognitoError::invalid_parameter("Invalid pagination token."))?),
+        None => None,
+    };
+    Ok((limit, after))
+}
+
+async fn list(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    user: &UserRecord,
+    limit: Option<i32>,
+    pagination: Option<&str>,
+    full: bool,
+) -> OpResult<(Vec<DeviceType>, Option<String>)> {
+    let (limit, after) = page_args(limit, pagination)?;
+    let page = ctx
+        .store()
+        .list_devices(pool.id(), &user.username_key, true, after.as_deref(), limit)
+        .await?;
+    let devices = page.items.iter().map(|d| device_type(ctx, user, d, full)).collect();
+    Ok((devices, page.next_after.as_deref().map(token::encode)))
+}
+
+async fn set_status(ctx: &Ctx, mut device: DeviceRecord, status: Option<DeviceRememberedStatusType>) -> OpResult<()> {
+    device.remembered = status == Some(DeviceRememberedStatusType::Remembered);
+    device.modified_ms = ctx.now_ms;
+    ctx.store().update_device(&device).await.map_err(|e| match e {
+        StoreError::NotFound => device_not_found(),
+        other => other.into(),
+    })
+}
+
+async fn forget(ctx: &Ctx, device: &DeviceRecord) -> OpResult<()> {
+    ctx.store()
+        .delete_device(&device.pool_id, &device.device_key)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => device_not_found(),
+            other => other.into(),
+        })?;
+    tracing::info!(pool = %device.pool_id, device = %device.device_key, "forgot device");
+    Ok(())
+}
+
+/// GetDevice
+pub async fn get_device(ctx: &Ctx, req: GetDeviceRequest) -> OpResult<GetDeviceResponse> {
+    let token = req
+        .access_token
+        .as_deref()
+        .ok_or_else(crate::tokens::jwt::invalid_access_token)?;
+    let (pool, user, _) = access::authorize(ctx, token).await?;
+    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    Ok(GetDeviceResponse {
+        device: device_type(ctx, &user, &device, true),
+    })
+}
+
+/// ListDevices
+pub async fn list_devices(ctx: &Ctx, req: ListDevicesRequest) -> OpResult<ListDevicesResponse> {
+    let (pool, user, _) = access::authorize(ctx, &req.access_token).await?;
+    // The user-facing list carries only device_status, device_name and last_ip_used.
+    let (devices, pagination_token) =
+        list(ctx, &pool, &user, req.limit, req.pagination_token.as_deref(), false).await?;
+    Ok(ListDevicesResponse {
+        devices: Some(devices),
+        pagination_token,
+    })
+}
+
+/// UpdateDeviceStatus
+pub async fn update_device_status(ctx: &Ctx, req: UpdateDeviceStatusRequest) -> OpResult<UpdateDeviceStatusResponse> {
+    let (pool, user, _) = access::authorize(ctx, &req.access_token).await?;
+    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    set_status(ctx, device, req.device_remembered_status).await?;
+    Ok(UpdateDeviceStatusResponse {})
+}
+
+/// ForgetDevice
+pub async fn forget_device(ctx: &Ctx, req: ForgetDeviceRequest) -> OpResult<()> {
+    let token = req
+        .access_token
+        .as_deref()
+        .ok_or_else(crate::tokens::jwt::invalid_access_token)?;
+    let (pool, user, _) = access::authorize(ctx, token).await?;
+    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    forget(ctx, &device).await
+}
+
+/// AdminGetDevice
+pub async fn admin_get_device(ctx: &Ctx, req: AdminGetDeviceRequest) -> OpResult<AdminGetDeviceResponse> {
+    let pool = users::load(ctx, &req.user_pool_id).await?;
+    let user = users::resolve(ctx, &pool, &req.username).await?;
+    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    Ok(AdminGetDeviceResponse {
+        device: device_type(ctx, &user, &device, true),
+    })
+}
+
+/// AdminListDevices
+pub async fn admin_list_devices(ctx: &Ctx, req: AdminListDevicesRequest) -> OpResult<AdminListDevicesResponse> {
+    let pool = users::load(ctx, &req.user_pool_id).await?;
+    let user = users::resolve(ctx, &pool, &req.username).await?;
+    let (devices, pagination_token) = list(ctx, &pool, &user, req.limit, req.pagination_token.as_deref(), true).await?;
+    Ok(AdminListDevicesResponse {
+        devices: Some(devices),
+        pagination_token,
+    })
+}
+
+/// AdminUpdateDeviceStatus
+pub async fn admin_update_device_status(
+    ctx: &Ctx,
+    req: AdminUpdateDeviceStatusRequest,
+) -> OpResult<AdminUpdateDeviceStatusResponse> {
+    let pool = users::load(ctx, &req.user_pool_id).await?;
+    let user = users::resolve(ctx, &pool, &req.username).await?;
+    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    set_status(ctx, device, req.device_remembered_status).await?;
+    Ok(AdminUpdateDeviceStatusResponse {})
+}
+
+/// AdminForgetDevice
+pub async fn admin_forget_device(ctx: &Ctx, req: AdminForgetDeviceRequest) -> OpResult<()> {
+    let pool = users::load(ctx, &req.user_pool_id).await?;
+    let user = users::resolve(ctx, &pool, &req.username).await?;
+    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    forget(ctx, &device).await
+}

@@ -1,0 +1,276 @@
+//! What users do for themselves without a password sign-in: SignUp, ConfirmSignUp,
+//! ResendConfirmationCode, ForgotPassword, ConfirmForgotPassword; and with an access
+//! token: GetUserAttributeVerificationCode, VerifyUserAttribute. Codes are real (random,
+//! expiring, single-use, five tries) and delivered to the log ([`crate::codes`]).
+
+use crate::app::Ctx;
+use crate::codes;
+use crate::error::{CognitoError, OpResult};
+use crate::ops::{access, sign_in, users};
+use crate::passwords;
+use userpool_model::types::{
+    ConfirmForgotPasswordRequest, ConfirmForgotPasswordResponse, ConfirmSignUpRequest, ConfirmSignUpResponse,
+    ForgotPasswordRequest, ForgotPasswordResponse, GetUserAttributeVerificationCodeRequest,
+    GetUserAttributeVerificationCodeResponse, ResendConfirmationCodeRequest, ResendConfirmationCodeResponse,
+    SignUpRequest, SignUpResponse, VerifyUserAttributeRequest, VerifyUserAttributeResponse,
+};
+use userpool_model::ErrorCode;
+use userpool_store::UserRecord;
+
+/// SignUp
+pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> {
+    let client = sign_in::load_client(ctx, &req.client_id).await?;
+    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    if pool
+        .settings
+        .admin_create_user_config
+        .as_ref()
+        .and_then(|c| c.allow_admin_create_user_only)
+        == Some(true)
+    {
+        return Err(CognitoError::new(
+            ErrorCode::NotAuthorizedException,
+            "SignUp is not permitted for this user pool",
+        ));
+    }
+    let password = req
+        .password
+        .as_deref()
+        .ok_or_else(|| CognitoError::invalid_parameter("Password is required for sign-up."))?;
+    let attrs = req.user_attributes.unwrap_or_default();
+    users::check_attributes(&pool, &attrs, true)?;
+    passwords::check_policy(&pool.password_policy(), password)?;
+    let (username, sub, attributes) = users::new_identity(&pool, &req.username, &attrs)?;
+    users::check_required(&pool, &attributes)?;
+    let mut user = UserRecord {
+        pool_id: pool.id().to_string(),
+        username_key: pool.username_key(&username),
+        username: username.clone(),
+        sub: sub.clone(),
+        status: "UNCONFIRMED".into(),
+        enabled: true,
+        created_ms: ctx.now_ms,
+        modified_ms: ctx.now_ms,
+        attributes,
+        password: Some(passwords::make_verifier(pool.id(), &username, password)),
+        password_set_ms: ctx.now_ms,
+        failed_attempts: 0,
+        locked_until_ms: 0,
+        tokens_valid_after_ms: 0,
+        aliases: Vec::new(),
+        search: Vec::new(),
+    };
+    users::refresh_lookups(&pool, &mut user);
+    // An unconfirmed user does not hold aliases yet (they are unverified), so only the
+    // username can clash.
+    ctx.store()
+        .create_user(&user)
+        .await
+        .map_err(|e| users::write_error(e, &pool))?;
+    let auto = pool.settings.auto_verified_attributes.clone().unwrap_or_default();
+    let prefer = auto
+        .iter()
+        .map(|a| a.as_str())
+        .find(|a| users::attr(&user, a).is_some());
+    let details = prefer.and_then(|a| codes::delivery(&user, Some(a)));
+    if let Some(d) = &details {
+        codes::issue(ctx, &user, "signup", d.destination.as_deref().unwrap_or_default()).await?;
+    } else {
+        codes::issue(ctx, &user, "signup", "").await?;
+    }
+    Ok(SignUpResponse {
+        user_confirmed: false,
+        code_delivery_details: details,
+        user_sub: sub,
+        session: None,
+    })
+}
+
+async fn user_for_client(ctx: &Ctx, client: &sign_in::Client, pool: &users::Pool, name: &str) -> OpResult<UserRecord> {
+    match users::find(ctx, pool, name).await? {
+        Some(u) => Ok(u),
+        None if client.hides_users() => Err(CognitoError::new(
+            ErrorCode::CodeMismatchException,
+            "Invalid verification code provided, please try again.",
+        )),
+        None => Err(users::user_not_found()),
+    }
+}
+
+/// ConfirmSignUp
+pub async fn confirm_sign_up(ctx: &Ctx, req: ConfirmSignUpRequest) -> OpResult<ConfirmSignUpResponse> {
+    let client = sign_in::load_client(ctx, &req.client_id).await?;
+    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    let mut user = user_for_client(ctx, &client, &pool, &req.username).await?;
+    if user.status != "UNCONFIRMED" {
+        return Err(CognitoError::new(
+            ErrorCode::NotAuthorizedException,
+            format!("User cannot be confirmed. Current status is {}", user.status),
+        ));
+    }
+    codes::redeem(ctx, &user, "signup", &req.confirmation_code).await?;
+    user.status = "CONFIRMED".into();
+    // The code went to the auto-verified attribute: it is verified now.
+    for a in pool.settings.auto_verified_attributes.clone().unwrap_or_default() {
+        let flag = format!("{}_verified", a.as_str());
+        if users::attr(&user, a.as_str()).is_some() {
+            users::set_attributes(
+                &mut user.attributes,
+                &[userpool_model::types::AttributeType {
+                    name: flag,
+                    value: Some("true".into()),
+                }],
+            );
+            break;
+        }
+    }
+    user.modified_ms = ctx.now_ms;
+    users::refresh_lookups(&pool, &mut user);
+    ctx.store()
+        .update_user(&user)
+        .await
+        .map_err(|e| users::write_error(e, &pool))?;
+    Ok(ConfirmSignUpResponse { session: None })
+}
+
+/// ResendConfirmationCode
+pub async fn resend_confirmation_code(
+    ctx: &Ctx,
+    req: ResendConfirmationCodeRequest,
+) -> OpResult<ResendConfirmationCodeResponse> {
+    let client = sign_in::load_client(ctx, &req.client_id).await?;
+    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    let user = user_for_client(ctx, &client, &pool, &req.username).await?;
+    if user.status != "UNCONFIRMED" {
+        return Err(CognitoError::invalid_parameter("User is already confirmed."));
+    }
+    let details = codes::delivery(&user, None);
+    codes::issue(
+        ctx,
+        &user,
+        "signup",
+        details
+            .as_ref()
+            .and_then(|d| d.destination.as_deref())
+            .unwrap_or_default(),
+    )
+    .await?;
+    Ok(ResendConfirmationCodeResponse {
+        code_delivery_details: details,
+    })
+}
+
+/// ForgotPassword
+pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<ForgotPasswordResponse> {
+    let client = sign_in::load_client(ctx, &req.client_id).await?;
+    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    let user = match users::find(ctx, &pool, &req.username).await? {
+        Some(u) => u,
+        None if client.hides_users() => {
+            // A simulated destination, as Cognito answers for an unknown user.
+            return Ok(ForgotPasswordResponse {
+                code_delivery_details: Some(userpool_model::types::CodeDeliveryDetailsType {
+                    destination: Some("u***@e***".into()),
+                    delivery_medium: Some(userpool_model::types::DeliveryMediumType::Email),
+                    attribute_name: Some("email".into()),
+                }),
+            });
+        }
+        None => return Err(users::user_not_found()),
+    };
+    let Some(details) = codes::delivery(&user, None) else {
+        return Err(CognitoError::invalid_parameter(
+            "Cannot reset password for the user as there is no registered/verified email or phone_number",
+        ));
+    };
+    codes::issue(
+        ctx,
+        &user,
+        "forgot_password",
+        details.destination.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    Ok(ForgotPasswordResponse {
+        code_delivery_details: Some(details),
+    })
+}
+
+/// ConfirmForgotPassword
+pub async fn confirm_forgot_password(
+    ctx: &Ctx,
+    req: ConfirmForgotPasswordRequest,
+) -> OpResult<ConfirmForgotPasswordResponse> {
+    let client = sign_in::load_client(ctx, &req.client_id).await?;
+    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    let mut user = user_for_client(ctx, &client, &pool, &req.username).await?;
+    passwords::check_policy(&pool.password_policy(), &req.password)?;
+    codes::redeem(ctx, &user, "forgot_password", &req.confirmation_code).await?;
+    user.password = Some(passwords::make_verifier(pool.id(), &user.username, &req.password));
+    user.password_set_ms = ctx.now_ms;
+    user.failed_attempts = 0;
+    user.locked_until_ms = 0;
+    if user.status == "RESET_REQUIRED" || user.status == "FORCE_CHANGE_PASSWORD" {
+        user.status = "CONFIRMED".into();
+    }
+    user.modified_ms = ctx.now_ms;
+    ctx.store()
+        .update_user(&user)
+        .await
+        .map_err(|e| users::write_error(e, &pool))?;
+    Ok(ConfirmForgotPasswordResponse {})
+}
+
+/// GetUserAttributeVerificationCode
+pub async fn get_user_attribute_verification_code(
+    ctx: &Ctx,
+    req: GetUserAttributeVerificationCodeRequest,
+) -> OpResult<GetUserAttributeVerificationCodeResponse> {
+    let (_, user, _) = access::authorize(ctx, &req.access_token).await?;
+    let name = req.attribute_name.as_str();
+    if name != "email" && name != "phone_number" {
+        return Err(CognitoError::invalid_parameter(format!(
+            "Attribute {name} cannot be verified."
+        )));
+    }
+    let details = codes::delivery(&user, Some(name))
+        .ok_or_else(|| CognitoError::invalid_parameter(format!("User does not have the attribute {name}.")))?;
+    codes::issue(
+        ctx,
+        &user,
+        &format!("verify:{name}"),
+        details.destination.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    Ok(GetUserAttributeVerificationCodeResponse {
+        code_delivery_details: Some(details),
+    })
+}
+
+/// VerifyUserAttribute
+pub async fn verify_user_attribute(
+    ctx: &Ctx,
+    req: VerifyUserAttributeRequest,
+) -> OpResult<VerifyUserAttributeResponse> {
+    let (pool, mut user, _) = access::authorize(ctx, &req.access_token).await?;
+    let name = req.attribute_name.as_str();
+    codes::redeem(ctx, &user, &format!("verify:{name}"), &req.code).await?;
+    users::set_attributes(
+        &mut user.attributes,
+        &[userpool_model::types::AttributeType {
+            name: format!("{name}_verified"),
+            value: Some("true".into()),
+        }],
+    );
+    user.modified_ms = ctx.now_ms;
+    users::refresh_lookups(&pool, &mut user);
+    ctx.store()
+        .update_user(&user)
+        .await
+        .map_err(|e| users::write_error(e, &pool))?;
+    Ok(VerifyUserAttributeResponse {})
+}

@@ -1,0 +1,163 @@
+//! ID and access tokens (RS256 JWTs with Cognito's claims) and refresh tokens (opaque,
+//! 256 random bits, stored only as their SHA-256).
+
+use crate::error::{CognitoError, OpResult};
+use crate::tokens::keys::PoolKeys;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use userpool_model::ErrorCode;
+use userpool_store::UserRecord;
+
+/// The scope of tokens from the user-pools API sign-in.
+pub const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+
+/// What goes into one sign-in's tokens.
+pub struct Grant<'a> {
+    /// `<public url>/<pool id>`.
+    pub issuer: &'a str,
+    /// The app client.
+    pub client_id: &'a str,
+    /// The user.
+    pub user: &'a UserRecord,
+    /// `cognito:groups`, when the user is in any.
+    pub groups: &'a [String],
+    /// The device of this sign-in (`device_key` claim).
+    pub device_key: Option<&'a str>,
+    /// When the user authenticated (epoch s); kept on refresh.
+    pub auth_time: i64,
+    /// The token family (the same for every refresh of one sign-in).
+    pub origin_jti: &'a str,
+    /// Now, epoch s.
+    pub now: i64,
+    /// Access token lifetime, s.
+    pub access_validity: i64,
+    /// ID token lifetime, s.
+    pub id_validity: i64,
+}
+
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn sign(keys: &crate::tokens::keys::SigningKey, claims: &Map<String, Value>) -> OpResult<String> {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(keys.kid.clone());
+    header.typ = None;
+    jsonwebtoken::encode(&header, claims, &keys.encoding).map_err(|e| {
+        tracing::error!(error = %e, "IE0014 token signing failed");
+        CognitoError::internal()
+    })
+}
+
+/// Attribute values as the ID token carries them: `*_verified` as booleans, the rest strings.
+fn claim_value(name: &str, value: &str) -> Value {
+    if name.ends_with("_verified") {
+        Value::Bool(value == "true")
+    } else {
+        Value::String(value.to_string())
+    }
+}
+
+/// Signs the access and ID tokens of a grant: `(access, id)`.
+pub fn sign_pair(keys: &PoolKeys, g: &Grant<'_>) -> OpResult<(String, String)> {
+    let event_id = uuid();
+    let mut access = Map::new();
+    access.insert("sub".into(), g.user.sub.clone().into());
+    if let Some(d) = g.device_key {
+        access.insert("device_key".into(), d.into());
+    }
+    if !g.groups.is_empty() {
+        access.insert("cognito:groups".into(), g.groups.to_vec().into());
+    }
+    access.insert("iss".into(), g.issuer.into());
+    access.insert("client_id".into(), g.client_id.into());
+    access.insert("origin_jti".into(), g.origin_jti.into());
+    access.insert("event_id".into(), event_id.clone().into());
+    access.insert("token_use".into(), "access".into());
+    access.insert("scope".into(), ADMIN_SCOPE.into());
+    access.insert("auth_time".into(), g.auth_time.into());
+    access.insert("exp".into(), (g.now + g.access_validity).into());
+    access.insert("iat".into(), g.now.into());
+    access.insert("jti".into(), uuid().into());
+    access.insert("username".into(), g.user.username.clone().into());
+
+    let mut id = Map::new();
+    id.insert("sub".into(), g.user.sub.clone().into());
+    if !g.groups.is_empty() {
+        id.insert("cognito:groups".into(), g.groups.to_vec().into());
+    }
+    for (name, value) in &g.user.attributes {
+        if name != "sub" && !name.starts_with("dev:") {
+            id.insert(name.clone(), claim_value(name, value));
+        }
+    }
+    id.insert("iss".into(), g.issuer.into());
+    id.insert("cognito:username".into(), g.user.username.clone().into());
+    id.insert("origin_jti".into(), g.origin_jti.into());
+    id.insert("aud".into(), g.client_id.into());
+    id.insert("event_id".into(), event_id.into());
+    id.insert("token_use".into(), "id".into());
+    id.insert("auth_time".into(), g.auth_time.into());
+    id.insert("exp".into(), (g.now + g.id_validity).into());
+    id.insert("iat".into(), g.now.into());
+    id.insert("jti".into(), uuid().into());
+    Ok((sign(&keys.access, &access)?, sign(&keys.id, &id)?))
+}
+
+/// A fresh refresh token and the hash it is stored under.
+pub fn new_refresh_token() -> (String, Vec<u8>) {
+    let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let hash = refresh_hash(&token);
+    (token, hash)
+}
+
+/// The stored form of a refresh token.
+pub fn refresh_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// The claims of an access token, before its signature is checked: which pool's keys to
+/// check it with. `None` for anything that is not a JWT of ours.
+pub fn peek(token: &str) -> Option<Map<String, Value>> {
+    let mut parts = token.split('.');
+    let (_, payload, _, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next());
+    if rest.is_some() || token.len() > 16_384 {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice::<Value>(&bytes).ok()?.as_object().cloned()
+}
+
+/// "Invalid Access Token" (NotAuthorizedException).
+pub fn invalid_access_token() -> CognitoError {
+    CognitoError::new(ErrorCode::NotAuthorizedException, "Invalid Access Token")
+}
+
+/// Checks the signature (with the pool's keys) and expiry of a JWT; its claims.
+pub fn verify(keys: &PoolKeys, token: &str, now: i64) -> OpResult<Map<String, Value>> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_access_token())?;
+    let kid = header.kid.ok_or_else(invalid_access_token)?;
+    let key = keys.verify.get(&kid).ok_or_else(invalid_access_token)?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    // Expiry is checked below against the request's `now`, not the library's clock.
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data =
+        jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|_| invalid_access_token())?;
+    let claims = data.claims;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or_else(invalid_access_token)?;
+    if now >= exp {
+        return Err(CognitoError::new(
+            ErrorCode::NotAuthorizedException,
+            "Access Token has expired",
+        ));
+    }
+    Ok(claims)
+}
