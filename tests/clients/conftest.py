@@ -152,3 +152,41 @@ def pool(idp):
         idp.delete_user_pool(UserPoolId=p["Id"])
     except idp.exceptions.ResourceNotFoundException:
         pass
+
+
+def read_codes(server, pool_id, username):
+    """The live codes of a user, through the documented `userpool codes` command."""
+    p = subprocess.run([BIN, "codes", "--data", str(server.data), pool_id, username],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def code_for(server, pool_id, username, purpose):
+    for c in read_codes(server, pool_id, username):
+        if c["purpose"] == purpose:
+            return c["code"]
+    raise AssertionError(f"no {purpose} code for {username}")
+
+
+PASSWORD = "Passw0rd!Example"
+
+
+@pytest.fixture
+def app(idp):
+    """A pool with device tracking off and a client allowing every flow userpool has."""
+    p = idp.create_user_pool(PoolName=f"app-{uuid.uuid4().hex[:6]}", AutoVerifiedAttributes=["email"],
+                             Schema=[{"Name": "tenant", "AttributeDataType": "String"}])["UserPool"]
+    c = idp.create_user_pool_client(
+        UserPoolId=p["Id"], ClientName="app",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH",
+                           "ALLOW_ADMIN_USER_PASSWORD_AUTH"])["UserPoolClient"]
+    yield p, c
+    idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def make_user(idp, pool_id, username="alice", password=PASSWORD, email="alice@example.com", **extra):
+    attrs = [{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}]
+    attrs += [{"Name": k, "Value": v} for k, v in extra.items()]
+    idp.admin_create_user(UserPoolId=pool_id, Username=username, UserAttributes=attrs, MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)

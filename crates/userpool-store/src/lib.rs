@@ -335,8 +335,8 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_refresh_token(&self, token_hash: &[u8], origin_jti: &str, expires_ms: i64) -> StoreResult<()>;
     /// Whether a token family is revoked.
     async fn is_origin_revoked(&self, origin_jti: &str) -> StoreResult<bool>;
-    /// Refuses every token of a user issued before `after_ms` and deletes their refresh
-    /// tokens (GlobalSignOut).
+    /// Ends every sign-in of a user (GlobalSignOut): revokes each token family, deletes the
+    /// refresh tokens, and refuses tokens issued before `after_ms`.
     async fn sign_out_user(&self, pool_id: &str, username_key: &str, after_ms: i64) -> StoreResult<()>;
 
     /// Adds an issued device, first deleting the same user's issued-but-never-confirmed

@@ -826,6 +826,14 @@ impl Store for SqliteStore {
                 .and_then(|mut s| s.execute(params![pool_id, username_key, after_ms]))
                 .map_err(backend)?;
             one_row(n)?;
+            // Every sign-in of the user ends: its token family is revoked (access tokens
+            // carry origin_jti), then its refresh tokens go.
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO revoked_origins (origin_jti, expires_ms) \
+                 SELECT origin_jti, MAX(expires_ms, ?3 + 86400000) FROM refresh_tokens WHERE pool_id = ?1 AND username_key = ?2",
+            )
+            .and_then(|mut s| s.execute(params![pool_id, username_key, after_ms]))
+            .map_err(backend)?;
             tx.prepare_cached("DELETE FROM refresh_tokens WHERE pool_id = ?1 AND username_key = ?2")
                 .and_then(|mut s| s.execute([pool_id, username_key]))
                 .map_err(backend)?;

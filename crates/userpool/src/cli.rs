@@ -19,6 +19,25 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Print the live one-time codes and temporary password of a user, as JSON (there is
+    /// no mail or SMS: this is how tests and developers read them). Reads the data file
+    /// directly; works while the server runs.
+    Codes(CodesArgs),
+}
+
+/// `userpool codes` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CodesArgs {
+    /// The SQLite data file the server uses.
+    #[arg(long, env = "USERPOOL_DATA", default_value = "userpool-data/userpool.db")]
+    pub data: PathBuf,
+    /// The data key file (defaults to the data file's path with `.key` appended).
+    #[arg(long, env = "USERPOOL_DATA_KEY_FILE")]
+    pub data_key_file: Option<PathBuf>,
+    /// The user pool id.
+    pub pool_id: String,
+    /// The username, an alias (email, phone, preferred_username) or the sub.
+    pub username: String,
 }
 
 /// Log line format.

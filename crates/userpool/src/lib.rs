@@ -78,11 +78,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         path: args.data.display().to_string(),
         source,
     })?;
-    let key_file = args.data_key_file.clone().unwrap_or_else(|| {
-        let mut p = args.data.clone().into_os_string();
-        p.push(".key");
-        p.into()
-    });
+    let key_file = key_file(&args.data, args.data_key_file.as_ref());
     let sealer = seal::Sealer::load_or_create(&key_file)?;
     let identities = load_identities(&args)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -143,4 +139,65 @@ fn load_identities(args: &ServeArgs) -> Result<Vec<userpool_iam::Identity>, Star
             Ok(vec![userpool_iam::default_identity()])
         }
     }
+}
+
+fn key_file(data: &std::path::Path, given: Option<&std::path::PathBuf>) -> std::path::PathBuf {
+    given.cloned().unwrap_or_else(|| {
+        let mut p = data.to_path_buf().into_os_string();
+        p.push(".key");
+        p.into()
+    })
+}
+
+/// `userpool codes`: the live codes of a user, as a JSON array.
+pub async fn codes(args: cli::CodesArgs, now_ms: i64) -> Result<String, StartError> {
+    use userpool_store::Store as _;
+    if !args.data.exists() {
+        return Err(StartError::Store {
+            path: args.data.display().to_string(),
+            source: userpool_store::StoreError::NotFound,
+        });
+    }
+    let store = SqliteStore::open(&args.data, Durability::Normal).map_err(|source| StartError::Store {
+        path: args.data.display().to_string(),
+        source,
+    })?;
+    let sealer = seal::Sealer::load_or_create(&key_file(&args.data, args.data_key_file.as_ref()))?;
+    let store_err = |source| StartError::Store {
+        path: args.data.display().to_string(),
+        source,
+    };
+    let (pool, name) = (args.pool_id.as_str(), args.username.as_str());
+    let mut user = store.get_user(pool, name).await.map_err(store_err)?;
+    if user.is_none() {
+        user = store.get_user(pool, &name.to_lowercase()).await.map_err(store_err)?;
+    }
+    for attr in ["email", "phone_number", "preferred_username"] {
+        if user.is_none() {
+            user = store
+                .find_user_by_alias(pool, &ops::users::alias_key(attr, name))
+                .await
+                .map_err(store_err)?;
+        }
+    }
+    if user.is_none() {
+        user = store.find_user_by_sub(pool, name).await.map_err(store_err)?;
+    }
+    let Some(user) = user else {
+        return Ok("[]".into());
+    };
+    let mut out = Vec::new();
+    for c in store.list_codes(pool, &user.username_key).await.map_err(store_err)? {
+        if c.expires_ms <= now_ms || c.purpose.starts_with("device_auth:") {
+            continue;
+        }
+        let Some(code) = sealer.open(&c.sealed_code).and_then(|b| String::from_utf8(b).ok()) else {
+            continue;
+        };
+        out.push(serde_json::json!({
+            "purpose": c.purpose, "code": code, "destination": c.destination,
+            "username": user.username, "expiresAt": c.expires_ms / 1000,
+        }));
+    }
+    Ok(serde_json::to_string_pretty(&out).unwrap_or_default())
 }

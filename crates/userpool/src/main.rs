@@ -32,6 +32,25 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
+        Command::Codes(args) => {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("userpool: cannot start the runtime: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(userpool::codes(args, userpool::clock::now_ms())) {
+                Ok(json) => {
+                    println!("{json}");
+                    std::process::ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("userpool: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
     }
 }
 

@@ -161,3 +161,68 @@ pub fn verify(keys: &PoolKeys, token: &str, now: i64) -> OpResult<Map<String, Va
     }
     Ok(claims)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::Sealer;
+    use crate::tokens::keys;
+
+    fn user() -> UserRecord {
+        UserRecord {
+            pool_id: "us-east-1_test".into(),
+            username_key: "alice".into(),
+            username: "alice".into(),
+            sub: "0d7a5c1e-0000-4000-8000-000000000000".into(),
+            status: "CONFIRMED".into(),
+            enabled: true,
+            created_ms: 0,
+            modified_ms: 0,
+            attributes: vec![
+                ("email".into(), "a@example.com".into()),
+                ("email_verified".into(), "true".into()),
+            ],
+            password: None,
+            password_set_ms: 0,
+            failed_attempts: 0,
+            locked_until_ms: 0,
+            tokens_valid_after_ms: 0,
+            aliases: vec![],
+            search: vec![],
+        }
+    }
+
+    #[test]
+    fn expiry_is_checked_against_the_given_now() {
+        let sealer = Sealer::from_key(&[7u8; 32]);
+        let records = vec![
+            keys::generate("us-east-1_test", "id", &sealer, 0).unwrap(),
+            keys::generate("us-east-1_test", "access", &sealer, 0).unwrap(),
+        ];
+        let k = keys::parse(&records, &sealer).unwrap();
+        let u = user();
+        let g = Grant {
+            issuer: "http://x/us-east-1_test",
+            client_id: "c",
+            user: &u,
+            groups: &[],
+            device_key: Some("us-east-1_d"),
+            auth_time: 1000,
+            origin_jti: "o",
+            now: 1000,
+            access_validity: 300,
+            id_validity: 600,
+        };
+        let (access, id) = sign_pair(&k, &g).unwrap();
+        let c = verify(&k, &access, 1299).unwrap();
+        assert_eq!(c["device_key"], "us-east-1_d");
+        assert_eq!(c["token_use"], "access");
+        let e = verify(&k, &access, 1300).unwrap_err();
+        assert_eq!(e.message, "Access Token has expired");
+        assert_eq!(verify(&k, &id, 1599).unwrap()["email_verified"], true);
+        let mut tampered = access.clone();
+        tampered.pop();
+        tampered.push(if access.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(verify(&k, &tampered, 1000).unwrap_err().message, "Invalid Access Token");
+    }
+}

@@ -41,7 +41,7 @@ pub struct KeyRing {
     cache: RwLock<HashMap<String, Arc<PoolKeys>>>,
 }
 
-fn generate(pool_id: &str, token_use: &str, sealer: &Sealer, now_ms: i64) -> OpResult<SigningKeyRecord> {
+pub(crate) fn generate(pool_id: &str, token_use: &str, sealer: &Sealer, now_ms: i64) -> OpResult<SigningKeyRecord> {
     let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| {
         tracing::error!(error = %e, "IE0010 RSA key generation failed");
         CognitoError::internal()
@@ -102,7 +102,7 @@ impl KeyRing {
     }
 }
 
-fn parse(records: &[SigningKeyRecord], sealer: &Sealer) -> OpResult<PoolKeys> {
+pub(crate) fn parse(records: &[SigningKeyRecord], sealer: &Sealer) -> OpResult<PoolKeys> {
     let mut verify = HashMap::new();
     let mut jwks = Vec::new();
     let mut signers: HashMap<&str, SigningKey> = HashMap::new();
