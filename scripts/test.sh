@@ -13,5 +13,7 @@ else
 fi
 echo "== client venv"
 bash scripts/setup-clients.sh
-echo "== end-to-end (boto3, AWS CLI) against target/debug/userpool"
+echo "== end-to-end: boto3, AWS CLI, pycognito against target/debug/userpool"
 USERPOOL_BIN="$PWD/target/debug/userpool" .venv/bin/python -m pytest tests/clients -n 2 -q -p no:cacheprovider "$@"
+echo "== end-to-end: aws-sdk-js v3, amazon-cognito-identity-js against target/debug/userpool"
+(cd tests/node && npm ci --no-audit --no-fund --loglevel=error && USERPOOL_BIN="$PWD/../../target/debug/userpool" node --test --test-reporter=spec)

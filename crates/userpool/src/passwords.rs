@@ -4,7 +4,6 @@
 //! since the verifier alone already allows an offline guess, and would cost every sign-in.
 
 use crate::error::{CognitoError, OpResult};
-use num_bigint::BigUint;
 use rand::seq::SliceRandom as _;
 use rand::Rng as _;
 use userpool_model::types::PasswordPolicyType;
@@ -54,20 +53,20 @@ pub fn make_verifier(pool_id: &str, username: &str, password: &str) -> PasswordV
     let v = crate::clock::blocking(|| userpool_srp::verifier(&salt, srp_pool_name(pool_id), username, password));
     PasswordVerifier {
         salt: salt.to_vec(),
-        verifier: v.to_bytes_be(),
+        verifier: userpool_srp::to_bytes_be(&v),
     }
 }
 
 /// Whether `password` is the one the verifier was made from (constant-time compare).
 pub fn matches(pool_id: &str, username: &str, stored: &PasswordVerifier, password: &str) -> bool {
     let v = crate::clock::blocking(|| userpool_srp::verifier(&stored.salt, srp_pool_name(pool_id), username, password));
-    let mine = v.to_bytes_be();
+    let mine = userpool_srp::to_bytes_be(&v);
     userpool_sigv4::ct_eq(&mine, &stored.verifier)
 }
 
 /// The stored verifier as a number.
-pub fn verifier_int(stored: &PasswordVerifier) -> BigUint {
-    BigUint::from_bytes_be(&stored.verifier)
+pub fn verifier_int(stored: &PasswordVerifier) -> userpool_srp::Int {
+    userpool_srp::from_bytes_be(&stored.verifier)
 }
 
 /// A temporary password that satisfies the policy: 12 or the minimum length, one of each

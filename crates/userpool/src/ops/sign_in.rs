@@ -27,7 +27,6 @@ use crate::session::{self, State};
 use crate::tokens::jwt;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use num_bigint::BigUint;
 use std::collections::HashMap;
 use userpool_model::types::{
     AdminInitiateAuthRequest, AdminInitiateAuthResponse, AdminRespondToAuthChallengeRequest,
@@ -583,7 +582,11 @@ async fn srp_start(
         client.id(),
         client.session_ttl_ms(),
     );
-    state.srp = Some((b.to_str_radix(16), big_b.to_str_radix(16), a.to_str_radix(16)));
+    state.srp = Some((
+        userpool_srp::to_hex(&b),
+        userpool_srp::to_hex(&big_b),
+        userpool_srp::to_hex(&a),
+    ));
     Ok(Outcome {
         challenge_name: Some(ChallengeNameType::PasswordVerifier),
         // The real service sends no Session here; the state rides in SECRET_BLOCK.
@@ -603,7 +606,7 @@ async fn srp_start(
 fn check_claim(
     ctx: &Ctx,
     state: &State,
-    verifier: &BigUint,
+    verifier: &userpool_srp::Int,
     pool_name: &str,
     user_id: &str,
     responses: &HashMap<String, String>,
@@ -729,7 +732,7 @@ async fn device_srp_auth(
     };
     let a = userpool_srp::from_hex(srp_a).ok_or_else(|| CognitoError::invalid_parameter("Invalid SRP_A value."))?;
     userpool_srp::check_a(&a).map_err(|_| CognitoError::invalid_parameter("SRP_A cannot be 0 mod N."))?;
-    let v = BigUint::from_bytes_be(verifier);
+    let v = userpool_srp::from_bytes_be(verifier);
     let (b, big_b) = crate::clock::blocking(|| {
         let b = userpool_srp::new_private();
         let big_b = userpool_srp::server_public(&v, &b);
@@ -743,12 +746,20 @@ async fn device_srp_auth(
         client.id(),
         client.session_ttl_ms(),
     );
-    state.srp = Some((b.to_str_radix(16), big_b.to_str_radix(16), a.to_str_radix(16)));
+    state.srp = Some((
+        userpool_srp::to_hex(&b),
+        userpool_srp::to_hex(&big_b),
+        userpool_srp::to_hex(&a),
+    ));
     state.device = Some(device.device_key.clone());
     let sealed = session::seal(ctx, &state);
+    // The Session (at most 2048 characters on the wire) names the challenge; the SRP
+    // values ride in SECRET_BLOCK only.
+    let mut light = state.clone();
+    light.srp = None;
     Ok(Outcome {
         challenge_name: Some(ChallengeNameType::DevicePasswordVerifier),
-        session: Some(sealed.clone()),
+        session: Some(session::seal(ctx, &light)),
         challenge_parameters: Some(HashMap::from([
             ("SALT".to_string(), hex::encode(salt)),
             ("SRP_B".to_string(), userpool_srp::to_hex(&big_b)),
@@ -791,7 +802,7 @@ async fn device_password_verifier(
     let Some(verifier) = &device.verifier else {
         return Err(incorrect());
     };
-    let v = BigUint::from_bytes_be(verifier);
+    let v = userpool_srp::from_bytes_be(verifier);
     if !check_claim(ctx, &state, &v, &device.device_group_key, &device.device_key, responses)? {
         return Err(incorrect());
     }

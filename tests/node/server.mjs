@@ -1,0 +1,38 @@
+// Starts the real userpool binary on a free loopback port for a test file; stops it after.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const BIN = process.env.USERPOOL_BIN ?? resolve(here, "../../target/debug/userpool");
+export const credentials = { accessKeyId: "test", secretAccessKey: "test" };
+
+export async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), "userpool-node-"));
+  const data = join(dir, "userpool.db");
+  const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data", data], { stdio: ["ignore", "ignore", "pipe"] });
+  const endpoint = await new Promise((ok, fail) => {
+    let buf = "";
+    const timer = setTimeout(() => fail(new Error("userpool did not start")), 30000);
+    proc.stderr.on("data", (chunk) => {
+      buf += chunk;
+      const m = buf.match(/endpoint=(http:\/\/[0-9.]+:\d+)/);
+      if (m) { clearTimeout(timer); ok(m[1]); }
+    });
+    proc.on("exit", (code) => fail(new Error(`userpool exited ${code}: ${buf}`)));
+  });
+  proc.stderr.resume();
+  return {
+    endpoint,
+    data,
+    codes(poolId, username) {
+      return JSON.parse(execFileSync(BIN, ["codes", "--data", data, poolId, username], { encoding: "utf8" }));
+    },
+    stop() {
+      proc.kill("SIGTERM");
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
