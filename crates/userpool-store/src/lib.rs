@@ -244,6 +244,25 @@ impl std::fmt::Debug for DeviceRecord {
     }
 }
 
+/// A group of a pool.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct GroupRecord {
+    /// The pool.
+    pub pool_id: String,
+    /// GroupName (case-sensitive, unique per pool).
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// RoleArn.
+    pub role_arn: Option<String>,
+    /// Precedence (lower wins).
+    pub precedence: Option<i64>,
+    /// CreationDate, epoch ms.
+    pub created_ms: i64,
+    /// LastModifiedDate, epoch ms.
+    pub modified_ms: i64,
+}
+
 /// A ListUsers filter on one attribute.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct UserFilter {
@@ -362,6 +381,37 @@ pub trait Store: Send + Sync + 'static {
     async fn device_group_key(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<String>>;
     /// Marks a sign-in state used; false if it already was (it yields tokens once).
     async fn consume_state(&self, nonce: &[u8], expires_ms: i64, now_ms: i64) -> StoreResult<bool>;
+
+    /// Adds a group; `Conflict` if the name exists, `NotFound` if the pool is gone.
+    async fn create_group(&self, group: &GroupRecord) -> StoreResult<()>;
+    /// A group by name.
+    async fn get_group(&self, pool_id: &str, name: &str) -> StoreResult<Option<GroupRecord>>;
+    /// Replaces a group's description, role, precedence and modified date.
+    async fn update_group(&self, group: &GroupRecord) -> StoreResult<()>;
+    /// Deletes a group (its memberships go with it); `NotFound` if absent.
+    async fn delete_group(&self, pool_id: &str, name: &str) -> StoreResult<()>;
+    /// A pool's groups in name order.
+    async fn list_groups(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Page<GroupRecord>>;
+    /// Adds a user to a group (idempotent).
+    async fn add_to_group(&self, pool_id: &str, group: &str, username_key: &str) -> StoreResult<()>;
+    /// Removes a user from a group (idempotent).
+    async fn remove_from_group(&self, pool_id: &str, group: &str, username_key: &str) -> StoreResult<()>;
+    /// The groups of a user in name order.
+    async fn groups_of_user(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<GroupRecord>>;
+    /// The users of a group in lookup-key order.
+    async fn users_in_group(
+        &self,
+        pool_id: &str,
+        group: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<UserRecord>>;
 
     /// Adds a signing key.
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;

@@ -14,7 +14,7 @@
 //!   pool; on a current-thread runtime (some tests) they simply run inline.
 
 use crate::{
-    page_of, ClientRecord, CodeRecord, DeviceRecord, Page, PasswordVerifier, PoolRecord, RefreshRecord,
+    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Page, PasswordVerifier, PoolRecord, RefreshRecord,
     SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
 };
 use async_trait::async_trait;
@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_pools_and_clients.sql"),
     include_str!("../migrations/sqlite/0002_users_tokens_keys.sql"),
     include_str!("../migrations/sqlite/0003_devices.sql"),
+    include_str!("../migrations/sqlite/0004_groups.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -309,6 +310,20 @@ fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
         created_ms: r.get(11)?,
         modified_ms: r.get(12)?,
         last_auth_ms: r.get(13)?,
+    })
+}
+
+const GROUP_COLUMNS: &str = "pool_id, name, description, role_arn, precedence, created_ms, modified_ms";
+
+fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRecord> {
+    Ok(GroupRecord {
+        pool_id: r.get(0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        role_arn: r.get(3)?,
+        precedence: r.get(4)?,
+        created_ms: r.get(5)?,
+        modified_ms: r.get(6)?,
     })
 }
 
@@ -984,6 +999,173 @@ impl Store for SqliteStore {
                 Err(e) => Err(backend(e)),
             }
         })
+    }
+
+    async fn create_group(&self, g: &GroupRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO groups ({GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    g.pool_id,
+                    g.name,
+                    g.description,
+                    g.role_arn,
+                    g.precedence,
+                    g.created_ms,
+                    g.modified_ms
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("group")
+                } else if is_fk_violation(&e) {
+                    StoreError::NotFound
+                } else {
+                    backend(e)
+                }
+            })
+        })
+    }
+
+    async fn get_group(&self, pool_id: &str, name: &str) -> StoreResult<Option<GroupRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM groups WHERE pool_id = ?1 AND name = ?2"
+            ))
+            .and_then(|mut s| s.query_row([pool_id, name], group_from_row).optional())
+            .map_err(backend)
+        })
+    }
+
+    async fn update_group(&self, g: &GroupRecord) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE groups SET description = ?3, role_arn = ?4, precedence = ?5, modified_ms = ?6 \
+                     WHERE pool_id = ?1 AND name = ?2",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        g.pool_id,
+                        g.name,
+                        g.description,
+                        g.role_arn,
+                        g.precedence,
+                        g.modified_ms
+                    ])
+                })
+                .map_err(backend)?;
+            one_row(n)
+        })
+    }
+
+    async fn delete_group(&self, pool_id: &str, name: &str) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached("DELETE FROM groups WHERE pool_id = ?1 AND name = ?2")
+                .and_then(|mut s| s.execute([pool_id, name]))
+                .map_err(backend)?;
+            one_row(n)
+        })
+    }
+
+    async fn list_groups(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Page<GroupRecord>> {
+        let items = self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM groups WHERE pool_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_map(
+                    params![pool_id, after.unwrap_or(""), limit_plus_one(limit)],
+                    group_from_row,
+                )?
+                .collect()
+            })
+            .map_err(backend)
+        })?;
+        Ok(page_of(items, limit, |g| g.name.clone()))
+    }
+
+    async fn add_to_group(&self, pool_id: &str, group: &str, username_key: &str) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO group_members (pool_id, group_name, username_key) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut s| s.execute([pool_id, group, username_key]))
+            .map(|_| ())
+            .map_err(|e| {
+                if is_fk_violation(&e) {
+                    StoreError::NotFound
+                } else {
+                    backend(e)
+                }
+            })
+        })
+    }
+
+    async fn remove_from_group(&self, pool_id: &str, group: &str, username_key: &str) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached("DELETE FROM group_members WHERE pool_id = ?1 AND group_name = ?2 AND username_key = ?3")
+                .and_then(|mut s| s.execute([pool_id, group, username_key]))
+                .map(|_| ())
+                .map_err(backend)
+        })
+    }
+
+    async fn groups_of_user(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<GroupRecord>> {
+        let items = self.read(|c| {
+            let cols = GROUP_COLUMNS
+                .split(", ")
+                .map(|c| format!("g.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            c.prepare_cached(&format!(
+                "SELECT {cols} FROM group_members m JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
+                 WHERE m.pool_id = ?1 AND m.username_key = ?2 AND m.group_name > ?3 ORDER BY m.group_name LIMIT ?4"
+            ))
+            .and_then(|mut s| {
+                s.query_map(
+                    params![pool_id, username_key, after.unwrap_or(""), limit_plus_one(limit)],
+                    group_from_row,
+                )?
+                .collect()
+            })
+            .map_err(backend)
+        })?;
+        Ok(page_of(items, limit, |g| g.name.clone()))
+    }
+
+    async fn users_in_group(
+        &self,
+        pool_id: &str,
+        group: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<UserRecord>> {
+        let items = self.read(|c| {
+            let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+            let rows: Vec<UserRecord> = c
+                .prepare_cached(&format!(
+                    "SELECT {cols} FROM group_members m JOIN users u ON u.pool_id = m.pool_id AND u.username_key = m.username_key \
+                     WHERE m.pool_id = ?1 AND m.group_name = ?2 AND m.username_key > ?3 ORDER BY m.username_key LIMIT ?4"
+                ))
+                .and_then(|mut s| {
+                    s.query_map(params![pool_id, group, after.unwrap_or(""), limit_plus_one(limit)], user_from_row)?
+                        .collect()
+                })
+                .map_err(backend)?;
+            rows.into_iter().map(|u| with_lookups(c, u)).collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        })?;
+        Ok(page_of(items, limit, |u| u.username_key.clone()))
     }
 
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {

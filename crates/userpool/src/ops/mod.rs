@@ -5,6 +5,7 @@
 pub mod access;
 pub mod app_clients;
 pub mod devices;
+pub mod groups;
 pub mod self_service;
 pub mod sign_in;
 pub mod user_pools;
@@ -94,6 +95,15 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::AdminListDevices => call!(ctx, body, devices::admin_list_devices),
         O::AdminUpdateDeviceStatus => call!(ctx, body, devices::admin_update_device_status),
         O::AdminForgetDevice => call!(ctx, body, devices::admin_forget_device, empty),
+        O::CreateGroup => call!(ctx, body, groups::create_group),
+        O::GetGroup => call!(ctx, body, groups::get_group),
+        O::UpdateGroup => call!(ctx, body, groups::update_group),
+        O::DeleteGroup => call!(ctx, body, groups::delete_group, empty),
+        O::ListGroups => call!(ctx, body, groups::list_groups),
+        O::AdminAddUserToGroup => call!(ctx, body, groups::admin_add_user_to_group, empty),
+        O::AdminRemoveUserFromGroup => call!(ctx, body, groups::admin_remove_user_from_group, empty),
+        O::AdminListGroupsForUser => call!(ctx, body, groups::admin_list_groups_for_user),
+        O::ListUsersInGroup => call!(ctx, body, groups::list_users_in_group),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -156,6 +166,15 @@ pub fn implemented(op: Operation) -> bool {
             | O::AdminListDevices
             | O::AdminUpdateDeviceStatus
             | O::AdminForgetDevice
+            | O::CreateGroup
+            | O::GetGroup
+            | O::UpdateGroup
+            | O::DeleteGroup
+            | O::ListGroups
+            | O::AdminAddUserToGroup
+            | O::AdminRemoveUserFromGroup
+            | O::AdminListGroupsForUser
+            | O::ListUsersInGroup
     )
 }
 

@@ -460,7 +460,7 @@ async fn grant(
         .get(ctx.store(), &ctx.app.sealer, pool.id(), ctx.now_ms)
         .await?;
     let issuer = ctx.app.config.issuer(pool.id());
-    let groups: Vec<String> = Vec::new();
+    let groups = crate::ops::groups::token_groups(ctx, user).await?;
     let g = jwt::Grant {
         issuer: &issuer,
         client_id: client.id(),
