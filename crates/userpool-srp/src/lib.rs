@@ -44,7 +44,7 @@ pub fn to_bytes_be(n: &Int) -> Vec<u8> {
 /// read at positions given by the exponent's bytes; each exponent is used once per
 /// sign-in (`b`) or is a salted hash (`x`), which leaves a cache-timing observer no
 /// repeated measurements of the same secret to combine.
-fn pow_g(e: &Int) -> Int {
+pub fn pow_g(e: &Int) -> Int {
     static TABLE: LazyLock<Vec<Vec<Int>>> = LazyLock::new(|| {
         let group = &*GROUP;
         let mut rows = Vec::with_capacity(32);
@@ -228,6 +228,25 @@ pub fn server_key(a: &Int, big_b: &Int, b: &Int, v: &Int) -> Result<[u8; 16], Sr
     Ok(hkdf(&pad(&u), &pad(&s)))
 }
 
+/// The client's side of the key (for test clients and the load harness):
+/// `S = (B − k·g^x)^(a + u·x)`, then the same HKDF.
+pub fn client_key(a: &Int, big_a: &Int, big_b: &Int, x: &Int) -> Result<[u8; 16], SrpError> {
+    let group = &*GROUP;
+    let u = from_bytes_be(&sha256(&[&pad(big_a), &pad(big_b)]));
+    if u.cmp0() == std::cmp::Ordering::Equal {
+        return Err(SrpError::ZeroU);
+    }
+    let kgx = &group.k * pow_g(x);
+    let mut base = big_b - kgx;
+    base %= &group.n;
+    if base.cmp0() == std::cmp::Ordering::Less {
+        base += &group.n;
+    }
+    let exp = a + Integer::from(&u * x);
+    let s = powm(&base, &exp, &group.n);
+    Ok(hkdf(&pad(&u), &pad(&s)))
+}
+
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC takes keys of any length; `new_from_slice` cannot fail.
     let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| HmacSha256::new(&Default::default()));
@@ -388,6 +407,20 @@ mod tests {
         let small = Integer::from(0x1_0001);
         assert_eq!(pow_g(&small), powm(&GROUP.g, &small, &GROUP.n));
         assert_eq!(pow_g(&Integer::new()), Integer::from(1));
+    }
+
+    #[test]
+    fn client_and_server_agree() {
+        let salt = new_salt();
+        let x = compute_x(&salt, "Pool", "bob", "pw");
+        let v = pow_g(&x);
+        let (a, b) = (new_private(), new_private());
+        let big_a = pow_g(&a);
+        let big_b = server_public(&v, &b);
+        assert_eq!(
+            client_key(&a, &big_a, &big_b, &x).unwrap(),
+            server_key(&big_a, &big_b, &b, &v).unwrap()
+        );
     }
 
     #[test]

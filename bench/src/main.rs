@@ -1,0 +1,931 @@
+//! `userpool-bench`: the load harness (issue 5). One run starts userpool (release, fresh
+//! data file), moto (`moto_server`), cognito-local and a fixed-JSON ceiling, each on its
+//! own loopback port; builds each scenario's state through the API; drives it with the
+//! compiled load generator at 16 connections (SigV4-signed, as userpool verifies); and
+//! writes a markdown report (bench/results/latest.md and the README's benchmark section).
+//!
+//! `bash bench/run.sh` is the documented entry point (it builds and installs the peers).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_precision_loss,
+    reason = "a benchmark harness: failing loudly is right, and rates are floats"
+)]
+
+mod client;
+mod load;
+mod srp;
+
+use client::Conn;
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CONNS: usize = 16;
+const PASSWORD: &str = "Passw0rd!Bench";
+
+struct Options {
+    secs: u64,
+    soak_secs: u64,
+    big_users: u64,
+    userpool: PathBuf,
+    moto: Option<String>,
+    cognito_local: Option<String>,
+    readme: Option<PathBuf>,
+    out: PathBuf,
+}
+
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    child: Child,
+    _dir: Option<PathBuf>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_port(addr: SocketAddr, secs: u64) -> bool {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn start(name: &'static str, mut cmd: Command, port: u16, dir: Option<PathBuf>) -> Option<Target> {
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let t = Target {
+        name,
+        addr,
+        child,
+        _dir: dir,
+    };
+    if wait_port(addr, 60) {
+        Some(t)
+    } else {
+        eprintln!("{name} did not start");
+        None
+    }
+}
+
+/// One cell of the report: a measurement, or why the target cannot do the scenario.
+enum Cell {
+    Done {
+        stats: load::Stats,
+        cpu: f64,
+        rss_kib: u64,
+        note: String,
+    },
+    Cannot(String),
+}
+
+struct Row {
+    scenario: String,
+    cells: Vec<(&'static str, Cell)>,
+}
+
+async fn connect(t: &Target) -> Conn {
+    Conn::connect(t.addr).await.expect("connect")
+}
+
+async fn new_pool(c: &mut Conn, devices: bool) -> Result<String, String> {
+    let mut body = json!({"PoolName": format!("bench-{}", uuid::Uuid::new_v4().simple())});
+    if devices {
+        body["DeviceConfiguration"] =
+            json!({"ChallengeRequiredOnNewDevice": true, "DeviceOnlyRememberedOnUserPrompt": false});
+    }
+    let r = c.ok("CreateUserPool", &body).await?;
+    r["UserPool"]["Id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("no pool id: {r}"))
+}
+
+async fn new_client(c: &mut Conn, pool: &str) -> Result<String, String> {
+    let r = c
+        .ok(
+            "CreateUserPoolClient",
+            &json!({"UserPoolId": pool, "ClientName": "bench", "ExplicitAuthFlows": [
+                "ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH"]}),
+        )
+        .await?;
+    r["UserPoolClient"]["ClientId"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("no client id: {r}"))
+}
+
+async fn new_user(c: &mut Conn, pool: &str, name: &str, password: bool) -> Result<(), String> {
+    c.ok(
+        "AdminCreateUser",
+        &json!({"UserPoolId": pool, "Username": name, "MessageAction": "SUPPRESS",
+                "UserAttributes": [{"Name": "email", "Value": format!("{name}@example.com")}]}),
+    )
+    .await?;
+    if password {
+        c.ok(
+            "AdminSetUserPassword",
+            &json!({"UserPoolId": pool, "Username": name, "Password": PASSWORD, "Permanent": true}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates `n` users with the load generator (the fast way to build big pools).
+async fn bulk_users(t: &Target, pool: &str, prefix: &str, n: u64, limit: Duration) -> Result<(), String> {
+    let pool = pool.to_string();
+    let prefix = prefix.to_string();
+    let s = load::run(t.addr, CONNS, limit, n, move |mut c, i| {
+        let (pool, prefix) = (pool.clone(), prefix.clone());
+        async move {
+            let r = c
+                .ok(
+                    "AdminCreateUser",
+                    &json!({"UserPoolId": pool, "Username": format!("{prefix}{i}"), "MessageAction": "SUPPRESS",
+                            "UserAttributes": [{"Name": "email", "Value": format!("{prefix}{i}@example.com")}]}),
+                )
+                .await
+                .map(|_| ());
+            (c, r)
+        }
+    })
+    .await;
+    if s.ok >= n {
+        Ok(())
+    } else {
+        Err(format!(
+            "setup: only {} of {n} users created in {:.0} s{}",
+            s.ok,
+            s.elapsed.as_secs_f64(),
+            s.first_error.map(|e| format!(" ({e})")).unwrap_or_default()
+        ))
+    }
+}
+
+/// SRP sign-in from the client side; the AuthenticationResult.
+async fn srp_sign_in(
+    c: &mut Conn,
+    pool: &str,
+    client: &str,
+    user: &str,
+    device: Option<&(String, String, String)>,
+) -> Result<Value, String> {
+    let ch = srp::start();
+    let mut params = json!({"USERNAME": user, "SRP_A": userpool_srp::to_hex(&ch.big_a)});
+    if let Some((key, _, _)) = device {
+        params["DEVICE_KEY"] = json!(key);
+    }
+    let r = c
+        .ok(
+            "InitiateAuth",
+            &json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": client, "AuthParameters": params}),
+        )
+        .await?;
+    if r["ChallengeName"] != "PASSWORD_VERIFIER" {
+        return Err(format!("no PASSWORD_VERIFIER: {r}"));
+    }
+    let pool_name = pool.split_once('_').map(|(_, n)| n).unwrap_or(pool);
+    let p = &r["ChallengeParameters"];
+    let uid = p["USER_ID_FOR_SRP"].as_str().unwrap_or(user).to_string();
+    let extra: Vec<(&str, &str)> = device
+        .map(|(k, _, _)| vec![("DEVICE_KEY", k.as_str())])
+        .unwrap_or_default();
+    let answer = srp::answer(&ch, p, pool_name, &uid, PASSWORD, &extra)?;
+    let r = c
+        .ok(
+            "RespondToAuthChallenge",
+            &json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": client, "ChallengeResponses": answer}),
+        )
+        .await?;
+    if let Some((key, group, secret)) = device {
+        if r["ChallengeName"] != "DEVICE_SRP_AUTH" {
+            return Err(format!("no DEVICE_SRP_AUTH: {r}"));
+        }
+        let ch2 = srp::start();
+        let r = c
+            .ok(
+                "RespondToAuthChallenge",
+                &json!({"ChallengeName": "DEVICE_SRP_AUTH", "ClientId": client, "Session": r["Session"],
+                "ChallengeResponses": {"USERNAME": uid, "DEVICE_KEY": key, "SRP_A": userpool_srp::to_hex(&ch2.big_a)}}),
+            )
+            .await?;
+        let answer = srp::answer(
+            &ch2,
+            &r["ChallengeParameters"],
+            group,
+            key,
+            secret,
+            &[("DEVICE_KEY", key.as_str())],
+        )?;
+        let r = c
+            .ok(
+                "RespondToAuthChallenge",
+                &json!({"ChallengeName": "DEVICE_PASSWORD_VERIFIER", "ClientId": client,
+                "Session": r["Session"], "ChallengeResponses": answer}),
+            )
+            .await?;
+        return Ok(r["AuthenticationResult"].clone());
+    }
+    if r["AuthenticationResult"]["AccessToken"].is_string() {
+        Ok(r["AuthenticationResult"].clone())
+    } else {
+        Err(format!("no tokens: {r}"))
+    }
+}
+
+/// A confirmed, remembered device of `user`: (key, group key, device secret).
+async fn confirmed_device(
+    c: &mut Conn,
+    pool: &str,
+    client: &str,
+    user: &str,
+) -> Result<(String, String, String), String> {
+    let res = srp_sign_in(c, pool, client, user, None).await?;
+    let key = res["NewDeviceMetadata"]["DeviceKey"]
+        .as_str()
+        .ok_or("no NewDeviceMetadata issued at sign-in")?
+        .to_string();
+    let group = res["NewDeviceMetadata"]["DeviceGroupKey"]
+        .as_str()
+        .ok_or("no DeviceGroupKey")?
+        .to_string();
+    let (secret, cfg) = srp::device_verifier(&group, &key);
+    c.ok("ConfirmDevice", &json!({"AccessToken": res["AccessToken"], "DeviceKey": key, "DeviceSecretVerifierConfig": cfg, "DeviceName": "bench"}))
+        .await?;
+    c.ok(
+        "UpdateDeviceStatus",
+        &json!({"AccessToken": res["AccessToken"], "DeviceKey": key, "DeviceRememberedStatus": "remembered"}),
+    )
+    .await?;
+    Ok((key, group, secret))
+}
+
+/// Runs a request loop against `t`, with the target's CPU and peak RSS.
+async fn measure<F, Fut>(t: &Target, secs: u64, max: u64, note: String, f: F) -> Cell
+where
+    F: Fn(Conn, u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = (Conn, Result<(), String>)> + Send,
+{
+    let pid = t.child.id();
+    let cpu0 = load::proc_cpu_secs(pid);
+    let stats = load::run(t.addr, CONNS, Duration::from_secs(secs), max, f).await;
+    let cpu = load::proc_cpu_secs(pid) - cpu0;
+    let (_, hwm) = load::proc_rss_kib(pid);
+    Cell::Done {
+        stats,
+        cpu,
+        rss_kib: hwm,
+        note,
+    }
+}
+
+/// One loop iteration's future.
+type Step = std::pin::Pin<Box<dyn std::future::Future<Output = (Conn, Result<(), String>)> + Send>>;
+
+/// A loop that sends one fixed request.
+fn simple(op: &'static str, body: Value) -> impl Fn(Conn, u64) -> Step + Clone + Send + Sync + 'static {
+    move |mut c: Conn, _i: u64| {
+        let body = body.clone();
+        Box::pin(async move {
+            let r = c.ok(op, &body).await.map(|_| ());
+            (c, r)
+        })
+    }
+}
+
+async fn s1_admin_get_device(t: &Target, o: &Options) -> Cell {
+    let mut c = connect(t).await;
+    let setup = async {
+        let pool = new_pool(&mut c, true).await?;
+        let client = new_client(&mut c, &pool).await?;
+        new_user(&mut c, &pool, "alice", true).await?;
+        let (key, _, _) = confirmed_device(&mut c, &pool, &client, "alice").await?;
+        c.ok(
+            "AdminGetDevice",
+            &json!({"UserPoolId": pool, "Username": "alice", "DeviceKey": key}),
+        )
+        .await?;
+        Ok::<_, String>((pool, key))
+    };
+    match setup.await {
+        Err(e) => Cell::Cannot(e),
+        Ok((pool, key)) => {
+            measure(
+                t,
+                o.secs,
+                u64::MAX,
+                String::new(),
+                simple(
+                    "AdminGetDevice",
+                    json!({"UserPoolId": pool, "Username": "alice", "DeviceKey": key}),
+                ),
+            )
+            .await
+        }
+    }
+}
+
+async fn s2_admin_get_user(t: &Target, o: &Options, users: u64, label: &str) -> Cell {
+    let mut c = connect(t).await;
+    let pool = match new_pool(&mut c, false).await {
+        Ok(p) => p,
+        Err(e) => return Cell::Cannot(e),
+    };
+    let started = Instant::now();
+    if let Err(e) = bulk_users(t, &pool, "user", users, Duration::from_secs(900)).await {
+        return Cell::Cannot(e);
+    }
+    let setup_secs = started.elapsed().as_secs_f64();
+    measure(
+        t,
+        o.secs,
+        u64::MAX,
+        format!("{label}: {users} users built in {setup_secs:.0} s"),
+        move |mut c: Conn, i: u64| {
+            let pool = pool.clone();
+            async move {
+                // A pseudo-random user (multiplicative hash of the iteration).
+                let n = (i.wrapping_mul(2_654_435_761) >> 7) % users;
+                let r = c
+                    .ok(
+                        "AdminGetUser",
+                        &json!({"UserPoolId": pool, "Username": format!("user{n}")}),
+                    )
+                    .await
+                    .map(|_| ());
+                (c, r)
+            }
+        },
+    )
+    .await
+}
+
+async fn s3_password_sign_in(t: &Target, o: &Options) -> Cell {
+    let mut c = connect(t).await;
+    let setup = async {
+        let pool = new_pool(&mut c, false).await?;
+        let client = new_client(&mut c, &pool).await?;
+        new_user(&mut c, &pool, "alice", true).await?;
+        Ok::<_, String>(client)
+    };
+    match setup.await {
+        Err(e) => Cell::Cannot(e),
+        Ok(client) => {
+            let body = json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client, "AuthParameters": {"USERNAME": "alice", "PASSWORD": PASSWORD}});
+            measure(t, o.secs, u64::MAX, String::new(), move |mut c: Conn, _i| {
+                let body = body.clone();
+                async move {
+                    let r = match c.ok("InitiateAuth", &body).await {
+                        Ok(v) if v["AuthenticationResult"]["AccessToken"].is_string() => Ok(()),
+                        Ok(v) => Err(format!("no tokens: {v}")),
+                        Err(e) => Err(e),
+                    };
+                    (c, r)
+                }
+            })
+            .await
+        }
+    }
+}
+
+async fn s4_srp_sign_in(t: &Target, o: &Options) -> Cell {
+    let mut c = connect(t).await;
+    let setup = async {
+        let pool = new_pool(&mut c, false).await?;
+        let client = new_client(&mut c, &pool).await?;
+        new_user(&mut c, &pool, "alice", true).await?;
+        srp_sign_in(&mut c, &pool, &client, "alice", None).await?;
+        // A wrong password must not yield tokens; a peer that gives them fakes SRP.
+        let ch = srp::start();
+        let r = c
+            .ok(
+                "InitiateAuth",
+                &json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": client,
+            "AuthParameters": {"USERNAME": "alice", "SRP_A": userpool_srp::to_hex(&ch.big_a)}}),
+            )
+            .await?;
+        let pool_name = pool.split_once('_').map(|(_, n)| n).unwrap_or(&pool).to_string();
+        let uid = r["ChallengeParameters"]["USER_ID_FOR_SRP"]
+            .as_str()
+            .unwrap_or("alice")
+            .to_string();
+        let bad = srp::answer(&ch, &r["ChallengeParameters"], &pool_name, &uid, "WrongPassw0rd!", &[])?;
+        let wrong = c
+            .call(
+                "RespondToAuthChallenge",
+                &json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": client, "ChallengeResponses": bad}),
+            )
+            .await?;
+        let fakes = wrong.status == 200;
+        Ok::<_, String>((pool, client, fakes))
+    };
+    match setup.await {
+        Err(e) => Cell::Cannot(e),
+        Ok((pool, client, fakes)) => {
+            let note = if fakes {
+                "gives tokens for a wrong password".to_string()
+            } else {
+                String::new()
+            };
+            measure(t, o.secs, u64::MAX, note, move |mut c: Conn, _i| {
+                let (pool, client) = (pool.clone(), client.clone());
+                async move {
+                    let r = srp_sign_in(&mut c, &pool, &client, "alice", None).await.map(|_| ());
+                    (c, r)
+                }
+            })
+            .await
+        }
+    }
+}
+
+async fn s5_admin_create_user(t: &Target, o: &Options) -> Cell {
+    let mut c = connect(t).await;
+    let pool = match new_pool(&mut c, false).await {
+        Ok(p) => p,
+        Err(e) => return Cell::Cannot(e),
+    };
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
+    let (p2, a2) = (pool.clone(), acked.clone());
+    let cell = measure(t, o.secs, u64::MAX, String::new(), move |mut c: Conn, i: u64| {
+        let (pool, acked) = (p2.clone(), a2.clone());
+        async move {
+            let r = c
+                .ok(
+                    "AdminCreateUser",
+                    &json!({"UserPoolId": pool, "Username": format!("new{i}"), "MessageAction": "SUPPRESS"}),
+                )
+                .await
+                .map(|_| ());
+            if r.is_ok() {
+                acked.lock().unwrap().push(i);
+            }
+            (c, r)
+        }
+    })
+    .await;
+    // Every acknowledged user must be there.
+    let acked: Vec<u64> = acked.lock().unwrap().clone();
+    let n = acked.len() as u64;
+    let list = std::sync::Arc::new(acked);
+    let (p3, l3) = (pool.clone(), list.clone());
+    let check = load::run(
+        t.addr,
+        CONNS,
+        Duration::from_secs(600),
+        n,
+        move |mut c: Conn, i: u64| {
+            let (pool, list) = (p3.clone(), l3.clone());
+            async move {
+                let id = list[usize::try_from(i).unwrap()];
+                let r = c
+                    .ok(
+                        "AdminGetUser",
+                        &json!({"UserPoolId": pool, "Username": format!("new{id}")}),
+                    )
+                    .await
+                    .map(|_| ());
+                (c, r)
+            }
+        },
+    )
+    .await;
+    match cell {
+        Cell::Done {
+            stats, cpu, rss_kib, ..
+        } => Cell::Done {
+            stats,
+            cpu,
+            rss_kib,
+            note: format!("{} of {n} acknowledged users found afterwards", check.ok),
+        },
+        other => other,
+    }
+}
+
+async fn s6_list_users_filter(t: &Target, o: &Options) -> Cell {
+    let mut c = connect(t).await;
+    let pool = match new_pool(&mut c, false).await {
+        Ok(p) => p,
+        Err(e) => return Cell::Cannot(e),
+    };
+    if let Err(e) = bulk_users(t, &pool, "user", 10_000, Duration::from_secs(900)).await {
+        return Cell::Cannot(e);
+    }
+    measure(
+        t,
+        o.secs,
+        u64::MAX,
+        "10,000 users".into(),
+        move |mut c: Conn, i: u64| {
+            let pool = pool.clone();
+            async move {
+                let prefix = format!("user{}", (i % 9) + 1);
+                let r = c
+                    .ok(
+                        "ListUsers",
+                        &json!({"UserPoolId": pool, "Filter": format!("email ^= \"{prefix}\""), "Limit": 10}),
+                    )
+                    .await
+                    .map(|_| ());
+                (c, r)
+            }
+        },
+    )
+    .await
+}
+
+/// The mixed soak on userpool: sign-ins, device reads and writes, admin reads, with RSS
+/// and p99 sampled every 30 s.
+async fn soak(t: &Target, secs: u64) -> Result<String, String> {
+    let mut c = connect(t).await;
+    let pool = new_pool(&mut c, true).await?;
+    let client = new_client(&mut c, &pool).await?;
+    new_user(&mut c, &pool, "alice", true).await?;
+    let (key, _, _) = confirmed_device(&mut c, &pool, &client, "alice").await?;
+    let mut out = String::from("| minute | req/s | p99 ms | errors | RSS MiB |\n|---|---|---|---|---|\n");
+    let windows = secs.div_ceil(30);
+    for w in 0..windows {
+        let (pool, client, key) = (pool.clone(), client.clone(), key.clone());
+        let s = load::run(
+            t.addr,
+            CONNS,
+            Duration::from_secs(30.min(secs - w * 30)),
+            u64::MAX,
+            move |mut c: Conn, i: u64| {
+                let (pool, client, key) = (pool.clone(), client.clone(), key.clone());
+                async move {
+                    let r = match i % 10 {
+                        0 => c
+                            .ok(
+                                "InitiateAuth",
+                                &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client,
+                        "AuthParameters": {"USERNAME": "alice", "PASSWORD": PASSWORD, "DEVICE_KEY": key}}),
+                            )
+                            .await
+                            .map(|_| ()),
+                        1 => c
+                            .ok(
+                                "AdminUpdateDeviceStatus",
+                                &json!({"UserPoolId": pool, "Username": "alice", "DeviceKey": key,
+                        "DeviceRememberedStatus": if i % 20 == 1 { "remembered" } else { "not_remembered" }}),
+                            )
+                            .await
+                            .map(|_| ()),
+                        2..=5 => c
+                            .ok(
+                                "AdminGetDevice",
+                                &json!({"UserPoolId": pool, "Username": "alice", "DeviceKey": key}),
+                            )
+                            .await
+                            .map(|_| ()),
+                        _ => c
+                            .ok("AdminGetUser", &json!({"UserPoolId": pool, "Username": "alice"}))
+                            .await
+                            .map(|_| ()),
+                    };
+                    (c, r)
+                }
+            },
+        )
+        .await;
+        let (rss, _) = load::proc_rss_kib(t.child.id());
+        let _ = writeln!(
+            out,
+            "| {:.1} | {:.0} | {:.2} | {} | {:.1} |",
+            (w + 1) as f64 / 2.0,
+            s.rate(),
+            s.p99_ms(),
+            s.errors,
+            rss as f64 / 1024.0
+        );
+    }
+    Ok(out)
+}
+
+fn fmt_cell(cell: &Cell) -> String {
+    match cell {
+        Cell::Done {
+            stats,
+            cpu,
+            rss_kib,
+            note,
+        } => {
+            let mut s = format!(
+                "{:.0}/s · p50 {:.2} ms · p99 {:.2} ms · err {} · CPU {:.1} s · RSS {:.0} MiB",
+                stats.rate(),
+                stats.p50_ms(),
+                stats.p99_ms(),
+                stats.errors,
+                cpu,
+                *rss_kib as f64 / 1024.0
+            );
+            if stats.ok > 0 && stats.errors > 0 {
+                if let Some(e) = &stats.first_error {
+                    let _ = write!(s, " (first error: {})", e.chars().take(80).collect::<String>());
+                }
+            }
+            if stats.ok == 0 {
+                s = format!(
+                    "cannot: {}",
+                    stats
+                        .first_error
+                        .clone()
+                        .unwrap_or_default()
+                        .chars()
+                        .take(100)
+                        .collect::<String>()
+                );
+            }
+            if !note.is_empty() {
+                let _ = write!(s, " · {note}");
+            }
+            s
+        }
+        Cell::Cannot(why) => format!(
+            "cannot: {}",
+            why.chars().take(100).collect::<String>().replace('|', "/")
+        ),
+    }
+}
+
+fn rate(cell: &Cell) -> Option<f64> {
+    match cell {
+        Cell::Done { stats, .. } if stats.ok > 0 => Some(stats.rate()),
+        _ => None,
+    }
+}
+
+fn report(rows: &[Row], ceiling: Option<f64>, soak: &str, o: &Options, load_before: &str, load_after: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Run of {} on this machine ({} cores; `userpool-bench`, {CONNS} connections, {} s per scenario, load generator on the same machine). Load average before: {load_before}; after: {load_after}.\n",
+        std::process::Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        o.secs
+    );
+    if let Some(c) = ceiling {
+        let _ = writeln!(
+            out,
+            "Ceiling (a trivial hyper server answering fixed JSON to the S1 request): **{c:.0} req/s**.\n"
+        );
+    }
+    let names: Vec<&str> = rows
+        .first()
+        .map(|r| r.cells.iter().map(|(n, _)| *n).collect())
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "| scenario | {} | userpool vs ceiling | userpool vs peers |",
+        names.join(" | ")
+    );
+    let _ = writeln!(out, "|---|{}---|---|", "---|".repeat(names.len()));
+    for r in rows {
+        let cells: Vec<String> = r.cells.iter().map(|(_, c)| fmt_cell(c)).collect();
+        let up = r.cells.first().and_then(|(_, c)| rate(c));
+        let vs_ceiling = match (up, ceiling) {
+            (Some(u), Some(c)) => format!("{:.0}%", 100.0 * u / c),
+            _ => "–".into(),
+        };
+        let vs_peers: Vec<String> = r
+            .cells
+            .iter()
+            .skip(1)
+            .map(|(n, c)| match (up, rate(c)) {
+                (Some(u), Some(p)) => format!("{:.1}x {n}", u / p),
+                _ => format!("– {n}"),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {vs_ceiling} | {} |",
+            r.scenario,
+            cells.join(" | "),
+            vs_peers.join(", ")
+        );
+    }
+    if !soak.is_empty() {
+        let _ = writeln!(out, "\nMixed soak on userpool ({} s; 10% password sign-ins with the device, 10% device status writes, 40% AdminGetDevice, 40% AdminGetUser):\n\n{soak}", o.soak_secs);
+    }
+    out
+}
+
+fn parse_options() -> Options {
+    let mut o = Options {
+        secs: 10,
+        soak_secs: 600,
+        big_users: 100_000,
+        userpool: PathBuf::from("target/release/userpool"),
+        moto: None,
+        cognito_local: None,
+        readme: None,
+        out: PathBuf::from("bench/results/latest.md"),
+    };
+    let mut args = std::env::args().skip(2);
+    while let Some(a) = args.next() {
+        let mut v = || args.next().expect("flag value");
+        match a.as_str() {
+            "--secs" => o.secs = v().parse().expect("--secs"),
+            "--soak-secs" => o.soak_secs = v().parse().expect("--soak-secs"),
+            "--big-users" => o.big_users = v().parse().expect("--big-users"),
+            "--userpool" => o.userpool = v().into(),
+            "--moto" => o.moto = Some(v()),
+            "--cognito-local" => o.cognito_local = Some(v()),
+            "--readme" => o.readme = Some(v().into()),
+            "--out" => o.out = v().into(),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    o
+}
+
+async fn ceiling(port: u16) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
+    let body = bytes::Bytes::from_static(br#"{"Device":{"DeviceKey":"us-east-1_00000000-0000-4000-8000-000000000000","DeviceAttributes":[{"Name":"device_status","Value":"valid"}],"DeviceCreateDate":1715100742.022,"DeviceLastModifiedDate":1715100742.022,"DeviceLastAuthenticatedDate":1715100742.0}}"#);
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let body = body.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |_req: http::Request<hyper::body::Incoming>| {
+                let body = body.clone();
+                async move {
+                    let mut r = http::Response::new(http_body_util::Full::new(body));
+                    r.headers_mut().insert(
+                        "content-type",
+                        http::HeaderValue::from_static("application/x-amz-json-1.1"),
+                    );
+                    Ok::<_, std::convert::Infallible>(r)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    if mode == "ceiling" {
+        let port = std::env::args().nth(2).and_then(|p| p.parse().ok()).expect("port");
+        ceiling(port).await;
+        return;
+    }
+    assert_eq!(
+        mode, "run",
+        "usage: userpool-bench run [--secs N] [--soak-secs N] [--big-users N] ..."
+    );
+    let o = parse_options();
+    let load_before = load::loadavg();
+    let tmp = std::env::temp_dir().join(format!("userpool-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+
+    let mut targets: Vec<Target> = Vec::new();
+    let port = free_port();
+    let mut cmd = Command::new(&o.userpool);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(tmp.join("userpool.db"));
+    cmd.env("USERPOOL_LOG", "warn");
+    targets.push(start("userpool", cmd, port, None).expect("userpool starts"));
+    if let Some(moto) = &o.moto {
+        let port = free_port();
+        let mut cmd = Command::new(moto);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        if let Some(t) = start("moto", cmd, port, None) {
+            targets.push(t);
+        }
+    }
+    if let Some(cl) = &o.cognito_local {
+        let port = free_port();
+        let dir = tmp.join("cognito-local");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = Command::new("node");
+        cmd.arg(cl)
+            .current_dir(&dir)
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1");
+        if let Some(t) = start("cognito-local", cmd, port, Some(dir)) {
+            targets.push(t);
+        }
+    }
+    let cport = free_port();
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["ceiling", &cport.to_string()]);
+    let ceiling_target = start("ceiling", cmd, cport, None).expect("ceiling starts");
+
+    let mut rows = Vec::new();
+    macro_rules! scenario {
+        ($name:expr, |$t:ident| $body:expr) => {{
+            let mut cells = Vec::new();
+            for $t in &targets {
+                eprintln!("{} on {}", $name, $t.name);
+                let cell = $body;
+                eprintln!("  {}", fmt_cell(&cell));
+                cells.push(($t.name, cell));
+            }
+            rows.push(Row {
+                scenario: $name.to_string(),
+                cells,
+            });
+        }};
+    }
+    scenario!("S1 AdminGetDevice (confirmed device)", |t| s1_admin_get_device(t, &o)
+        .await);
+    scenario!("S2 AdminGetUser (random of 100)", |t| s2_admin_get_user(
+        t, &o, 100, "S2"
+    )
+    .await);
+    scenario!("S3 InitiateAuth USER_PASSWORD_AUTH", |t| s3_password_sign_in(t, &o)
+        .await);
+    scenario!("S4 full SRP sign-in (2 requests)", |t| s4_srp_sign_in(t, &o).await);
+    scenario!("S5 AdminCreateUser (unique names)", |t| s5_admin_create_user(t, &o)
+        .await);
+    scenario!("S6 ListUsers email ^= (10,000 users)", |t| s6_list_users_filter(t, &o)
+        .await);
+    let big = o.big_users;
+    {
+        let t = &targets[0];
+        eprintln!("S6 AdminGetUser at {big} users on userpool");
+        let cells = vec![
+            ("userpool", s2_admin_get_user(t, &o, 10_000, "S6").await),
+            ("userpool", s2_admin_get_user(t, &o, big, "S6").await),
+        ];
+        for (name, cell) in cells {
+            let cells = vec![(name, cell)];
+            rows.push(Row {
+                scenario: "S6 AdminGetUser, growing pool (userpool)".into(),
+                cells,
+            });
+        }
+    }
+    // The ceiling answers the S1 request shape.
+    let c = ceiling_target.addr;
+    let _ = c;
+    let ceil = load::run(ceiling_target.addr, CONNS, Duration::from_secs(o.secs), u64::MAX, simple("AdminGetDevice",
+        json!({"UserPoolId": "us-east-1_abc", "Username": "alice", "DeviceKey": "us-east-1_00000000-0000-4000-8000-000000000000"}))).await;
+    eprintln!("ceiling: {:.0}/s", ceil.rate());
+    let soak_table = if o.soak_secs > 0 {
+        soak(&targets[0], o.soak_secs)
+            .await
+            .unwrap_or_else(|e| format!("soak failed: {e}"))
+    } else {
+        String::new()
+    };
+    // S4's server CPU per sign-in.
+    if let Some(row) = rows.iter_mut().find(|r| r.scenario.starts_with("S4")) {
+        for (_, cell) in &mut row.cells {
+            if let Cell::Done { stats, cpu, note, .. } = cell {
+                if stats.ok > 0 {
+                    let per = 1000.0 * *cpu / stats.ok as f64;
+                    *note = if note.is_empty() {
+                        format!("server CPU {per:.2} ms/sign-in")
+                    } else {
+                        format!("server CPU {per:.2} ms/sign-in; {note}")
+                    };
+                }
+            }
+        }
+    }
+    let load_after = load::loadavg();
+    let md = report(&rows, Some(ceil.rate()), &soak_table, &o, &load_before, &load_after);
+    if let Some(dir) = o.out.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(&o.out, &md).unwrap();
+    println!("{md}");
+    if let Some(readme) = &o.readme {
+        let text = std::fs::read_to_string(readme).unwrap();
+        let (a, b) = ("<!-- bench:start -->\n", "<!-- bench:end -->");
+        if let (Some(i), Some(j)) = (text.find(a), text.find(b)) {
+            let updated = format!("{}{md}{}", &text[..i + a.len()], &text[j..]);
+            std::fs::write(readme, updated).unwrap();
+        }
+    }
+    drop(ceiling_target);
+    drop(targets);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
