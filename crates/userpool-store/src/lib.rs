@@ -115,6 +115,15 @@ pub struct UserRecord {
     pub locked_until_ms: i64,
     /// Tokens issued before this instant are refused (GlobalSignOut), epoch ms.
     pub tokens_valid_after_ms: i64,
+    /// The user's lookup entries, when the caller (re)computed them: `Some` on create and
+    /// whenever attributes change (the store rewrites them), `None` when they are
+    /// unchanged (reads do not load them, and writes leave them alone).
+    pub lookups: Option<Lookups>,
+}
+
+/// The derived lookup entries of a user.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Lookups {
     /// Lookup keys of the user's aliases (`email:a@b.c`, ...), unique per pool.
     pub aliases: Vec<String>,
     /// (attribute, value) pairs ListUsers can filter on.

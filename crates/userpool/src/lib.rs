@@ -107,6 +107,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         sealer,
         auth: auth::sigv4::Authenticator::new(identities, &args.region, &args.account_id, args.max_clock_skew_seconds),
         keys: tokens::keys::KeyRing::default(),
+        pools: std::sync::RwLock::default(),
     });
     tracing::info!(endpoint = %format!("http://{addr}"), data = %args.data.display(), region = %args.region, "userpool listening");
     server::serve(app, listener, shutdown).await;

@@ -124,7 +124,7 @@ pub async fn update_user_attributes(
         .await
         .map_err(|e| users::write_error(e, &pool))?;
     // A changed email or phone that the pool verifies automatically gets a code.
-    let auto = pool.settings.auto_verified_attributes.clone().unwrap_or_default();
+    let auto = pool.settings().auto_verified_attributes.clone().unwrap_or_default();
     let mut details = Vec::new();
     for a in &auto {
         let name = a.as_str();

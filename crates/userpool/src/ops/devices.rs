@@ -229,7 +229,7 @@ pub async fn confirm_device(ctx: &Ctx, req: ConfirmDeviceRequest) -> OpResult<Co
         ));
     }
     let on_prompt = pool
-        .settings
+        .settings()
         .device_configuration
         .as_ref()
         .and_then(|c| c.device_only_remembered_on_user_prompt)

@@ -23,7 +23,7 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
     sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
     if pool
-        .settings
+        .settings()
         .admin_create_user_config
         .as_ref()
         .and_then(|c| c.allow_admin_create_user_only)
@@ -58,8 +58,7 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
         failed_attempts: 0,
         locked_until_ms: 0,
         tokens_valid_after_ms: 0,
-        aliases: Vec::new(),
-        search: Vec::new(),
+        lookups: None,
     };
     users::refresh_lookups(&pool, &mut user);
     // An unconfirmed user does not hold aliases yet (they are unverified), so only the
@@ -68,7 +67,7 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
         .create_user(&user)
         .await
         .map_err(|e| users::write_error(e, &pool))?;
-    let auto = pool.settings.auto_verified_attributes.clone().unwrap_or_default();
+    let auto = pool.settings().auto_verified_attributes.clone().unwrap_or_default();
     let prefer = auto
         .iter()
         .map(|a| a.as_str())
@@ -113,7 +112,7 @@ pub async fn confirm_sign_up(ctx: &Ctx, req: ConfirmSignUpRequest) -> OpResult<C
     codes::redeem(ctx, &user, "signup", &req.confirmation_code).await?;
     user.status = "CONFIRMED".into();
     // The code went to the auto-verified attribute: it is verified now.
-    for a in pool.settings.auto_verified_attributes.clone().unwrap_or_default() {
+    for a in pool.settings().auto_verified_attributes.clone().unwrap_or_default() {
         let flag = format!("{}_verified", a.as_str());
         if users::attr(&user, a.as_str()).is_some() {
             users::set_attributes(

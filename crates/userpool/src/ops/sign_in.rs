@@ -346,7 +346,7 @@ async fn after_password(
             .map(|(n, v)| (n.clone(), serde_json::Value::String(v.clone())))
             .collect();
         let required: Vec<String> = pool
-            .settings
+            .settings()
             .schema_attributes
             .as_deref()
             .unwrap_or_default()
@@ -412,7 +412,7 @@ async fn tokens(
             devices::authenticated(ctx, d.clone()).await?;
             (Some(d.device_key), None)
         }
-        None if pool.settings.device_configuration.is_some() => {
+        None if pool.settings().device_configuration.is_some() => {
             let meta = devices::issue(ctx, pool, user).await?;
             (meta.device_key.clone(), Some(meta))
         }

@@ -8,6 +8,7 @@ use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
 use crate::ids;
 use crate::ops::token;
+use std::sync::Arc;
 use userpool_model::types::{
     AddCustomAttributesRequest, AddCustomAttributesResponse, AdminCreateUserConfigType, AttributeDataType,
     AuthFactorType, CreateUserPoolRequest, CreateUserPoolResponse, DefaultEmailOptionType, DeleteUserPoolRequest,
@@ -284,6 +285,27 @@ pub async fn load_pool(ctx: &Ctx, pool_id: &str) -> OpResult<(PoolRecord, UserPo
     Ok((record, pool))
 }
 
+/// The pool record and its decoded settings, from the per-process cache when the stored
+/// row is the one decoded.
+pub async fn load_pool_shared(ctx: &Ctx, pool_id: &str) -> OpResult<Arc<(PoolRecord, UserPoolType)>> {
+    let record = ctx
+        .store()
+        .get_pool(pool_id)
+        .await?
+        .ok_or_else(|| CognitoError::pool_not_found(pool_id))?;
+    if let Ok(cache) = ctx.app.pools.read() {
+        if let Some(hit) = cache.get(pool_id).filter(|hit| hit.0 == record) {
+            return Ok(hit.clone());
+        }
+    }
+    let settings = pool_view(ctx, &record)?;
+    let decoded = Arc::new((record, settings));
+    if let Ok(mut cache) = ctx.app.pools.write() {
+        cache.insert(pool_id.to_string(), decoded.clone());
+    }
+    Ok(decoded)
+}
+
 /// The pool as DescribeUserPool shows it, with its live user count.
 async fn described(ctx: &Ctx, pool_id: &str) -> OpResult<UserPoolType> {
     let (_, mut pool) = load_pool(ctx, pool_id).await?;
@@ -459,6 +481,9 @@ pub async fn delete_user_pool(ctx: &Ctx, req: DeleteUserPoolRequest) -> OpResult
         other => other.into(),
     })?;
     ctx.app.keys.forget(&req.user_pool_id);
+    if let Ok(mut cache) = ctx.app.pools.write() {
+        cache.remove(&req.user_pool_id);
+    }
     tracing::info!(pool = %req.user_pool_id, "deleted user pool");
     Ok(())
 }

@@ -19,25 +19,32 @@ use userpool_model::types::{
     ListUsersResponse, MessageActionType, UserPoolType, UserStatusType, UserType, UsernameAttributeType,
 };
 use userpool_model::{ErrorCode, Timestamp};
-use userpool_store::{PoolRecord, StoreError, UserFilter, UserRecord};
+use userpool_store::{Lookups, PoolRecord, StoreError, UserFilter, UserRecord};
 
-/// A pool with the rules that govern its users, decoded once per request.
+/// A pool with the rules that govern its users (shared with the pool cache).
 pub struct Pool {
-    /// The stored record.
-    pub record: PoolRecord,
-    /// Its configuration.
-    pub settings: UserPoolType,
+    shared: std::sync::Arc<(PoolRecord, UserPoolType)>,
 }
 
 impl Pool {
+    /// The stored record.
+    pub fn record(&self) -> &PoolRecord {
+        &self.shared.0
+    }
+
+    /// Its configuration.
+    pub fn settings(&self) -> &UserPoolType {
+        &self.shared.1
+    }
+
     /// The pool id.
     pub fn id(&self) -> &str {
-        &self.record.id
+        &self.shared.0.id
     }
 
     /// `UsernameConfiguration.CaseSensitive` (absent: case-sensitive, as for API-made pools).
     pub fn case_sensitive(&self) -> bool {
-        self.settings
+        self.settings()
             .username_configuration
             .as_ref()
             .is_none_or(|c| c.case_sensitive)
@@ -53,11 +60,11 @@ impl Pool {
     }
 
     fn username_attributes(&self) -> &[UsernameAttributeType] {
-        self.settings.username_attributes.as_deref().unwrap_or_default()
+        self.settings().username_attributes.as_deref().unwrap_or_default()
     }
 
     fn alias_attributes(&self) -> &[AliasAttributeType] {
-        self.settings.alias_attributes.as_deref().unwrap_or_default()
+        self.settings().alias_attributes.as_deref().unwrap_or_default()
     }
 
     /// Whether users sign in with email or phone as their username (the real username is
@@ -89,7 +96,7 @@ impl Pool {
 
     /// The attribute names of the schema.
     pub fn schema_attribute(&self, name: &str) -> Option<&userpool_model::types::SchemaAttributeType> {
-        self.settings
+        self.settings()
             .schema_attributes
             .as_deref()
             .unwrap_or_default()
@@ -99,7 +106,7 @@ impl Pool {
 
     /// The password policy.
     pub fn password_policy(&self) -> userpool_model::types::PasswordPolicyType {
-        self.settings
+        self.settings()
             .policies
             .as_ref()
             .and_then(|p| p.password_policy.clone())
@@ -130,8 +137,9 @@ pub const SEARCHABLE: &[&str] = &[
 
 /// Loads a pool with its rules.
 pub async fn load(ctx: &Ctx, pool_id: &str) -> OpResult<Pool> {
-    let (record, settings) = user_pools::load_pool(ctx, pool_id).await?;
-    Ok(Pool { record, settings })
+    Ok(Pool {
+        shared: user_pools::load_pool_shared(ctx, pool_id).await?,
+    })
 }
 
 /// "User does not exist." (UserNotFoundException)
@@ -232,7 +240,7 @@ pub fn check_attributes(pool: &Pool, attrs: &[AttributeType], creating: bool) ->
 
 /// Required schema attributes missing from a new user's attributes.
 pub fn check_required(pool: &Pool, attrs: &[(String, String)]) -> OpResult<()> {
-    for s in pool.settings.schema_attributes.as_deref().unwrap_or_default() {
+    for s in pool.settings().schema_attributes.as_deref().unwrap_or_default() {
         let Some(name) = s.name.as_deref() else { continue };
         if name != "sub" && s.required == Some(true) && !attrs.iter().any(|(n, v)| n == name && !v.is_empty()) {
             return Err(schema_error(name, "The attribute is required"));
@@ -276,14 +284,14 @@ pub fn set_attributes(list: &mut Vec<(String, String)>, attrs: &[AttributeType])
 
 /// Recomputes the aliases and search values of a user after a change.
 pub fn refresh_lookups(pool: &Pool, user: &mut UserRecord) {
-    user.aliases = pool.alias_keys(&user.attributes);
+    let aliases = pool.alias_keys(&user.attributes);
     let mut search = vec![("username".to_string(), user.username.clone())];
     for (n, v) in &user.attributes {
         if SEARCHABLE.contains(&n.as_str()) {
             search.push((n.clone(), v.clone()));
         }
     }
-    user.search = search;
+    user.lookups = Some(Lookups { aliases, search });
 }
 
 /// Maps the store's conflicts on a user write to Cognito's exceptions.
@@ -431,8 +439,7 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
         failed_attempts: 0,
         locked_until_ms: 0,
         tokens_valid_after_ms: 0,
-        aliases: Vec::new(),
-        search: Vec::new(),
+        lookups: None,
     };
     refresh_lookups(&pool, &mut user);
     if req.force_alias_creation == Some(true) {
@@ -453,7 +460,8 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
 
 /// ForceAliasCreation: moves the aliases of `user` away from whoever holds them now.
 async fn take_aliases(ctx: &Ctx, pool: &Pool, user: &UserRecord) -> OpResult<()> {
-    for key in &user.aliases {
+    let aliases = user.lookups.as_ref().map(|l| l.aliases.clone()).unwrap_or_default();
+    for key in &aliases {
         if let Some(mut other) = ctx.store().find_user_by_alias(pool.id(), key).await? {
             if other.username_key == user.username_key {
                 continue;
@@ -468,7 +476,9 @@ async fn take_aliases(ctx: &Ctx, pool: &Pool, user: &UserRecord) -> OpResult<()>
                 }
             }
             refresh_lookups(pool, &mut other);
-            other.aliases.retain(|k| k != key);
+            if let Some(l) = other.lookups.as_mut() {
+                l.aliases.retain(|k| k != key);
+            }
             ctx.store()
                 .update_user(&other)
                 .await

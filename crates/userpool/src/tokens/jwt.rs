@@ -187,8 +187,7 @@ mod tests {
             failed_attempts: 0,
             locked_until_ms: 0,
             tokens_valid_after_ms: 0,
-            aliases: vec![],
-            search: vec![],
+            lookups: None,
         }
     }
 
