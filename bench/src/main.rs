@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 const CONNS: usize = 16;
 const PASSWORD: &str = "Passw0rd!Bench";
+/// Usernames are email addresses: cognito-local insists on them, and every target accepts them.
+const ALICE: &str = "alice@example.com";
 
 struct Options {
     secs: u64,
@@ -137,7 +139,7 @@ async fn new_user(c: &mut Conn, pool: &str, name: &str, password: bool) -> Resul
     c.ok(
         "AdminCreateUser",
         &json!({"UserPoolId": pool, "Username": name, "MessageAction": "SUPPRESS",
-                "UserAttributes": [{"Name": "email", "Value": format!("{name}@example.com")}]}),
+                "UserAttributes": [{"Name": "email", "Value": name}]}),
     )
     .await?;
     if password {
@@ -160,7 +162,7 @@ async fn bulk_users(t: &Target, pool: &str, prefix: &str, n: u64, limit: Duratio
             let r = c
                 .ok(
                     "AdminCreateUser",
-                    &json!({"UserPoolId": pool, "Username": format!("{prefix}{i}"), "MessageAction": "SUPPRESS",
+                    &json!({"UserPoolId": pool, "Username": format!("{prefix}{i}@example.com"), "MessageAction": "SUPPRESS",
                             "UserAttributes": [{"Name": "email", "Value": format!("{prefix}{i}@example.com")}]}),
                 )
                 .await
@@ -317,11 +319,11 @@ async fn s1_admin_get_device(t: &Target, o: &Options) -> Cell {
     let setup = async {
         let pool = new_pool(&mut c, true).await?;
         let client = new_client(&mut c, &pool).await?;
-        new_user(&mut c, &pool, "alice", true).await?;
-        let (key, _, _) = confirmed_device(&mut c, &pool, &client, "alice").await?;
+        new_user(&mut c, &pool, ALICE, true).await?;
+        let (key, _, _) = confirmed_device(&mut c, &pool, &client, ALICE).await?;
         c.ok(
             "AdminGetDevice",
-            &json!({"UserPoolId": pool, "Username": "alice", "DeviceKey": key}),
+            &json!({"UserPoolId": pool, "Username": ALICE, "DeviceKey": key}),
         )
         .await?;
         Ok::<_, String>((pool, key))
@@ -336,7 +338,7 @@ async fn s1_admin_get_device(t: &Target, o: &Options) -> Cell {
                 String::new(),
                 simple(
                     "AdminGetDevice",
-                    json!({"UserPoolId": pool, "Username": "alice", "DeviceKey": key}),
+                    json!({"UserPoolId": pool, "Username": ALICE, "DeviceKey": key}),
                 ),
             )
             .await
@@ -351,7 +353,7 @@ async fn s2_admin_get_user(t: &Target, o: &Options, users: u64, label: &str) -> 
         Err(e) => return Cell::Cannot(e),
     };
     let started = Instant::now();
-    if let Err(e) = bulk_users(t, &pool, "user", users, Duration::from_secs(900)).await {
+    if let Err(e) = bulk_users(t, &pool, "user", users, Duration::from_secs(120)).await {
         return Cell::Cannot(e);
     }
     let setup_secs = started.elapsed().as_secs_f64();
@@ -368,7 +370,7 @@ async fn s2_admin_get_user(t: &Target, o: &Options, users: u64, label: &str) -> 
                 let r = c
                     .ok(
                         "AdminGetUser",
-                        &json!({"UserPoolId": pool, "Username": format!("user{n}")}),
+                        &json!({"UserPoolId": pool, "Username": format!("user{n}@example.com")}),
                     )
                     .await
                     .map(|_| ());
@@ -384,13 +386,13 @@ async fn s3_password_sign_in(t: &Target, o: &Options) -> Cell {
     let setup = async {
         let pool = new_pool(&mut c, false).await?;
         let client = new_client(&mut c, &pool).await?;
-        new_user(&mut c, &pool, "alice", true).await?;
+        new_user(&mut c, &pool, ALICE, true).await?;
         Ok::<_, String>(client)
     };
     match setup.await {
         Err(e) => Cell::Cannot(e),
         Ok(client) => {
-            let body = json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client, "AuthParameters": {"USERNAME": "alice", "PASSWORD": PASSWORD}});
+            let body = json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client, "AuthParameters": {"USERNAME": ALICE, "PASSWORD": PASSWORD}});
             measure(t, o.secs, u64::MAX, String::new(), move |mut c: Conn, _i| {
                 let body = body.clone();
                 async move {
@@ -412,21 +414,21 @@ async fn s4_srp_sign_in(t: &Target, o: &Options) -> Cell {
     let setup = async {
         let pool = new_pool(&mut c, false).await?;
         let client = new_client(&mut c, &pool).await?;
-        new_user(&mut c, &pool, "alice", true).await?;
-        srp_sign_in(&mut c, &pool, &client, "alice", None).await?;
+        new_user(&mut c, &pool, ALICE, true).await?;
+        srp_sign_in(&mut c, &pool, &client, ALICE, None).await?;
         // A wrong password must not yield tokens; a peer that gives them fakes SRP.
         let ch = srp::start();
         let r = c
             .ok(
                 "InitiateAuth",
                 &json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": client,
-            "AuthParameters": {"USERNAME": "alice", "SRP_A": userpool_srp::to_hex(&ch.big_a)}}),
+            "AuthParameters": {"USERNAME": ALICE, "SRP_A": userpool_srp::to_hex(&ch.big_a)}}),
             )
             .await?;
         let pool_name = pool.split_once('_').map(|(_, n)| n).unwrap_or(&pool).to_string();
         let uid = r["ChallengeParameters"]["USER_ID_FOR_SRP"]
             .as_str()
-            .unwrap_or("alice")
+            .unwrap_or(ALICE)
             .to_string();
         let bad = srp::answer(&ch, &r["ChallengeParameters"], &pool_name, &uid, "WrongPassw0rd!", &[])?;
         let wrong = c
@@ -449,7 +451,7 @@ async fn s4_srp_sign_in(t: &Target, o: &Options) -> Cell {
             measure(t, o.secs, u64::MAX, note, move |mut c: Conn, _i| {
                 let (pool, client) = (pool.clone(), client.clone());
                 async move {
-                    let r = srp_sign_in(&mut c, &pool, &client, "alice", None).await.map(|_| ());
+                    let r = srp_sign_in(&mut c, &pool, &client, ALICE, None).await.map(|_| ());
                     (c, r)
                 }
             })
@@ -472,7 +474,7 @@ async fn s5_admin_create_user(t: &Target, o: &Options) -> Cell {
             let r = c
                 .ok(
                     "AdminCreateUser",
-                    &json!({"UserPoolId": pool, "Username": format!("new{i}"), "MessageAction": "SUPPRESS"}),
+                    &json!({"UserPoolId": pool, "Username": format!("new{i}@example.com"), "MessageAction": "SUPPRESS"}),
                 )
                 .await
                 .map(|_| ());
@@ -500,7 +502,7 @@ async fn s5_admin_create_user(t: &Target, o: &Options) -> Cell {
                 let r = c
                     .ok(
                         "AdminGetUser",
-                        &json!({"UserPoolId": pool, "Username": format!("new{id}")}),
+                        &json!({"UserPoolId": pool, "Username": format!("new{id}@example.com")}),
                     )
                     .await
                     .map(|_| ());
@@ -528,7 +530,7 @@ async fn s6_list_users_filter(t: &Target, o: &Options) -> Cell {
         Ok(p) => p,
         Err(e) => return Cell::Cannot(e),
     };
-    if let Err(e) = bulk_users(t, &pool, "user", 10_000, Duration::from_secs(900)).await {
+    if let Err(e) = bulk_users(t, &pool, "user", 10_000, Duration::from_secs(120)).await {
         return Cell::Cannot(e);
     }
     measure(
@@ -560,8 +562,8 @@ async fn soak(t: &Target, secs: u64) -> Result<String, String> {
     let mut c = connect(t).await;
     let pool = new_pool(&mut c, true).await?;
     let client = new_client(&mut c, &pool).await?;
-    new_user(&mut c, &pool, "alice", true).await?;
-    let (key, _, _) = confirmed_device(&mut c, &pool, &client, "alice").await?;
+    new_user(&mut c, &pool, ALICE, true).await?;
+    let (key, _, _) = confirmed_device(&mut c, &pool, &client, ALICE).await?;
     let mut out = String::from("| minute | req/s | p99 ms | errors | RSS MiB |\n|---|---|---|---|---|\n");
     let windows = secs.div_ceil(30);
     for w in 0..windows {
@@ -579,14 +581,14 @@ async fn soak(t: &Target, secs: u64) -> Result<String, String> {
                             .ok(
                                 "InitiateAuth",
                                 &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client,
-                        "AuthParameters": {"USERNAME": "alice", "PASSWORD": PASSWORD, "DEVICE_KEY": key}}),
+                        "AuthParameters": {"USERNAME": ALICE, "PASSWORD": PASSWORD, "DEVICE_KEY": key}}),
                             )
                             .await
                             .map(|_| ()),
                         1 => c
                             .ok(
                                 "AdminUpdateDeviceStatus",
-                                &json!({"UserPoolId": pool, "Username": "alice", "DeviceKey": key,
+                                &json!({"UserPoolId": pool, "Username": ALICE, "DeviceKey": key,
                         "DeviceRememberedStatus": if i % 20 == 1 { "remembered" } else { "not_remembered" }}),
                             )
                             .await
@@ -594,12 +596,12 @@ async fn soak(t: &Target, secs: u64) -> Result<String, String> {
                         2..=5 => c
                             .ok(
                                 "AdminGetDevice",
-                                &json!({"UserPoolId": pool, "Username": "alice", "DeviceKey": key}),
+                                &json!({"UserPoolId": pool, "Username": ALICE, "DeviceKey": key}),
                             )
                             .await
                             .map(|_| ()),
                         _ => c
-                            .ok("AdminGetUser", &json!({"UserPoolId": pool, "Username": "alice"}))
+                            .ok("AdminGetUser", &json!({"UserPoolId": pool, "Username": ALICE}))
                             .await
                             .map(|_| ()),
                     };
@@ -867,26 +869,26 @@ async fn main() {
     scenario!("S6 ListUsers email ^= (10,000 users)", |t| s6_list_users_filter(t, &o)
         .await);
     let big = o.big_users;
-    {
+    for users in [10_000, big] {
         let t = &targets[0];
-        eprintln!("S6 AdminGetUser at {big} users on userpool");
-        let cells = vec![
-            ("userpool", s2_admin_get_user(t, &o, 10_000, "S6").await),
-            ("userpool", s2_admin_get_user(t, &o, big, "S6").await),
-        ];
-        for (name, cell) in cells {
-            let cells = vec![(name, cell)];
-            rows.push(Row {
-                scenario: "S6 AdminGetUser, growing pool (userpool)".into(),
-                cells,
-            });
+        eprintln!("S6 AdminGetUser at {users} users on userpool");
+        let mut cells = vec![("userpool", s2_admin_get_user(t, &o, users, "S6").await)];
+        for other in targets.iter().skip(1) {
+            cells.push((
+                other.name,
+                Cell::Cannot("not run: the pool would take too long to build".into()),
+            ));
         }
+        rows.push(Row {
+            scenario: format!("S6 AdminGetUser at {users} users"),
+            cells,
+        });
     }
     // The ceiling answers the S1 request shape.
     let c = ceiling_target.addr;
     let _ = c;
     let ceil = load::run(ceiling_target.addr, CONNS, Duration::from_secs(o.secs), u64::MAX, simple("AdminGetDevice",
-        json!({"UserPoolId": "us-east-1_abc", "Username": "alice", "DeviceKey": "us-east-1_00000000-0000-4000-8000-000000000000"}))).await;
+        json!({"UserPoolId": "us-east-1_abc", "Username": ALICE, "DeviceKey": "us-east-1_00000000-0000-4000-8000-000000000000"}))).await;
     eprintln!("ceiling: {:.0}/s", ceil.rate());
     let soak_table = if o.soak_secs > 0 {
         soak(&targets[0], o.soak_secs)

@@ -311,6 +311,12 @@ fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRecord> {
     })
 }
 
+/// A ListUsers page before it is cut: by username key, or by (search value, username key).
+enum FilteredPage {
+    Keyed(Vec<UserRecord>),
+    Search(Vec<(UserRecord, String)>),
+}
+
 const POOL_COLUMNS: &str = "id, name, created_ms, modified_ms, settings";
 const CLIENT_COLUMNS: &str = "client_id, pool_id, name, created_ms, modified_ms, secret, settings";
 
@@ -638,43 +644,63 @@ impl Store for SqliteStore {
                     ))
                     .and_then(|mut s| s.query_map(params![pool_id, after, lim], user_from_row)?.collect())
                     .map_err(backend)?,
-                Some(f) => {
-                    let (column_sql, join) = match f.attribute.as_str() {
-                        "username" => ("u.username", ""),
-                        "sub" => ("u.sub", ""),
-                        "cognito:user_status" => ("u.status", ""),
-                        "status" => ("CASE u.enabled WHEN 1 THEN 'Enabled' ELSE 'Disabled' END", ""),
-                        _ => (
-                            "s.value",
-                            "JOIN user_search s ON s.pool_id = u.pool_id AND s.username_key = u.username_key AND s.name = ?6",
-                        ),
+                Some(f) if matches!(f.attribute.as_str(), "sub" | "cognito:user_status" | "status") => {
+                    let column_sql = match f.attribute.as_str() {
+                        "sub" => "u.sub",
+                        "cognito:user_status" => "u.status",
+                        _ => "CASE u.enabled WHEN 1 THEN 'Enabled' ELSE 'Disabled' END",
                     };
-                    let cond = if f.prefix { format!("{column_sql} >= ?4 AND {column_sql} < ?5") } else { format!("{column_sql} = ?4") };
+                    let cond = if f.prefix {
+                        format!("{column_sql} >= ?4 AND {column_sql} < ?5")
+                    } else {
+                        format!("{column_sql} = ?4 AND ?5 = ?5")
+                    };
                     let sql = format!(
-                        "SELECT {cols} FROM users u {join} WHERE u.pool_id = ?1 AND u.username_key > ?2 AND {cond} \
+                        "SELECT {cols} FROM users u WHERE u.pool_id = ?1 AND u.username_key > ?2 AND {cond} \
                          ORDER BY u.username_key LIMIT ?3"
                     );
                     let end = prefix_end(&f.value);
-                    let mut s = c.prepare_cached(&sql).map_err(backend)?;
-                    let mut binds: Vec<&dyn rusqlite::ToSql> = vec![&pool_id, &after, &lim, &f.value];
-                    if f.prefix {
-                        binds.push(&end);
-                    } else if !join.is_empty() {
-                        binds.push(&end); // ?5 unused but ?6 must be bound positionally
-                    }
-                    if !join.is_empty() {
-                        binds.push(&f.attribute);
-                    }
-                    let rows = s
-                        .query_map(rusqlite::params_from_iter(binds), user_from_row)
-                        .and_then(|m| m.collect::<rusqlite::Result<Vec<_>>>())
+                    c.prepare_cached(&sql)
+                        .and_then(|mut s| s.query_map(params![pool_id, after, lim, f.value, end], user_from_row)?.collect())
+                        .map_err(backend)?
+                }
+                Some(f) => {
+                    // Attribute filters walk the (name, value, user) index in its order, so a
+                    // page costs its own rows whatever the pool's size; the resume key is
+                    // "<value>\0<username_key>".
+                    let (after_value, after_key) = after.split_once('\u{0}').unwrap_or(("", ""));
+                    let cond = if f.prefix { "s.value >= ?5 AND s.value < ?6" } else { "s.value = ?5 AND ?6 = ?6" };
+                    let sql = format!(
+                        "SELECT {cols}, s.value FROM user_search s CROSS JOIN users u \
+                         ON u.pool_id = s.pool_id AND u.username_key = s.username_key \
+                         WHERE s.pool_id = ?1 AND s.name = ?2 AND {cond} AND (s.value, s.username_key) > (?3, ?4) \
+                         ORDER BY s.value, s.username_key LIMIT ?7"
+                    );
+                    let end = prefix_end(&f.value);
+                    let rows: Vec<(UserRecord, String)> = c
+                        .prepare_cached(&sql)
+                        .and_then(|mut s| {
+                            s.query_map(params![pool_id, f.attribute, after_value, after_key, f.value, end, lim], |r| {
+                                Ok((user_from_row(r)?, r.get::<_, String>(15)?))
+                            })?
+                            .collect()
+                        })
                         .map_err(backend)?;
-                    rows
+                    return Ok(FilteredPage::Search(rows));
                 }
             };
-            Ok(rows)
+            Ok(FilteredPage::Keyed(rows))
         })?;
-        Ok(page_of(items, limit, |u| u.username_key.clone()))
+        Ok(match items {
+            FilteredPage::Keyed(rows) => page_of(rows, limit, |u| u.username_key.clone()),
+            FilteredPage::Search(rows) => {
+                let page = page_of(rows, limit, |(u, v)| format!("{v}\u{0}{}", u.username_key));
+                Page {
+                    items: page.items.into_iter().map(|(u, _)| u).collect(),
+                    next_after: page.next_after,
+                }
+            }
+        })
     }
 
     async fn count_users(&self, pool_id: &str) -> StoreResult<i64> {
@@ -1147,9 +1173,18 @@ impl Store for SqliteStore {
                         .collect()
                 })
                 .map_err(backend)?;
-            Ok(rows)
+            Ok(FilteredPage::Keyed(rows))
         })?;
-        Ok(page_of(items, limit, |u| u.username_key.clone()))
+        Ok(match items {
+            FilteredPage::Keyed(rows) => page_of(rows, limit, |u| u.username_key.clone()),
+            FilteredPage::Search(rows) => {
+                let page = page_of(rows, limit, |(u, v)| format!("{v}\u{0}{}", u.username_key));
+                Page {
+                    items: page.items.into_iter().map(|(u, _)| u).collect(),
+                    next_after: page.next_after,
+                }
+            }
+        })
     }
 
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
