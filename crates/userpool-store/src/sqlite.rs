@@ -48,6 +48,14 @@ pub struct SqliteStore {
     /// Connections that only read; chosen round-robin, skipping busy ones.
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Pool rows by id. This process is the only writer of its file (the embedded store
+    /// is single-node; several nodes share PostgreSQL), so a cache updated by its own
+    /// writes is never stale, and the read every pool-scoped request makes costs no
+    /// SQLite transaction (whose shared-memory locks were 11% of a read's CPU).
+    pools: std::sync::RwLock<std::collections::HashMap<String, PoolRecord>>,
+    /// Bumped by every pool write; a read caches its row only if no write began or ended
+    /// while it read.
+    pool_generation: std::sync::atomic::AtomicU64,
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -110,7 +118,16 @@ impl SqliteStore {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            pools: std::sync::RwLock::default(),
+            pool_generation: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    fn forget_pool(&self, id: &str) {
+        self.pool_generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut cache) = self.pools.write() {
+            cache.remove(id);
+        }
     }
 
     fn write<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
@@ -311,6 +328,16 @@ fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRecord> {
     })
 }
 
+/// Forgets a cached pool again when a write to it ends (also bumping the generation, so
+/// a read that raced the write does not cache the old row).
+struct PoolForget<'a>(&'a SqliteStore, &'a str);
+
+impl Drop for PoolForget<'_> {
+    fn drop(&mut self) {
+        self.0.forget_pool(self.1);
+    }
+}
+
 /// A ListUsers page before it is cut: by username key, or by (search value, username key).
 enum FilteredPage {
     Keyed(Vec<UserRecord>),
@@ -348,14 +375,30 @@ impl Store for SqliteStore {
     }
 
     async fn get_pool(&self, id: &str) -> StoreResult<Option<PoolRecord>> {
-        self.read(|c| {
+        if let Ok(cache) = self.pools.read() {
+            if let Some(p) = cache.get(id) {
+                return Ok(Some(p.clone()));
+            }
+        }
+        let generation = self.pool_generation.load(Ordering::SeqCst);
+        let found = self.read(|c| {
             c.prepare_cached(&format!("SELECT {POOL_COLUMNS} FROM user_pools WHERE id = ?1"))
                 .and_then(|mut s| s.query_row([id], pool_from_row).optional())
                 .map_err(backend)
-        })
+        })?;
+        if let (Some(p), Ok(mut cache)) = (&found, self.pools.write()) {
+            // Under the write lock: a pool write bumps the generation before and after it
+            // commits, so an unchanged generation means this row is current.
+            if self.pool_generation.load(Ordering::SeqCst) == generation {
+                cache.insert(p.id.clone(), p.clone());
+            }
+        }
+        Ok(found)
     }
 
     async fn update_pool(&self, pool: &PoolRecord) -> StoreResult<()> {
+        self.forget_pool(&pool.id);
+        let _guard = PoolForget(self, &pool.id);
         self.write(|c| {
             let n = c
                 .prepare_cached("UPDATE user_pools SET name = ?2, modified_ms = ?3, settings = ?4 WHERE id = ?1")
@@ -384,6 +427,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_pool(&self, id: &str) -> StoreResult<()> {
+        self.forget_pool(id);
+        let _guard = PoolForget(self, id);
         self.write(|c| {
             let n = c
                 .prepare_cached("DELETE FROM user_pools WHERE id = ?1")
