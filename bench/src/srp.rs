@@ -47,7 +47,9 @@ pub fn answer(
         &key,
         pool_name,
         user_id,
-        &STANDARD.decode(block).map_err(|e| e.to_string())?,
+        &STANDARD
+            .decode(block)
+            .map_err(|_| format!("SECRET_BLOCK {block:?} is not base64: the SRP is not real"))?,
         &ts,
     );
     let mut out: HashMap<String, String> = HashMap::from([

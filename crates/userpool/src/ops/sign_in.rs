@@ -551,6 +551,45 @@ async fn refresh(
     })
 }
 
+/// The client's SRP_A, refused when it is not a number or is 0 mod N.
+fn client_public(srp_a: &str) -> OpResult<userpool_srp::Int> {
+    let a = userpool_srp::from_hex(srp_a).ok_or_else(|| CognitoError::invalid_parameter("Invalid SRP_A value."))?;
+    userpool_srp::check_a(&a).map_err(|_| CognitoError::invalid_parameter("SRP_A cannot be 0 mod N."))?;
+    Ok(a)
+}
+
+/// A fresh server SRP half (`b`, `B`) against verifier `v`, sealed into the state of
+/// `challenge` with the client's `A`; the state and `B`.
+fn srp_challenge(
+    ctx: &Ctx,
+    challenge: &str,
+    pool: &users::Pool,
+    user: &UserRecord,
+    client: &Client,
+    v: &userpool_srp::Int,
+    a: &userpool_srp::Int,
+) -> (State, userpool_srp::Int) {
+    let (b, big_b) = crate::clock::blocking(|| {
+        let b = userpool_srp::new_private();
+        let big_b = userpool_srp::server_public(v, &b);
+        (b, big_b)
+    });
+    let mut state = State::new(
+        ctx,
+        challenge,
+        pool.id(),
+        &user.username_key,
+        client.id(),
+        client.session_ttl_ms(),
+    );
+    state.srp = Some((
+        userpool_srp::to_hex(&b),
+        userpool_srp::to_hex(&big_b),
+        userpool_srp::to_hex(a),
+    ));
+    (state, big_b)
+}
+
 /// USER_SRP_AUTH: the PASSWORD_VERIFIER challenge.
 async fn srp_start(
     ctx: &Ctx,
@@ -561,32 +600,21 @@ async fn srp_start(
     let name = param(params, "USERNAME")?;
     let srp_a = param(params, "SRP_A")?;
     check_secret_hash(client, &[name], params.get("SECRET_HASH").map(String::as_str))?;
-    let a = userpool_srp::from_hex(srp_a).ok_or_else(|| CognitoError::invalid_parameter("Invalid SRP_A value."))?;
-    userpool_srp::check_a(&a).map_err(|_| CognitoError::invalid_parameter("SRP_A cannot be 0 mod N."))?;
+    let a = client_public(srp_a)?;
     let user = sign_in_user(ctx, pool, client, name).await?;
     check_not_locked(ctx, &user)?;
     let Some(stored) = &user.password else {
         return Err(incorrect());
     };
-    let v = passwords::verifier_int(stored);
-    let (b, big_b) = crate::clock::blocking(|| {
-        let b = userpool_srp::new_private();
-        let big_b = userpool_srp::server_public(&v, &b);
-        (b, big_b)
-    });
-    let mut state = State::new(
+    let (state, big_b) = srp_challenge(
         ctx,
         "PASSWORD_VERIFIER",
-        pool.id(),
-        &user.username_key,
-        client.id(),
-        client.session_ttl_ms(),
+        pool,
+        &user,
+        client,
+        &passwords::verifier_int(stored),
+        &a,
     );
-    state.srp = Some((
-        userpool_srp::to_hex(&b),
-        userpool_srp::to_hex(&big_b),
-        userpool_srp::to_hex(&a),
-    ));
     Ok(Outcome {
         challenge_name: Some(ChallengeNameType::PasswordVerifier),
         // The real service sends no Session here; the state rides in SECRET_BLOCK.
@@ -730,27 +758,9 @@ async fn device_srp_auth(
     let (Some(salt), Some(verifier)) = (&device.salt, &device.verifier) else {
         return Err(incorrect());
     };
-    let a = userpool_srp::from_hex(srp_a).ok_or_else(|| CognitoError::invalid_parameter("Invalid SRP_A value."))?;
-    userpool_srp::check_a(&a).map_err(|_| CognitoError::invalid_parameter("SRP_A cannot be 0 mod N."))?;
+    let a = client_public(srp_a)?;
     let v = userpool_srp::from_bytes_be(verifier);
-    let (b, big_b) = crate::clock::blocking(|| {
-        let b = userpool_srp::new_private();
-        let big_b = userpool_srp::server_public(&v, &b);
-        (b, big_b)
-    });
-    let mut state = State::new(
-        ctx,
-        "DEVICE_PASSWORD_VERIFIER",
-        pool.id(),
-        &user.username_key,
-        client.id(),
-        client.session_ttl_ms(),
-    );
-    state.srp = Some((
-        userpool_srp::to_hex(&b),
-        userpool_srp::to_hex(&big_b),
-        userpool_srp::to_hex(&a),
-    ));
+    let (mut state, big_b) = srp_challenge(ctx, "DEVICE_PASSWORD_VERIFIER", pool, &user, client, &v, &a);
     state.device = Some(device.device_key.clone());
     let sealed = session::seal(ctx, &state);
     // The Session (at most 2048 characters on the wire) names the challenge; the SRP
