@@ -9,19 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
-    /// From milliseconds since the Unix epoch.
-    pub fn from_millis(ms: i64) -> Self {
-        Timestamp(ms)
-    }
-
     /// Milliseconds since the Unix epoch.
     pub fn millis(self) -> i64 {
         self.0
-    }
-
-    /// Whole seconds since the Unix epoch.
-    pub fn seconds(self) -> i64 {
-        self.0.div_euclid(1000)
     }
 }
 

@@ -20,8 +20,7 @@
 //! - members are reported in model order.
 
 use crate::schema::{Shape, ShapeKind};
-use serde_json::{Map, Value};
-use std::fmt::Write as _;
+use serde_json::Value;
 
 /// Why a request body was refused before its operation ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,27 +280,6 @@ fn type_check(shape: &Shape, v: &Value) -> Result<(), Rejection> {
     } else {
         Err(mismatch(shape, v))
     }
-}
-
-/// Builds a message in the same grammar for one hand-checked constraint (used by
-/// operations whose rules go beyond the model, e.g. a nested value only they know).
-pub fn single_error(path: &str, value: Option<&str>, constraint: &str) -> String {
-    let mut m = String::from("1 validation error detected: ");
-    match value {
-        Some(v) => {
-            let _ = write!(m, "Value '{v}' at '{path}' failed to satisfy constraint: {constraint}");
-        }
-        None => {
-            let _ = write!(m, "Value at '{path}' failed to satisfy constraint: {constraint}");
-        }
-    }
-    m
-}
-
-/// Removes nulls from an object so a typed value can be built (used where a body is
-/// decoded without validation).
-pub fn strip_nulls(map: &mut Map<String, Value>) {
-    map.retain(|_, v| !v.is_null());
 }
 
 #[cfg(test)]

@@ -421,13 +421,6 @@ impl Verifier {
         k
     }
 
-    /// Forgets cached keys (call when secrets change).
-    pub fn clear(&self) {
-        if let Ok(mut c) = self.cache.write() {
-            c.clear();
-        }
-    }
-
     /// Checks everything but the signature: date header, clock window, scope, signed
     /// headers. `now` is epoch seconds.
     pub fn check_request(
