@@ -857,7 +857,14 @@ async fn main() {
     }
     scenario!("S1 AdminGetDevice (confirmed device)", |t| s1_admin_get_device(t, &o)
         .await);
-    scenario!("S2 AdminGetUser (random of 100)", |t| s2_admin_get_user(t, &o, 100, "S2", Duration::from_secs(120)).await);
+    scenario!("S2 AdminGetUser (random of 100)", |t| s2_admin_get_user(
+        t,
+        &o,
+        100,
+        "S2",
+        Duration::from_secs(120)
+    )
+    .await);
     scenario!("S3 InitiateAuth USER_PASSWORD_AUTH", |t| s3_password_sign_in(t, &o)
         .await);
     scenario!("S4 full SRP sign-in (2 requests)", |t| s4_srp_sign_in(t, &o).await);
@@ -870,7 +877,10 @@ async fn main() {
         let t = &targets[0];
         eprintln!("S6 AdminGetUser at {users} users on userpool");
         // userpool only, so the big pool may take its time to build (1,000,000 users: ~5 min).
-        let mut cells = vec![("userpool", s2_admin_get_user(t, &o, users, "S6", Duration::from_secs(900)).await)];
+        let mut cells = vec![(
+            "userpool",
+            s2_admin_get_user(t, &o, users, "S6", Duration::from_secs(900)).await,
+        )];
         for other in targets.iter().skip(1) {
             cells.push((
                 other.name,
