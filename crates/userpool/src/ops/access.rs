@@ -175,13 +175,7 @@ pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<
         return Err(sign_in::incorrect());
     }
     passwords::check_policy(&pool.password_policy(), &req.proposed_password)?;
-    user.password = Some(passwords::make_verifier(
-        pool.id(),
-        &user.username,
-        &req.proposed_password,
-    ));
-    user.password_set_ms = ctx.now_ms;
-    user.modified_ms = ctx.now_ms;
+    users::set_password(&pool, &mut user, &req.proposed_password, ctx.now_ms);
     ctx.store()
         .update_user(&user)
         .await

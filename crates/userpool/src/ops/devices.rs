@@ -252,22 +252,6 @@ pub async fn confirm_device(ctx: &Ctx, req: ConfirmDeviceRequest) -> OpResult<Co
     })
 }
 
-async fn user_device(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, key: &str) -> OpResult<DeviceRecord> {
-    presented(ctx, pool, user, key).await
-}
-
-fn page_args(limit: Option<i32>, token_in: Option<&str>) -> OpResult<(usize, Option<String>)> {
-    let limit = match limit {
-        None | Some(0) => 60,
-        Some(n) => usize::try_from(n).unwrap_or(60),
-    };
-    let after = match token_in {
-        Some(t) => Some(token::decode(t).ok_or_else(|| CognitoError::invalid_parameter("Invalid pagination token."))?),
-        None => None,
-    };
-    Ok((limit, after))
-}
-
 async fn list(
     ctx: &Ctx,
     pool: &users::Pool,
@@ -276,7 +260,7 @@ async fn list(
     pagination: Option<&str>,
     full: bool,
 ) -> OpResult<(Vec<DeviceType>, Option<String>)> {
-    let (limit, after) = page_args(limit, pagination)?;
+    let (limit, after) = token::page(limit, pagination)?;
     let page = ctx
         .store()
         .list_devices(pool.id(), &user.username_key, true, after.as_deref(), limit)
@@ -313,7 +297,7 @@ pub async fn get_device(ctx: &Ctx, req: GetDeviceRequest) -> OpResult<GetDeviceR
         .as_deref()
         .ok_or_else(crate::tokens::jwt::invalid_access_token)?;
     let (pool, user, _) = access::authorize(ctx, token).await?;
-    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    let device = presented(ctx, &pool, &user, &req.device_key).await?;
     Ok(GetDeviceResponse {
         device: device_type(ctx, &user, &device, true),
     })
@@ -334,7 +318,7 @@ pub async fn list_devices(ctx: &Ctx, req: ListDevicesRequest) -> OpResult<ListDe
 /// UpdateDeviceStatus
 pub async fn update_device_status(ctx: &Ctx, req: UpdateDeviceStatusRequest) -> OpResult<UpdateDeviceStatusResponse> {
     let (pool, user, _) = access::authorize(ctx, &req.access_token).await?;
-    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    let device = presented(ctx, &pool, &user, &req.device_key).await?;
     set_status(ctx, device, req.device_remembered_status).await?;
     Ok(UpdateDeviceStatusResponse {})
 }
@@ -346,7 +330,7 @@ pub async fn forget_device(ctx: &Ctx, req: ForgetDeviceRequest) -> OpResult<()> 
         .as_deref()
         .ok_or_else(crate::tokens::jwt::invalid_access_token)?;
     let (pool, user, _) = access::authorize(ctx, token).await?;
-    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    let device = presented(ctx, &pool, &user, &req.device_key).await?;
     forget(ctx, &device).await
 }
 
@@ -354,7 +338,7 @@ pub async fn forget_device(ctx: &Ctx, req: ForgetDeviceRequest) -> OpResult<()> 
 pub async fn admin_get_device(ctx: &Ctx, req: AdminGetDeviceRequest) -> OpResult<AdminGetDeviceResponse> {
     let pool = users::load(ctx, &req.user_pool_id).await?;
     let user = users::resolve(ctx, &pool, &req.username).await?;
-    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    let device = presented(ctx, &pool, &user, &req.device_key).await?;
     Ok(AdminGetDeviceResponse {
         device: device_type(ctx, &user, &device, true),
     })
@@ -378,7 +362,7 @@ pub async fn admin_update_device_status(
 ) -> OpResult<AdminUpdateDeviceStatusResponse> {
     let pool = users::load(ctx, &req.user_pool_id).await?;
     let user = users::resolve(ctx, &pool, &req.username).await?;
-    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    let device = presented(ctx, &pool, &user, &req.device_key).await?;
     set_status(ctx, device, req.device_remembered_status).await?;
     Ok(AdminUpdateDeviceStatusResponse {})
 }
@@ -387,6 +371,6 @@ pub async fn admin_update_device_status(
 pub async fn admin_forget_device(ctx: &Ctx, req: AdminForgetDeviceRequest) -> OpResult<()> {
     let pool = users::load(ctx, &req.user_pool_id).await?;
     let user = users::resolve(ctx, &pool, &req.username).await?;
-    let device = user_device(ctx, &pool, &user, &req.device_key).await?;
+    let device = presented(ctx, &pool, &user, &req.device_key).await?;
     forget(ctx, &device).await
 }

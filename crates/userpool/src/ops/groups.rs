@@ -30,18 +30,6 @@ fn group_type(g: &GroupRecord) -> GroupType {
     }
 }
 
-fn page(limit: Option<i32>, next: Option<&str>) -> OpResult<(usize, Option<String>)> {
-    let limit = match limit {
-        None | Some(0) => 60,
-        Some(n) => usize::try_from(n).unwrap_or(60),
-    };
-    let after = match next {
-        Some(t) => Some(token::decode(t).ok_or_else(|| CognitoError::invalid_parameter("Invalid pagination token."))?),
-        None => None,
-    };
-    Ok((limit, after))
-}
-
 async fn load_group(ctx: &Ctx, pool_id: &str, name: &str) -> OpResult<GroupRecord> {
     ctx.store().get_group(pool_id, name).await?.ok_or_else(group_not_found)
 }
@@ -137,7 +125,7 @@ pub async fn delete_group(ctx: &Ctx, req: DeleteGroupRequest) -> OpResult<()> {
 /// ListGroups
 pub async fn list_groups(ctx: &Ctx, req: ListGroupsRequest) -> OpResult<ListGroupsResponse> {
     users::load(ctx, &req.user_pool_id).await?;
-    let (limit, after) = page(req.limit, req.next_token.as_deref())?;
+    let (limit, after) = token::page(req.limit, req.next_token.as_deref())?;
     let p = ctx
         .store()
         .list_groups(&req.user_pool_id, after.as_deref(), limit)
@@ -180,7 +168,7 @@ pub async fn admin_list_groups_for_user(
 ) -> OpResult<AdminListGroupsForUserResponse> {
     let pool = users::load(ctx, &req.user_pool_id).await?;
     let user = users::resolve(ctx, &pool, &req.username).await?;
-    let (limit, after) = page(req.limit, req.next_token.as_deref())?;
+    let (limit, after) = token::page(req.limit, req.next_token.as_deref())?;
     let p = ctx
         .store()
         .groups_of_user(pool.id(), &user.username_key, after.as_deref(), limit)
@@ -195,7 +183,7 @@ pub async fn admin_list_groups_for_user(
 pub async fn list_users_in_group(ctx: &Ctx, req: ListUsersInGroupRequest) -> OpResult<ListUsersInGroupResponse> {
     let pool = users::load(ctx, &req.user_pool_id).await?;
     load_group(ctx, pool.id(), &req.group_name).await?;
-    let (limit, after) = page(req.limit, req.next_token.as_deref())?;
+    let (limit, after) = token::page(req.limit, req.next_token.as_deref())?;
     let p = ctx
         .store()
         .users_in_group(pool.id(), &req.group_name, after.as_deref(), limit)

@@ -189,6 +189,22 @@ pub mod token {
         URL_SAFE_NO_PAD.encode(key.as_bytes())
     }
 
+    /// A request's page: its size (`Limit` absent or 0: the default 60) and the key to
+    /// resume after; a token that is not ours is InvalidParameterException.
+    pub fn page(limit: Option<i32>, next: Option<&str>) -> crate::error::OpResult<(usize, Option<String>)> {
+        let limit = match limit {
+            None | Some(0) => 60,
+            Some(n) => usize::try_from(n).unwrap_or(60),
+        };
+        let after = match next {
+            Some(t) => Some(
+                decode(t).ok_or_else(|| crate::error::CognitoError::invalid_parameter("Invalid pagination token."))?,
+            ),
+            None => None,
+        };
+        Ok((limit, after))
+    }
+
     /// The key a token names, if it is one of ours.
     pub fn decode(token: &str) -> Option<String> {
         URL_SAFE_NO_PAD

@@ -43,26 +43,15 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
     passwords::check_policy(&pool.password_policy(), password)?;
     let (username, sub, attributes) = users::new_identity(&pool, &req.username, &attrs)?;
     users::check_required(&pool, &attributes)?;
-    let mut user = UserRecord {
-        pool_id: pool.id().to_string(),
-        username_key: pool.username_key(&username),
-        username: username.clone(),
-        sub: sub.clone(),
-        status: "UNCONFIRMED".into(),
-        enabled: true,
-        created_ms: ctx.now_ms,
-        modified_ms: ctx.now_ms,
-        attributes,
-        password: Some(passwords::make_verifier(pool.id(), &username, password)),
-        password_set_ms: ctx.now_ms,
-        failed_attempts: 0,
-        locked_until_ms: 0,
-        tokens_valid_after_ms: 0,
-        lookups: None,
-    };
-    users::refresh_lookups(&pool, &mut user);
-    // An unconfirmed user does not hold aliases yet (they are unverified), so only the
-    // username can clash.
+    let user = users::new_user(
+        &pool,
+        (username, sub.clone(), attributes),
+        "UNCONFIRMED",
+        password,
+        ctx.now_ms,
+    );
+    // A clash on the username, or on an email or phone that is the username, is refused by
+    // the store (UsernameExistsException / AliasExistsException).
     ctx.store()
         .create_user(&user)
         .await
@@ -209,14 +198,12 @@ pub async fn confirm_forgot_password(
     let mut user = user_for_client(ctx, &client, &pool, &req.username).await?;
     passwords::check_policy(&pool.password_policy(), &req.password)?;
     codes::redeem(ctx, &user, "forgot_password", &req.confirmation_code).await?;
-    user.password = Some(passwords::make_verifier(pool.id(), &user.username, &req.password));
-    user.password_set_ms = ctx.now_ms;
+    users::set_password(&pool, &mut user, &req.password, ctx.now_ms);
     user.failed_attempts = 0;
     user.locked_until_ms = 0;
     if user.status == "RESET_REQUIRED" || user.status == "FORCE_CHANGE_PASSWORD" {
         user.status = "CONFIRMED".into();
     }
-    user.modified_ms = ctx.now_ms;
     ctx.store()
         .update_user(&user)
         .await

@@ -881,10 +881,8 @@ async fn new_password(
     {
         return Err(invalid_session());
     }
-    user.password = Some(passwords::make_verifier(pool.id(), &user.username, new));
-    user.password_set_ms = ctx.now_ms;
+    users::set_password(pool, &mut user, new, ctx.now_ms);
     user.status = "CONFIRMED".into();
-    user.modified_ms = ctx.now_ms;
     users::refresh_lookups(pool, &mut user);
     ctx.store()
         .update_user(&user)

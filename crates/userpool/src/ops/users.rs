@@ -385,6 +385,39 @@ pub fn new_identity(pool: &Pool, given: &str, attrs: &[AttributeType]) -> OpResu
     Ok((username, sub, attributes))
 }
 
+/// A new user of `pool` (AdminCreateUser, SignUp): enabled, its password set now, its
+/// lookup entries computed.
+pub fn new_user(pool: &Pool, identity: NewIdentity, status: &str, password: &str, now_ms: i64) -> UserRecord {
+    let (username, sub, attributes) = identity;
+    let mut user = UserRecord {
+        pool_id: pool.id().to_string(),
+        username_key: pool.username_key(&username),
+        username,
+        sub,
+        status: status.into(),
+        enabled: true,
+        created_ms: now_ms,
+        modified_ms: now_ms,
+        attributes,
+        password: None,
+        password_set_ms: 0,
+        failed_attempts: 0,
+        locked_until_ms: 0,
+        tokens_valid_after_ms: 0,
+        lookups: None,
+    };
+    set_password(pool, &mut user, password, now_ms);
+    refresh_lookups(pool, &mut user);
+    user
+}
+
+/// Replaces a user's password verifier (the password itself is never kept).
+pub fn set_password(pool: &Pool, user: &mut UserRecord, password: &str, now_ms: i64) {
+    user.password = Some(passwords::make_verifier(pool.id(), &user.username, password));
+    user.password_set_ms = now_ms;
+    user.modified_ms = now_ms;
+}
+
 /// AdminCreateUser
 pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResult<AdminCreateUserResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
@@ -403,9 +436,7 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
             .temporary_password
             .unwrap_or_else(|| passwords::generate_temporary(&policy));
         passwords::check_policy(&policy, &temp)?;
-        user.password = Some(passwords::make_verifier(pool.id(), &user.username, &temp));
-        user.password_set_ms = ctx.now_ms;
-        user.modified_ms = ctx.now_ms;
+        set_password(&pool, &mut user, &temp, ctx.now_ms);
         ctx.store()
             .update_user(&user)
             .await
@@ -424,24 +455,13 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
         }
         None => passwords::generate_temporary(&policy),
     };
-    let mut user = UserRecord {
-        pool_id: pool.id().to_string(),
-        username_key: pool.username_key(&username),
-        username: username.clone(),
-        sub,
-        status: "FORCE_CHANGE_PASSWORD".into(),
-        enabled: true,
-        created_ms: ctx.now_ms,
-        modified_ms: ctx.now_ms,
-        attributes,
-        password: Some(passwords::make_verifier(pool.id(), &username, &temp)),
-        password_set_ms: ctx.now_ms,
-        failed_attempts: 0,
-        locked_until_ms: 0,
-        tokens_valid_after_ms: 0,
-        lookups: None,
-    };
-    refresh_lookups(&pool, &mut user);
+    let user = new_user(
+        &pool,
+        (username, sub, attributes),
+        "FORCE_CHANGE_PASSWORD",
+        &temp,
+        ctx.now_ms,
+    );
     if req.force_alias_creation == Some(true) {
         take_aliases(ctx, &pool, &user).await?;
     }
@@ -526,11 +546,9 @@ pub async fn admin_set_user_password(
     let pool = load(ctx, &req.user_pool_id).await?;
     let mut user = resolve(ctx, &pool, &req.username).await?;
     passwords::check_policy(&pool.password_policy(), &req.password)?;
-    user.password = Some(passwords::make_verifier(pool.id(), &user.username, &req.password));
-    user.password_set_ms = ctx.now_ms;
+    set_password(&pool, &mut user, &req.password, ctx.now_ms);
     user.failed_attempts = 0;
     user.locked_until_ms = 0;
-    user.modified_ms = ctx.now_ms;
     // "If the password is permanent, the user status is set to Confirmed"; otherwise the
     // user must change it at the next sign-in.
     user.status = if req.permanent == Some(true) {
@@ -702,14 +720,7 @@ pub fn parse_filter(filter: &str) -> OpResult<Option<UserFilter>> {
 pub async fn list_users(ctx: &Ctx, req: ListUsersRequest) -> OpResult<ListUsersResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
     let filter = parse_filter(req.filter.as_deref().unwrap_or_default())?;
-    let after = match req.pagination_token.as_deref() {
-        Some(t) => Some(token::decode(t).ok_or_else(|| CognitoError::invalid_parameter("Invalid pagination token."))?),
-        None => None,
-    };
-    let limit = match req.limit {
-        None | Some(0) => 60,
-        Some(n) => usize::try_from(n).unwrap_or(60),
-    };
+    let (limit, after) = token::page(req.limit, req.pagination_token.as_deref())?;
     let page = ctx
         .store()
         .list_users(pool.id(), filter.as_ref(), after.as_deref(), limit)
