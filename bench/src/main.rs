@@ -40,6 +40,15 @@ struct Options {
     cognito_local: Option<String>,
     readme: Option<PathBuf>,
     out: PathBuf,
+    /// Scenario labels to run ("S1,S2,S6"); empty runs them all. For quick looks while
+    /// profiling; a full run leaves it empty.
+    only: Vec<String>,
+}
+
+impl Options {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| scenario.starts_with(s.as_str()))
+    }
 }
 
 struct Target {
@@ -742,6 +751,7 @@ fn parse_options() -> Options {
         cognito_local: None,
         readme: None,
         out: PathBuf::from("bench/results/latest.md"),
+        only: Vec::new(),
     };
     let mut args = std::env::args().skip(2);
     while let Some(a) = args.next() {
@@ -755,6 +765,7 @@ fn parse_options() -> Options {
             "--cognito-local" => o.cognito_local = Some(v()),
             "--readme" => o.readme = Some(v().into()),
             "--out" => o.out = v().into(),
+            "--only" => o.only = v().split(',').map(str::to_string).collect(),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -842,17 +853,19 @@ async fn main() {
     let mut rows = Vec::new();
     macro_rules! scenario {
         ($name:expr, |$t:ident| $body:expr) => {{
-            let mut cells = Vec::new();
-            for $t in &targets {
-                eprintln!("{} on {}", $name, $t.name);
-                let cell = $body;
-                eprintln!("  {}", fmt_cell(&cell));
-                cells.push(($t.name, cell));
+            if o.wants($name) {
+                let mut cells = Vec::new();
+                for $t in &targets {
+                    eprintln!("{} on {}", $name, $t.name);
+                    let cell = $body;
+                    eprintln!("  {}", fmt_cell(&cell));
+                    cells.push(($t.name, cell));
+                }
+                rows.push(Row {
+                    scenario: $name.to_string(),
+                    cells,
+                });
             }
-            rows.push(Row {
-                scenario: $name.to_string(),
-                cells,
-            });
         }};
     }
     scenario!("S1 AdminGetDevice (confirmed device)", |t| s1_admin_get_device(t, &o)
@@ -874,6 +887,9 @@ async fn main() {
         .await);
     let big = o.big_users;
     for users in [10_000, big] {
+        if !o.wants(&format!("S6 AdminGetUser at {users}")) {
+            continue;
+        }
         let t = &targets[0];
         eprintln!("S6 AdminGetUser at {users} users on userpool");
         // userpool only, so the big pool may take its time to build (1,000,000 users: ~5 min).
@@ -898,7 +914,7 @@ async fn main() {
     let ceil = load::run(ceiling_target.addr, CONNS, Duration::from_secs(o.secs), u64::MAX, simple("AdminGetDevice",
         json!({"UserPoolId": "us-east-1_abc", "Username": ALICE, "DeviceKey": "us-east-1_00000000-0000-4000-8000-000000000000"}))).await;
     eprintln!("ceiling: {:.0}/s", ceil.rate());
-    let soak_table = if o.soak_secs > 0 {
+    let soak_table = if o.soak_secs > 0 && o.wants("soak") {
         soak(&targets[0], o.soak_secs)
             .await
             .unwrap_or_else(|e| format!("soak failed: {e}"))

@@ -7,6 +7,13 @@ pub fn pool_id(region: &str) -> String {
     format!("{region}_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 9))
 }
 
+/// A random (version 4) UUID drawn from the thread's CSPRNG (ChaCha, seeded from the OS),
+/// not from a `getrandom` system call per id (`Uuid::new_v4`), which cost 1.6% of a
+/// request's CPU for its request id alone.
+pub fn uuid() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
 const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
 fn lower_alnum(n: usize) -> String {
@@ -36,5 +43,9 @@ mod tests {
         let c = super::client_id();
         assert_eq!(c.len(), 26);
         assert!(c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        let (a, b) = (super::uuid(), super::uuid());
+        assert_ne!(a, b);
+        assert_eq!(a.get_version(), Some(uuid::Version::Random));
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
     }
 }

@@ -153,13 +153,7 @@ fn key_file(data: &std::path::Path, given: Option<&std::path::PathBuf>) -> std::
 /// `userpool codes`: the live codes of a user, as a JSON array.
 pub async fn codes(args: cli::CodesArgs, now_ms: i64) -> Result<String, StartError> {
     use userpool_store::Store as _;
-    if !args.data.exists() {
-        return Err(StartError::Store {
-            path: args.data.display().to_string(),
-            source: userpool_store::StoreError::NotFound,
-        });
-    }
-    let store = SqliteStore::open(&args.data, Durability::Normal).map_err(|source| StartError::Store {
+    let store = SqliteStore::open_for_reading(&args.data).map_err(|source| StartError::Store {
         path: args.data.display().to_string(),
         source,
     })?;

@@ -51,7 +51,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::fut
 }
 
 async fn handle(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::ids::uuid().to_string();
     let span = tracing::info_span!("request", id = %request_id);
     let rid = request_id.clone();
     Ok(guard(route(app, peer, req, request_id).instrument(span), &rid).await)

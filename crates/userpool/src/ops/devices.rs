@@ -62,7 +62,7 @@ pub async fn issue(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult
         Some(g) => g,
         None => format!("-{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 8)),
     };
-    let key = format!("{}_{}", ctx.app.config.region, uuid::Uuid::new_v4());
+    let key = format!("{}_{}", ctx.app.config.region, crate::ids::uuid());
     let device = DeviceRecord {
         pool_id: pool.id().to_string(),
         device_key: key.clone(),

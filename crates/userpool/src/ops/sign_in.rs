@@ -418,7 +418,7 @@ async fn tokens(
         }
         None => (None, None),
     };
-    let origin_jti = uuid::Uuid::new_v4().to_string();
+    let origin_jti = crate::ids::uuid().to_string();
     let now = ctx.now_ms.div_euclid(1000);
     let mut result = grant(ctx, pool, client, user, device_key.as_deref(), now, &origin_jti).await?;
     let (refresh, hash) = jwt::new_refresh_token();

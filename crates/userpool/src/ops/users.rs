@@ -345,7 +345,7 @@ pub type NewIdentity = (String, String, Vec<(String, String)>);
 
 /// The username and initial attributes of a new user, by the pool's username rules.
 pub fn new_identity(pool: &Pool, given: &str, attrs: &[AttributeType]) -> OpResult<NewIdentity> {
-    let sub = uuid::Uuid::new_v4().to_string();
+    let sub = crate::ids::uuid().to_string();
     let mut attributes = vec![("sub".to_string(), sub.clone())];
     let mut list: Vec<AttributeType> = attrs.to_vec();
     let username = if pool.email_or_phone_usernames() {

@@ -39,7 +39,7 @@ pub struct Grant<'a> {
 }
 
 fn uuid() -> String {
-    uuid::Uuid::new_v4().to_string()
+    crate::ids::uuid().to_string()
 }
 
 fn sign(keys: &crate::tokens::keys::SigningKey, claims: &Map<String, Value>) -> OpResult<String> {
