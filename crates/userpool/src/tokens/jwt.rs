@@ -5,7 +5,7 @@ use crate::error::{CognitoError, OpResult};
 use crate::tokens::keys::PoolKeys;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use userpool_model::ErrorCode;
@@ -42,14 +42,32 @@ fn uuid() -> String {
     crate::ids::uuid().to_string()
 }
 
+/// A compact JWS: `header.claims.signature`, RS256 with the pool key (see
+/// [`crate::tokens::keys::SigningKey`] for why not `jsonwebtoken::encode`).
 fn sign(keys: &crate::tokens::keys::SigningKey, claims: &Map<String, Value>) -> OpResult<String> {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some(keys.kid.clone());
-    header.typ = None;
-    jsonwebtoken::encode(&header, claims, &keys.encoding).map_err(|e| {
-        tracing::error!(error = %e, "IE0014 token signing failed");
+    let claims = serde_json::to_vec(claims).map_err(|e| {
+        tracing::error!(error = %e, "IE0014 token claims do not serialise");
         CognitoError::internal()
-    })
+    })?;
+    let mut token = String::with_capacity(keys.header_b64.len() + claims.len() * 4 / 3 + 350);
+    token.push_str(&keys.header_b64);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+    let mut signature = vec![0; keys.pair.public_modulus_len()];
+    keys.pair
+        .sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            token.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "IE0014 token signing failed");
+            CognitoError::internal()
+        })?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
 }
 
 /// Attribute values as the ID token carries them: `*_verified` as booleans, the rest strings.

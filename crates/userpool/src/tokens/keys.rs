@@ -7,7 +7,7 @@ use crate::error::{CognitoError, OpResult};
 use crate::seal::Sealer;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::DecodingKey;
 use rsa::pkcs1::EncodeRsaPrivateKey as _;
 use rsa::traits::PublicKeyParts as _;
 use std::collections::HashMap;
@@ -15,11 +15,18 @@ use std::sync::{Arc, RwLock};
 use userpool_store::{SigningKeyRecord, Store, StoreError};
 
 /// A key that signs one kind of token.
+///
+/// Signing uses aws-lc directly rather than `jsonwebtoken::encode`: that parses and checks
+/// the private key from DER on every call, which cost more than the signature itself
+/// (0.9 ms of a 1.2 ms token with aws-lc). Here the key is parsed once per process.
 pub struct SigningKey {
     /// The JWT `kid`.
     pub kid: String,
     /// The private key, parsed once.
-    pub encoding: EncodingKey,
+    pub pair: aws_lc_rs::signature::RsaKeyPair,
+    /// `base64url({"kid":…,"alg":"RS256"})`, the first part of every token it signs
+    /// (members in Cognito's order).
+    pub header_b64: String,
 }
 
 /// A pool's keys, ready to use.
@@ -120,11 +127,17 @@ pub(crate) fn parse(records: &[SigningKeyRecord], sealer: &Sealer) -> OpResult<P
             tracing::error!(kid = %r.kid, "IE0013 signing key does not open with this data key");
             CognitoError::internal()
         })?;
+        let pair = aws_lc_rs::signature::RsaKeyPair::from_der(&der).map_err(|e| {
+            tracing::error!(error = %e, kid = %r.kid, "IE0015 stored signing key does not parse");
+            CognitoError::internal()
+        })?;
+        let header = serde_json::to_vec(&serde_json::json!({"kid": r.kid, "alg": "RS256"})).unwrap_or_default();
         signers.insert(
             if r.token_use == "id" { "id" } else { "access" },
             SigningKey {
                 kid: r.kid.clone(),
-                encoding: EncodingKey::from_rsa_der(&der),
+                pair,
+                header_b64: URL_SAFE_NO_PAD.encode(header),
             },
         );
     }
