@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_users_tokens_keys.sql"),
     include_str!("../migrations/sqlite/0003_devices.sql"),
     include_str!("../migrations/sqlite/0004_groups.sql"),
+    include_str!("../migrations/sqlite/0005_rowid_tables.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -59,7 +60,7 @@ pub struct SqliteStore {
     /// Bumped by every pool write; a read caches its row only if no write began or ended
     /// while it read.
     pool_generation: std::sync::atomic::AtomicU64,
-    /// The held lock file of a serving store (see [`SqliteStore::open`]).
+    /// The held lock file of a serving store (see [`SqliteStore::open`]); released last.
     lock: Option<std::fs::File>,
 }
 
@@ -133,15 +134,35 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             MIGRATIONS.len()
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction().map_err(backend)?;
-        tx.execute_batch(sql).map_err(backend)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
-            .map_err(backend)?;
-        tx.commit().map_err(backend)?;
-        tracing::info!(version = i + 1, "applied store migration");
+    if applied == MIGRATIONS.len() {
+        return Ok(());
     }
-    Ok(())
+    // Foreign keys are off while migrating (a table rebuild drops a parent under its
+    // children; SQLite ignores this pragma inside a transaction) and each migration is
+    // checked before it commits.
+    conn.execute_batch("PRAGMA foreign_keys=OFF").map_err(backend)?;
+    let result = (|| {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let tx = conn.transaction().map_err(backend)?;
+            tx.execute_batch(sql).map_err(backend)?;
+            let broken: i64 = tx
+                .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+                .map_err(backend)?;
+            if broken != 0 {
+                return Err(StoreError::Backend(format!(
+                    "ST0009 migration {} would leave {broken} rows without their parent",
+                    i + 1
+                )));
+            }
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            tracing::info!(version = i + 1, "applied store migration");
+        }
+        Ok(())
+    })();
+    conn.execute_batch("PRAGMA foreign_keys=ON").map_err(backend)?;
+    result
 }
 
 /// Runs a short SQLite section (see the module docs).
@@ -295,8 +316,21 @@ fn limit_plus_one(limit: usize) -> i64 {
     i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
 }
 
-const USER_COLUMNS: &str = "pool_id, username_key, username, sub, status, enabled, created_ms, modified_ms, \
-     attributes, password_salt, password_verifier, password_set_ms, failed_attempts, locked_until_ms, tokens_valid_after_ms";
+macro_rules! user_columns {
+    () => {
+        "pool_id, username_key, username, sub, status, enabled, created_ms, modified_ms, \
+     attributes, password_salt, password_verifier, password_set_ms, failed_attempts, locked_until_ms, tokens_valid_after_ms"
+    };
+}
+/// The same columns of `users u`, for joins.
+macro_rules! user_columns_u {
+    () => {
+        "u.pool_id, u.username_key, u.username, u.sub, u.status, u.enabled, u.created_ms, u.modified_ms, \
+     u.attributes, u.password_salt, u.password_verifier, u.password_set_ms, u.failed_attempts, u.locked_until_ms, \
+     u.tokens_valid_after_ms"
+    };
+}
+const USER_COLUMNS_U: &str = user_columns_u!();
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     let attributes: String = r.get(8)?;
@@ -366,7 +400,11 @@ fn code_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CodeRecord> {
     })
 }
 
-const CODE_COLUMNS: &str = "pool_id, username_key, purpose, sealed_code, destination, expires_ms, attempts_left";
+macro_rules! code_columns {
+    () => {
+        "pool_id, username_key, purpose, sealed_code, destination, expires_ms, attempts_left"
+    };
+}
 
 fn refresh_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefreshRecord> {
     Ok(RefreshRecord {
@@ -397,8 +435,12 @@ fn one_row(n: usize) -> StoreResult<()> {
     }
 }
 
-const DEVICE_COLUMNS: &str = "pool_id, device_key, username_key, device_group_key, confirmed, remembered, name, \
-     salt, verifier, last_ip, sdk, created_ms, modified_ms, last_auth_ms";
+macro_rules! device_columns {
+    () => {
+        "pool_id, device_key, username_key, device_group_key, confirmed, remembered, name, \
+     salt, verifier, last_ip, sdk, created_ms, modified_ms, last_auth_ms"
+    };
+}
 
 fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
     Ok(DeviceRecord {
@@ -419,7 +461,17 @@ fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
     })
 }
 
-const GROUP_COLUMNS: &str = "pool_id, name, description, role_arn, precedence, created_ms, modified_ms";
+macro_rules! group_columns {
+    () => {
+        "pool_id, name, description, role_arn, precedence, created_ms, modified_ms"
+    };
+}
+/// The same columns of `groups g`, for joins.
+macro_rules! group_columns_g {
+    () => {
+        "g.pool_id, g.name, g.description, g.role_arn, g.precedence, g.created_ms, g.modified_ms"
+    };
+}
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRecord> {
     Ok(GroupRecord {
@@ -449,8 +501,16 @@ enum FilteredPage {
     Search(Vec<(UserRecord, String)>),
 }
 
-const POOL_COLUMNS: &str = "id, name, created_ms, modified_ms, settings";
-const CLIENT_COLUMNS: &str = "client_id, pool_id, name, created_ms, modified_ms, secret, settings";
+macro_rules! pool_columns {
+    () => {
+        "id, name, created_ms, modified_ms, settings"
+    };
+}
+macro_rules! client_columns {
+    () => {
+        "client_id, pool_id, name, created_ms, modified_ms, secret, settings"
+    };
+}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -487,7 +547,7 @@ impl Store for SqliteStore {
         }
         let generation = self.pool_generation.load(Ordering::SeqCst);
         let found = self.read(|c| {
-            c.prepare_cached(&format!("SELECT {POOL_COLUMNS} FROM user_pools WHERE id = ?1"))
+            c.prepare_cached(concat!("SELECT ", pool_columns!(), " FROM user_pools WHERE id = ?1"))
                 .and_then(|mut s| s.query_row([id], pool_from_row).optional())
                 .map_err(backend)
         })?;
@@ -519,8 +579,10 @@ impl Store for SqliteStore {
 
     async fn list_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Page<PoolRecord>> {
         let items = self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {POOL_COLUMNS} FROM user_pools WHERE id > ?1 ORDER BY id LIMIT ?2"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                pool_columns!(),
+                " FROM user_pools WHERE id > ?1 ORDER BY id LIMIT ?2"
             ))
             .and_then(|mut s| {
                 s.query_map(params![after.unwrap_or(""), limit_plus_one(limit)], pool_from_row)?
@@ -549,8 +611,10 @@ impl Store for SqliteStore {
 
     async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
         self.write(|c| {
-            c.prepare_cached(&format!(
-                "INSERT INTO app_clients ({CLIENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            c.prepare_cached(concat!(
+                "INSERT INTO app_clients (",
+                client_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -578,8 +642,10 @@ impl Store for SqliteStore {
 
     async fn get_client(&self, pool_id: &str, client_id: &str) -> StoreResult<Option<ClientRecord>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {CLIENT_COLUMNS} FROM app_clients WHERE client_id = ?1 AND pool_id = ?2"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                client_columns!(),
+                " FROM app_clients WHERE client_id = ?1 AND pool_id = ?2"
             ))
             .and_then(|mut s| s.query_row([client_id, pool_id], client_from_row).optional())
             .map_err(backend)
@@ -588,8 +654,10 @@ impl Store for SqliteStore {
 
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<ClientRecord>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {CLIENT_COLUMNS} FROM app_clients WHERE client_id = ?1"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                client_columns!(),
+                " FROM app_clients WHERE client_id = ?1"
             ))
             .and_then(|mut s| s.query_row([client_id], client_from_row).optional())
             .map_err(backend)
@@ -616,12 +684,17 @@ impl Store for SqliteStore {
 
     async fn list_clients(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Page<ClientRecord>> {
         let items = self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {CLIENT_COLUMNS} FROM app_clients WHERE pool_id = ?1 AND client_id > ?2 ORDER BY client_id LIMIT ?3"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                client_columns!(),
+                " FROM app_clients WHERE pool_id = ?1 AND client_id > ?2 ORDER BY client_id LIMIT ?3"
             ))
             .and_then(|mut s| {
-                s.query_map(params![pool_id, after.unwrap_or(""), limit_plus_one(limit)], client_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
+                s.query_map(
+                    params![pool_id, after.unwrap_or(""), limit_plus_one(limit)],
+                    client_from_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
             })
             .map_err(backend)
         })?;
@@ -650,8 +723,10 @@ impl Store for SqliteStore {
                 Some(p) => (Some(&p.salt), Some(&p.verifier)),
                 None => (None, None),
             };
-            tx.prepare_cached(&format!(
-                "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            tx.prepare_cached(concat!(
+                "INSERT INTO users (",
+                user_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -693,8 +768,10 @@ impl Store for SqliteStore {
     async fn get_user(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<UserRecord>> {
         self.read(|c| {
             let user = c
-                .prepare_cached(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE pool_id = ?1 AND username_key = ?2"
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE pool_id = ?1 AND username_key = ?2"
                 ))
                 .and_then(|mut s| s.query_row([pool_id, username_key], user_from_row).optional())
                 .map_err(backend)?;
@@ -705,10 +782,11 @@ impl Store for SqliteStore {
     async fn find_user_by_alias(&self, pool_id: &str, alias_key: &str) -> StoreResult<Option<UserRecord>> {
         self.read(|c| {
             let user = c
-                .prepare_cached(&format!(
-                    "SELECT {} FROM user_aliases a JOIN users u ON u.pool_id = a.pool_id AND u.username_key = a.username_key \
-                     WHERE a.pool_id = ?1 AND a.alias_key = ?2",
-                    USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    user_columns_u!(),
+                    " FROM user_aliases a JOIN users u ON u.pool_id = a.pool_id AND u.username_key = a.username_key \
+                     WHERE a.pool_id = ?1 AND a.alias_key = ?2"
                 ))
                 .and_then(|mut s| s.query_row([pool_id, alias_key], user_from_row).optional())
                 .map_err(backend)?;
@@ -719,8 +797,10 @@ impl Store for SqliteStore {
     async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<UserRecord>> {
         self.read(|c| {
             let user = c
-                .prepare_cached(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE pool_id = ?1 AND sub = ?2"
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    user_columns!(),
+                    " FROM users WHERE pool_id = ?1 AND sub = ?2"
                 ))
                 .and_then(|mut s| s.query_row([pool_id, sub], user_from_row).optional())
                 .map_err(backend)?;
@@ -786,11 +866,13 @@ impl Store for SqliteStore {
         let after = after.unwrap_or("");
         let lim = limit_plus_one(limit);
         let items = self.read(|c| {
-            let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+            let cols = USER_COLUMNS_U;
             let rows: Vec<UserRecord> = match filter {
                 None => c
-                    .prepare_cached(&format!(
-                        "SELECT {cols} FROM users u WHERE u.pool_id = ?1 AND u.username_key > ?2 ORDER BY u.username_key LIMIT ?3"
+                    .prepare_cached(concat!(
+                        "SELECT ",
+                        user_columns_u!(),
+                        " FROM users u WHERE u.pool_id = ?1 AND u.username_key > ?2 ORDER BY u.username_key LIMIT ?3"
                     ))
                     .and_then(|mut s| s.query_map(params![pool_id, after, lim], user_from_row)?.collect())
                     .map_err(backend)?,
@@ -811,7 +893,10 @@ impl Store for SqliteStore {
                     );
                     let end = prefix_end(&f.value);
                     c.prepare_cached(&sql)
-                        .and_then(|mut s| s.query_map(params![pool_id, after, lim, f.value, end], user_from_row)?.collect())
+                        .and_then(|mut s| {
+                            s.query_map(params![pool_id, after, lim, f.value, end], user_from_row)?
+                                .collect()
+                        })
                         .map_err(backend)?
                 }
                 Some(f) => {
@@ -819,7 +904,11 @@ impl Store for SqliteStore {
                     // page costs its own rows whatever the pool's size; the resume key is
                     // "<value>\0<username_key>".
                     let (after_value, after_key) = after.split_once('\u{0}').unwrap_or(("", ""));
-                    let cond = if f.prefix { "s.value >= ?5 AND s.value < ?6" } else { "s.value = ?5 AND ?6 = ?6" };
+                    let cond = if f.prefix {
+                        "s.value >= ?5 AND s.value < ?6"
+                    } else {
+                        "s.value = ?5 AND ?6 = ?6"
+                    };
                     let sql = format!(
                         "SELECT {cols}, s.value FROM user_search s CROSS JOIN users u \
                          ON u.pool_id = s.pool_id AND u.username_key = s.username_key \
@@ -830,9 +919,10 @@ impl Store for SqliteStore {
                     let rows: Vec<(UserRecord, String)> = c
                         .prepare_cached(&sql)
                         .and_then(|mut s| {
-                            s.query_map(params![pool_id, f.attribute, after_value, after_key, f.value, end, lim], |r| {
-                                Ok((user_from_row(r)?, r.get::<_, String>(15)?))
-                            })?
+                            s.query_map(
+                                params![pool_id, f.attribute, after_value, after_key, f.value, end, lim],
+                                |r| Ok((user_from_row(r)?, r.get::<_, String>(15)?)),
+                            )?
                             .collect()
                         })
                         .map_err(backend)?;
@@ -863,8 +953,10 @@ impl Store for SqliteStore {
 
     async fn put_code(&self, code: &CodeRecord) -> StoreResult<()> {
         self.write(|c| {
-            c.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO codes ({CODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            c.prepare_cached(concat!(
+                "INSERT OR REPLACE INTO codes (",
+                code_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -890,8 +982,10 @@ impl Store for SqliteStore {
 
     async fn get_code(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<Option<CodeRecord>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {CODE_COLUMNS} FROM codes WHERE pool_id = ?1 AND username_key = ?2 AND purpose = ?3"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                code_columns!(),
+                " FROM codes WHERE pool_id = ?1 AND username_key = ?2 AND purpose = ?3"
             ))
             .and_then(|mut s| s.query_row([pool_id, username_key, purpose], code_from_row).optional())
             .map_err(backend)
@@ -900,8 +994,10 @@ impl Store for SqliteStore {
 
     async fn list_codes(&self, pool_id: &str, username_key: &str) -> StoreResult<Vec<CodeRecord>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {CODE_COLUMNS} FROM codes WHERE pool_id = ?1 AND username_key = ?2 ORDER BY purpose"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                code_columns!(),
+                " FROM codes WHERE pool_id = ?1 AND username_key = ?2 ORDER BY purpose"
             ))
             .and_then(|mut s| s.query_map([pool_id, username_key], code_from_row)?.collect())
             .map_err(backend)
@@ -1024,8 +1120,10 @@ impl Store for SqliteStore {
             )
             .and_then(|mut s| s.execute(params![d.pool_id, d.username_key, stale_before_ms]))
             .map_err(backend)?;
-            tx.prepare_cached(&format!(
-                "INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            tx.prepare_cached(concat!(
+                "INSERT INTO devices (",
+                device_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -1060,8 +1158,10 @@ impl Store for SqliteStore {
 
     async fn get_device(&self, pool_id: &str, device_key: &str) -> StoreResult<Option<DeviceRecord>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices WHERE pool_id = ?1 AND device_key = ?2"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                device_columns!(),
+                " FROM devices WHERE pool_id = ?1 AND device_key = ?2"
             ))
             .and_then(|mut s| s.query_row([pool_id, device_key], device_from_row).optional())
             .map_err(backend)
@@ -1114,8 +1214,10 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> StoreResult<Page<DeviceRecord>> {
         let items = self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices WHERE pool_id = ?1 AND username_key = ?2 AND confirmed = 1 \
+            c.prepare_cached(concat!(
+                "SELECT ",
+                device_columns!(),
+                " FROM devices WHERE pool_id = ?1 AND username_key = ?2 AND confirmed = 1 \
                  AND remembered >= ?3 AND device_key > ?4 ORDER BY device_key LIMIT ?5"
             ))
             .and_then(|mut s| {
@@ -1163,8 +1265,10 @@ impl Store for SqliteStore {
 
     async fn create_group(&self, g: &GroupRecord) -> StoreResult<()> {
         self.write(|c| {
-            c.prepare_cached(&format!(
-                "INSERT INTO groups ({GROUP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            c.prepare_cached(concat!(
+                "INSERT INTO groups (",
+                group_columns!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -1192,8 +1296,10 @@ impl Store for SqliteStore {
 
     async fn get_group(&self, pool_id: &str, name: &str) -> StoreResult<Option<GroupRecord>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {GROUP_COLUMNS} FROM groups WHERE pool_id = ?1 AND name = ?2"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                group_columns!(),
+                " FROM groups WHERE pool_id = ?1 AND name = ?2"
             ))
             .and_then(|mut s| s.query_row([pool_id, name], group_from_row).optional())
             .map_err(backend)
@@ -1234,8 +1340,10 @@ impl Store for SqliteStore {
 
     async fn list_groups(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Page<GroupRecord>> {
         let items = self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {GROUP_COLUMNS} FROM groups WHERE pool_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
+            c.prepare_cached(concat!(
+                "SELECT ",
+                group_columns!(),
+                " FROM groups WHERE pool_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
             ))
             .and_then(|mut s| {
                 s.query_map(
@@ -1283,13 +1391,10 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> StoreResult<Page<GroupRecord>> {
         let items = self.read(|c| {
-            let cols = GROUP_COLUMNS
-                .split(", ")
-                .map(|c| format!("g.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            c.prepare_cached(&format!(
-                "SELECT {cols} FROM group_members m JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
+            c.prepare_cached(concat!(
+                "SELECT ",
+                group_columns_g!(),
+                " FROM group_members m JOIN groups g ON g.pool_id = m.pool_id AND g.name = m.group_name \
                  WHERE m.pool_id = ?1 AND m.username_key = ?2 AND m.group_name > ?3 ORDER BY m.group_name LIMIT ?4"
             ))
             .and_then(|mut s| {
@@ -1312,10 +1417,11 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> StoreResult<Page<UserRecord>> {
         let items = self.read(|c| {
-            let cols = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
             let rows: Vec<UserRecord> = c
-                .prepare_cached(&format!(
-                    "SELECT {cols} FROM group_members m JOIN users u ON u.pool_id = m.pool_id AND u.username_key = m.username_key \
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    user_columns_u!(),
+                    " FROM group_members m JOIN users u ON u.pool_id = m.pool_id AND u.username_key = m.username_key \
                      WHERE m.pool_id = ?1 AND m.group_name = ?2 AND m.username_key > ?3 ORDER BY m.username_key LIMIT ?4"
                 ))
                 .and_then(|mut s| {
@@ -1416,6 +1522,74 @@ mod tests {
             sealed_secret: Some(vec![1, 2, 3]),
             settings: "{}".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn migration_5_keeps_users_devices_and_their_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        {
+            // A data file as a binary of schema version 4 left it.
+            let conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS.iter().take(4).enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA foreign_keys=ON;
+                 INSERT INTO user_pools VALUES ('p', 'pool', 1, 1, '{}');
+                 INSERT INTO users (pool_id, username_key, username, sub, status, enabled, created_ms, modified_ms,
+                     attributes, password_salt, password_verifier)
+                     VALUES ('p', 'alice', 'Alice', 'sub-1', 'CONFIRMED', 1, 2, 3,
+                     '[[\"email\",\"a@example.com\"]]', x'0102', x'0304');
+                 INSERT INTO user_aliases VALUES ('p', 'email:a@example.com', 'alice');
+                 INSERT INTO user_search VALUES ('p', 'email', 'a@example.com', 'alice');
+                 INSERT INTO devices VALUES ('p', 'us-east-1_d1', 'alice', '-g', 1, 1, 'phone', x'05', x'06',
+                     '127.0.0.1', 'sdk', 4, 5, 6);
+                 INSERT INTO refresh_tokens VALUES (x'aabb', 'p', 'alice', 'client', 'us-east-1_d1', 'o1', 7, 8, 9);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, Durability::Normal).unwrap();
+        let user = store.get_user("p", "alice").await.unwrap().unwrap();
+        assert_eq!(user.username, "Alice");
+        assert_eq!(
+            user.attributes,
+            vec![("email".to_string(), "a@example.com".to_string())]
+        );
+        assert_eq!(user.password.unwrap().verifier, vec![3, 4]);
+        let by_alias = store.find_user_by_alias("p", "email:a@example.com").await.unwrap();
+        assert_eq!(by_alias.unwrap().sub, "sub-1");
+        assert_eq!(
+            store.find_user_by_sub("p", "sub-1").await.unwrap().unwrap().username,
+            "Alice"
+        );
+        let device = store.get_device("p", "us-east-1_d1").await.unwrap().unwrap();
+        assert_eq!(device.username_key, "alice");
+        let token = store.get_refresh_token(&[0xaa, 0xbb]).await.unwrap().unwrap();
+        assert_eq!((token.origin_jti.as_str(), token.expires_ms), ("o1", 9));
+        // The children's references name the rebuilt tables: deleting the user cascades.
+        store.delete_user("p", "alice").await.unwrap();
+        assert!(store.get_device("p", "us-east-1_d1").await.unwrap().is_none());
+        assert!(store
+            .find_user_by_alias("p", "email:a@example.com")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store.get_refresh_token(&[0xaa, 0xbb]).await.unwrap().is_none());
+        let writer = store.writer.lock().unwrap();
+        let left: i64 = writer
+            .query_row(
+                "SELECT (SELECT count(*) FROM user_aliases) + (SELECT count(*) FROM user_search)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
+        let version: i64 = writer.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, 5);
+        let fks: i64 = writer.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(fks, 1);
     }
 
     #[tokio::test]
