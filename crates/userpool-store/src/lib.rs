@@ -390,6 +390,10 @@ pub trait Store: Send + Sync + 'static {
     async fn device_group_key(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<String>>;
     /// Marks a sign-in state used; false if it already was (it yields tokens once).
     async fn consume_state(&self, nonce: &[u8], expires_ms: i64, now_ms: i64) -> StoreResult<bool>;
+    /// Deletes up to `limit` expired rows from each of the refresh tokens, revoked token
+    /// families, codes and consumed sign-in states (each refused by its expiry already);
+    /// how many went.
+    async fn prune_expired(&self, now_ms: i64, limit: usize) -> StoreResult<u64>;
 
     /// Adds a group; `Conflict` if the name exists, `NotFound` if the pool is gone.
     async fn create_group(&self, group: &GroupRecord) -> StoreResult<()>;

@@ -1246,6 +1246,33 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn prune_expired(&self, now_ms: i64, limit: usize) -> StoreResult<u64> {
+        const PRUNE: [&str; 4] = [
+            "DELETE FROM refresh_tokens WHERE rowid IN \
+             (SELECT rowid FROM refresh_tokens WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
+            "DELETE FROM revoked_origins WHERE origin_jti IN \
+             (SELECT origin_jti FROM revoked_origins WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
+            "DELETE FROM codes WHERE (pool_id, username_key, purpose) IN \
+             (SELECT pool_id, username_key, purpose FROM codes WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
+            "DELETE FROM consumed_states WHERE nonce IN \
+             (SELECT nonce FROM consumed_states WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
+        ];
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            let mut gone = 0u64;
+            for sql in PRUNE {
+                let n = tx
+                    .prepare_cached(sql)
+                    .and_then(|mut s| s.execute(params![now_ms, limit]))
+                    .map_err(backend)?;
+                gone = gone.saturating_add(u64::try_from(n).unwrap_or(0));
+            }
+            tx.commit().map_err(backend)?;
+            Ok(gone)
+        })
+    }
+
     async fn consume_state(&self, nonce: &[u8], expires_ms: i64, now_ms: i64) -> StoreResult<bool> {
         self.write(|c| {
             // Expired markers can go: their states are refused by expiry anyway.
@@ -1590,6 +1617,66 @@ mod tests {
         assert_eq!(version, 5);
         let fks: i64 = writer.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
         assert_eq!(fks, 1);
+    }
+
+    #[tokio::test]
+    async fn prune_expired_deletes_only_expired_rows_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db"), Durability::Normal).unwrap();
+        store.create_pool(&pool("p")).await.unwrap();
+        store
+            .writer
+            .lock()
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO users (pool_id, username_key, username, sub, status, enabled, created_ms, modified_ms, \
+                 attributes) VALUES ('p', 'alice', 'alice', 's1', 'CONFIRMED', 1, 1, 1, '[]')",
+            )
+            .unwrap();
+        let token = |i: u8, expires_ms: i64| RefreshRecord {
+            token_hash: vec![i],
+            pool_id: "p".into(),
+            username_key: "alice".into(),
+            client_id: "c".into(),
+            device_key: None,
+            origin_jti: format!("o{i}"),
+            auth_time: 1,
+            created_ms: 1,
+            expires_ms,
+        };
+        for i in 0..5 {
+            store.put_refresh_token(&token(i, 100)).await.unwrap();
+        }
+        store.put_refresh_token(&token(9, 10_000)).await.unwrap();
+        store.revoke_refresh_token(&[0], "o0", 150).await.unwrap();
+        store.revoke_refresh_token(&[9], "o9", 20_000).await.unwrap();
+        store.put_refresh_token(&token(9, 10_000)).await.unwrap();
+        let code = |purpose: &str, expires_ms: i64| CodeRecord {
+            pool_id: "p".into(),
+            username_key: "alice".into(),
+            purpose: purpose.into(),
+            sealed_code: vec![1],
+            destination: String::new(),
+            expires_ms,
+            attempts_left: 5,
+        };
+        store.put_code(&code("old", 100)).await.unwrap();
+        store.put_code(&code("live", 10_000)).await.unwrap();
+        assert!(store.consume_state(&[7], 100, 0).await.unwrap());
+
+        // Nothing has expired at 50.
+        assert_eq!(store.prune_expired(50, 1000).await.unwrap(), 0);
+        // At 1,000: 4 refresh tokens (the fifth was revoked), 1 revocation, 1 code and 1
+        // state have expired; two per table per call.
+        assert_eq!(store.prune_expired(1_000, 2).await.unwrap(), 2 + 1 + 1 + 1);
+        assert_eq!(store.prune_expired(1_000, 2).await.unwrap(), 2);
+        assert_eq!(store.prune_expired(1_000, 2).await.unwrap(), 0);
+        assert!(store.get_refresh_token(&[1]).await.unwrap().is_none());
+        assert!(store.get_refresh_token(&[9]).await.unwrap().is_some());
+        assert!(!store.is_origin_revoked("o0").await.unwrap());
+        assert!(store.is_origin_revoked("o9").await.unwrap());
+        assert!(store.get_code("p", "alice", "old").await.unwrap().is_none());
+        assert!(store.get_code("p", "alice", "live").await.unwrap().is_some());
     }
 
     #[tokio::test]

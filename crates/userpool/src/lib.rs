@@ -110,9 +110,40 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         pools: std::sync::RwLock::default(),
     });
     tracing::info!(endpoint = %format!("http://{addr}"), data = %args.data.display(), region = %args.region, "userpool listening");
+    let pruner = tokio::spawn(prune_expired(app.store.clone()));
     server::serve(app, listener, shutdown).await;
+    pruner.abort();
     tracing::info!("userpool stopped");
     Ok(())
+}
+
+/// Once a minute, deletes the rows that only their expiry still refuses (refresh tokens,
+/// revoked token families, codes, consumed sign-in states), a batch of 1,000 per table in
+/// one short write at a time, so a long-running server's tables hold only live rows.
+async fn prune_expired(store: Arc<dyn userpool_store::Store>) {
+    const BATCH: usize = 1000;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        // The clock is read once per pass: rows expiring during it wait for the next one.
+        let now_ms = clock::now_ms();
+        let mut total = 0u64;
+        loop {
+            match store.prune_expired(now_ms, BATCH).await {
+                Ok(0) => break,
+                Ok(n) => total = total.saturating_add(n),
+                Err(e) => {
+                    tracing::warn!(error = %e, "pruning expired rows failed; retrying in a minute");
+                    break;
+                }
+            }
+            // Let requests in between batches.
+            tokio::task::yield_now().await;
+        }
+        if total > 0 {
+            tracing::info!(rows = total, "pruned expired rows");
+        }
+    }
 }
 
 /// The identities of `--iam`, or the default one (refused off loopback unless allowed).

@@ -90,3 +90,8 @@ FROM refresh_tokens ORDER BY created_ms;
 DROP TABLE refresh_tokens;
 ALTER TABLE refresh_tokens_0005 RENAME TO refresh_tokens;
 CREATE INDEX refresh_tokens_by_user ON refresh_tokens(pool_id, username_key);
+
+-- Expired rows are deleted in the background (`Store::prune_expired`), oldest first.
+CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens(expires_ms);
+CREATE INDEX revoked_origins_by_expiry ON revoked_origins(expires_ms);
+CREATE INDEX codes_by_expiry ON codes(expires_ms);
