@@ -231,6 +231,14 @@ mod tests {
             id_validity: 600,
         };
         let (access, id) = sign_pair(&k, &g).unwrap();
+        // Cognito's header, members in its order; each token names its own key.
+        let header =
+            |t: &str| String::from_utf8(URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(
+            header(&access),
+            format!(r#"{{"kid":"{}","alg":"RS256"}}"#, k.access.kid)
+        );
+        assert_eq!(header(&id), format!(r#"{{"kid":"{}","alg":"RS256"}}"#, k.id.kid));
         let c = verify(&k, &access, 1299).unwrap();
         assert_eq!(c["device_key"], "us-east-1_d");
         assert_eq!(c["token_use"], "access");

@@ -131,7 +131,9 @@ pub(crate) fn parse(records: &[SigningKeyRecord], sealer: &Sealer) -> OpResult<P
             tracing::error!(error = %e, kid = %r.kid, "IE0015 stored signing key does not parse");
             CognitoError::internal()
         })?;
-        let header = serde_json::to_vec(&serde_json::json!({"kid": r.kid, "alg": "RS256"})).unwrap_or_default();
+        // Written out: `json!` would sort the members.
+        let kid = serde_json::to_string(&r.kid).unwrap_or_default();
+        let header = format!(r#"{{"kid":{kid},"alg":"RS256"}}"#);
         signers.insert(
             if r.token_use == "id" { "id" } else { "access" },
             SigningKey {
