@@ -213,7 +213,13 @@ impl SqliteStore {
     fn open_unlocked(path: &Path, durability: Durability) -> StoreResult<Self> {
         let writer = open_connection(path, durability)?;
         let readers = (0..4)
-            .map(|_| open_connection(path, durability).map(|conn| Mutex::new(Reader { conn, snapshot: None })))
+            .map(|_| {
+                let conn = open_connection(path, durability)?;
+                // A write on a reader would hold the write lock for as long as the reader
+                // keeps its snapshot; `query_only` turns that bug into an error.
+                conn.execute_batch("PRAGMA query_only=ON").map_err(backend)?;
+                Ok(Mutex::new(Reader { conn, snapshot: None }))
+            })
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(SqliteStore {
             writer: Mutex::new(writer),
@@ -1688,6 +1694,9 @@ mod tests {
         assert!(matches!(second, Err(StoreError::Backend(m)) if m.starts_with("ST0008")));
         // `userpool codes` reads beside the server.
         let inspector = SqliteStore::open_for_reading(&path).unwrap();
+        // Readers cannot write (a write would sit under a kept snapshot).
+        let refused = store.read(|c| c.execute_batch("DELETE FROM user_pools").map_err(backend));
+        assert!(matches!(refused, Err(StoreError::Backend(m)) if m.contains("readonly")));
         // Every reader takes a snapshot, then each write must be seen by the next read on
         // any reader, whichever one the round-robin picks.
         for i in 0..12 {
