@@ -388,8 +388,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Page<DeviceRecord>>;
     /// The DeviceGroupKey of any device of the user, to reuse for a new one.
     async fn device_group_key(&self, pool_id: &str, username_key: &str) -> StoreResult<Option<String>>;
-    /// Marks a sign-in state used; false if it already was (it yields tokens once).
-    async fn consume_state(&self, nonce: &[u8], expires_ms: i64, now_ms: i64) -> StoreResult<bool>;
+    /// Marks a sign-in state used; false if it already was (it yields tokens once). The
+    /// marker is kept until `expires_ms`, when the state itself is refused by its expiry
+    /// and `prune_expired` deletes it.
+    async fn consume_state(&self, nonce: &[u8], expires_ms: i64) -> StoreResult<bool>;
     /// Deletes up to `limit` expired rows from each of the refresh tokens, revoked token
     /// families, codes and consumed sign-in states (each refused by its expiry already);
     /// how many went.

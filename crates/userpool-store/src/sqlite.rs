@@ -872,7 +872,6 @@ impl Store for SqliteStore {
         let after = after.unwrap_or("");
         let lim = limit_plus_one(limit);
         let items = self.read(|c| {
-            let cols = USER_COLUMNS_U;
             let rows: Vec<UserRecord> = match filter {
                 None => c
                     .prepare_cached(concat!(
@@ -894,7 +893,7 @@ impl Store for SqliteStore {
                         format!("{column_sql} = ?4 AND ?5 = ?5")
                     };
                     let sql = format!(
-                        "SELECT {cols} FROM users u WHERE u.pool_id = ?1 AND u.username_key > ?2 AND {cond} \
+                        "SELECT {USER_COLUMNS_U} FROM users u WHERE u.pool_id = ?1 AND u.username_key > ?2 AND {cond} \
                          ORDER BY u.username_key LIMIT ?3"
                     );
                     let end = prefix_end(&f.value);
@@ -916,7 +915,7 @@ impl Store for SqliteStore {
                         "s.value = ?5 AND ?6 = ?6"
                     };
                     let sql = format!(
-                        "SELECT {cols}, s.value FROM user_search s CROSS JOIN users u \
+                        "SELECT {USER_COLUMNS_U}, s.value FROM user_search s CROSS JOIN users u \
                          ON u.pool_id = s.pool_id AND u.username_key = s.username_key \
                          WHERE s.pool_id = ?1 AND s.name = ?2 AND {cond} AND (s.value, s.username_key) > (?3, ?4) \
                          ORDER BY s.value, s.username_key LIMIT ?7"
@@ -1279,12 +1278,8 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn consume_state(&self, nonce: &[u8], expires_ms: i64, now_ms: i64) -> StoreResult<bool> {
+    async fn consume_state(&self, nonce: &[u8], expires_ms: i64) -> StoreResult<bool> {
         self.write(|c| {
-            // Expired markers can go: their states are refused by expiry anyway.
-            c.prepare_cached("DELETE FROM consumed_states WHERE expires_ms < ?1")
-                .and_then(|mut s| s.execute([now_ms]))
-                .map_err(backend)?;
             match c
                 .prepare_cached("INSERT INTO consumed_states (nonce, expires_ms) VALUES (?1, ?2)")
                 .and_then(|mut s| s.execute(params![nonce, expires_ms]))
@@ -1625,6 +1620,19 @@ mod tests {
         assert_eq!(fks, 1);
     }
 
+    #[test]
+    fn the_prefixed_column_lists_are_the_plain_ones() {
+        // `user_from_row` and `group_from_row` read by position from either list.
+        let prefixed = |cols: &str, p: &str| {
+            cols.split(", ")
+                .map(|c| format!("{p}.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        assert_eq!(USER_COLUMNS_U, prefixed(user_columns!(), "u"));
+        assert_eq!(group_columns_g!(), prefixed(group_columns!(), "g"));
+    }
+
     #[tokio::test]
     async fn prune_expired_deletes_only_expired_rows_in_batches() {
         let dir = tempfile::tempdir().unwrap();
@@ -1668,7 +1676,7 @@ mod tests {
         };
         store.put_code(&code("old", 100)).await.unwrap();
         store.put_code(&code("live", 10_000)).await.unwrap();
-        assert!(store.consume_state(&[7], 100, 0).await.unwrap());
+        assert!(store.consume_state(&[7], 100).await.unwrap());
 
         // Nothing has expired at 50.
         assert_eq!(store.prune_expired(50, 1000).await.unwrap(), 0);

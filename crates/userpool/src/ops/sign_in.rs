@@ -726,11 +726,7 @@ async fn password_verifier(
     )? {
         return Err(record_failure(ctx, pool, user).await);
     }
-    if !ctx
-        .store()
-        .consume_state(&state.nonce_bytes(), state.exp, ctx.now_ms)
-        .await?
-    {
+    if !ctx.store().consume_state(&state.nonce_bytes(), state.exp).await? {
         return Err(incorrect());
     }
     check_status(ctx, pool, &user)?;
@@ -817,11 +813,7 @@ async fn device_password_verifier(
         return Err(incorrect());
     }
     devices::check_password_step(ctx, &user, &key).await?;
-    if !ctx
-        .store()
-        .consume_state(&state.nonce_bytes(), state.exp, ctx.now_ms)
-        .await?
-    {
+    if !ctx.store().consume_state(&state.nonce_bytes(), state.exp).await? {
         return Err(incorrect());
     }
     devices::clear_password_step(ctx, &user, &key).await?;
@@ -874,11 +866,7 @@ async fn new_password(
     users::check_attributes(pool, &attrs, false)?;
     users::set_attributes(&mut user.attributes, &attrs);
     users::check_required(pool, &user.attributes)?;
-    if !ctx
-        .store()
-        .consume_state(&state.nonce_bytes(), state.exp, ctx.now_ms)
-        .await?
-    {
+    if !ctx.store().consume_state(&state.nonce_bytes(), state.exp).await? {
         return Err(invalid_session());
     }
     users::set_password(pool, &mut user, new, ctx.now_ms);

@@ -236,9 +236,9 @@ mod tests {
             |t: &str| String::from_utf8(URL_SAFE_NO_PAD.decode(t.split('.').next().unwrap()).unwrap()).unwrap();
         assert_eq!(
             header(&access),
-            format!(r#"{{"kid":"{}","alg":"RS256"}}"#, k.access.kid)
+            format!(r#"{{"kid":"{}","alg":"RS256"}}"#, records[1].kid)
         );
-        assert_eq!(header(&id), format!(r#"{{"kid":"{}","alg":"RS256"}}"#, k.id.kid));
+        assert_eq!(header(&id), format!(r#"{{"kid":"{}","alg":"RS256"}}"#, records[0].kid));
         let c = verify(&k, &access, 1299).unwrap();
         assert_eq!(c["device_key"], "us-east-1_d");
         assert_eq!(c["token_use"], "access");
