@@ -65,7 +65,9 @@ def test_code_attempts_are_limited(server, idp, app):
     for _ in range(5):
         with pytest.raises(idp.exceptions.CodeMismatchException):
             idp.confirm_sign_up(ClientId=client["ClientId"], Username="quinn", ConfirmationCode=wrong)
-    with pytest.raises(idp.exceptions.ExpiredCodeException):
+    # The code's attempts are spent: even the right code is refused now (as Cognito does
+    # after five wrong codes), until a new one is requested.
+    with pytest.raises(idp.exceptions.LimitExceededException):
         idp.confirm_sign_up(ClientId=client["ClientId"], Username="quinn", ConfirmationCode=code)
     idp.resend_confirmation_code(ClientId=client["ClientId"], Username="quinn")
     idp.confirm_sign_up(ClientId=client["ClientId"], Username="quinn",

@@ -175,7 +175,11 @@ fn scalar_constraints(shape: &Shape, v: &Value) -> Vec<String> {
 fn walk(shape: &Shape, v: &mut Value, path: &str, errors: &mut Vec<String>) -> Result<(), Rejection> {
     match (&shape.kind, &mut *v) {
         (ShapeKind::Structure(members), Value::Object(map)) => {
-            map.retain(|_, v| !v.is_null());
+            // Members the model does not define are dropped, as Cognito's front end
+            // ignores them: nothing after validation may act on a member the caller
+            // invented (a `ResourceArn` in an AdminDeleteUser body once steered the IAM
+            // check to another pool).
+            map.retain(|k, v| !v.is_null() && members.iter().any(|m| m.name == k));
             for m in *members {
                 let mpath = join(path, &lower_first(m.name));
                 match map.get_mut(m.name) {

@@ -16,6 +16,24 @@
 //!   nodes sharing one database stay consistent;
 //! - pages are ordered by key and resumed *after* a key, never by offset.
 //!
+//! **The concurrent-write rule.** Several requests (and, on PostgreSQL, several nodes)
+//! write the same user and device rows. No acknowledged change may be lost, so:
+//! - a user or device row carries a `version`. [`Store::update_user`] and
+//!   [`Store::update_device`] write the record only if the row's version is still the one
+//!   read (compare-and-set) and bump it; otherwise they answer
+//!   `Conflict(VERSION_CONFLICT)` and write nothing. The caller re-reads the row,
+//!   re-applies its change and tries again (`ops::users::modify`, `ops::devices::modify`);
+//! - the counters that hot paths change without reading the row are owned by atomic
+//!   verbs and never written by `update_*`: the failed-password count and lock
+//!   ([`Store::spend_password_attempt`], [`Store::clear_password_failures`]), the
+//!   sign-out instant ([`Store::sign_out_user`]) and a device's last authentication
+//!   ([`Store::touch_device`]);
+//! - limits are spent by one statement that refuses when none is left
+//!   ([`Store::spend_code_attempt`], [`Store::spend_password_attempt`],
+//!   [`Store::count_in_window`]), never by a read, a compare and a write;
+//! - a single-use thing is taken by one statement that succeeds once
+//!   ([`Store::take_code`], [`Store::consume_state`]).
+//!
 //! This crate knows nothing of HTTP or of the wire types.
 
 pub mod sqlite;
@@ -35,6 +53,9 @@ pub enum StoreError {
     #[error("ST0003 database error: {0}")]
     Backend(String),
 }
+
+/// The `Conflict` reason of a compare-and-set that lost to another write.
+pub const VERSION_CONFLICT: &str = "version";
 
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -115,6 +136,9 @@ pub struct UserRecord {
     pub locked_until_ms: i64,
     /// Tokens issued before this instant are refused (GlobalSignOut), epoch ms.
     pub tokens_valid_after_ms: i64,
+    /// The row's version as read (0 for a new user); `update_user` writes only if it is
+    /// still current.
+    pub version: i64,
     /// The user's lookup entries, when the caller (re)computed them: `Some` on create and
     /// whenever attributes change (the store rewrites them), `None` when they are
     /// unchanged (reads do not load them, and writes leave them alone).
@@ -241,6 +265,9 @@ pub struct DeviceRecord {
     pub modified_ms: i64,
     /// DeviceLastAuthenticatedDate, epoch ms.
     pub last_auth_ms: i64,
+    /// The row's version as read (0 for a new device); `update_device` writes only if it
+    /// is still current.
+    pub version: i64,
 }
 
 impl std::fmt::Debug for DeviceRecord {
@@ -328,9 +355,29 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user_by_alias(&self, pool_id: &str, alias_key: &str) -> StoreResult<Option<UserRecord>>;
     /// A user by `sub`.
     async fn find_user_by_sub(&self, pool_id: &str, sub: &str) -> StoreResult<Option<UserRecord>>;
-    /// Replaces a user (aliases and search values too); `NotFound` if absent,
-    /// `Conflict("alias")` if a new alias is taken.
+    /// Replaces a user (aliases and search values too) if its row is still at
+    /// `user.version`, and bumps the version, atomically. `NotFound` if absent,
+    /// `Conflict(VERSION_CONFLICT)` if another write came first (nothing written),
+    /// `Conflict("alias")` if a new alias is taken. It never writes `failed_attempts`,
+    /// `locked_until_ms` nor `tokens_valid_after_ms` (their own verbs own them).
     async fn update_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// Spends one password attempt before the password is checked, in one statement:
+    /// refused (`None`) while the user is locked (`locked_until_ms > now_ms`); otherwise
+    /// the failure count goes up by one and, from the `free`-th on, the user is locked
+    /// for `min(1 s × 2^(count − free), max_lock_ms)`; the new count. A correct password
+    /// then clears it ([`Store::clear_password_failures`]), so parallel guesses each
+    /// spend one attempt and the lock holds however many are in flight. `NotFound` if
+    /// the user is gone.
+    async fn spend_password_attempt(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        now_ms: i64,
+        free: i64,
+        max_lock_ms: i64,
+    ) -> StoreResult<Option<i64>>;
+    /// Resets the failure count and lock (a correct password, a new password).
+    async fn clear_password_failures(&self, pool_id: &str, username_key: &str) -> StoreResult<()>;
     /// Deletes a user and everything of theirs; `NotFound` if absent.
     async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<()>;
     /// Users in lookup-key order, optionally filtered, after `after`, at most `limit`.
@@ -350,8 +397,25 @@ pub trait Store: Send + Sync + 'static {
     async fn get_code(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<Option<CodeRecord>>;
     /// Every live code of a user (for `userpool codes`).
     async fn list_codes(&self, pool_id: &str, username_key: &str) -> StoreResult<Vec<CodeRecord>>;
-    /// Records a wrong guess; the attempts left afterwards.
-    async fn spend_code_attempt(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<i64>;
+    /// Spends one guess of a live code, in one statement that refuses when none is left
+    /// or the code has expired (`None`); the code as it is after the spend. Parallel
+    /// guesses each spend one, so no more guesses than attempts are ever checked.
+    async fn spend_code_attempt(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<CodeRecord>>;
+    /// Deletes the code if it is still `sealed_code` (not replaced by a newer one); true
+    /// only for the one caller that deleted it (a code is used once).
+    async fn take_code(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: &str,
+        sealed_code: &[u8],
+    ) -> StoreResult<bool>;
     /// Deletes a code (used or void).
     async fn delete_code(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<()>;
 
@@ -373,8 +437,14 @@ pub trait Store: Send + Sync + 'static {
     async fn put_device(&self, device: &DeviceRecord, stale_before_ms: i64) -> StoreResult<()>;
     /// A device by key.
     async fn get_device(&self, pool_id: &str, device_key: &str) -> StoreResult<Option<DeviceRecord>>;
-    /// Replaces a device; `NotFound` if absent.
+    /// Replaces a device if its row is still at `device.version`, and bumps the version,
+    /// atomically; `NotFound` if absent, `Conflict(VERSION_CONFLICT)` if another write
+    /// came first (nothing written). It never writes `last_auth_ms` nor `last_ip`
+    /// ([`Store::touch_device`] owns them).
     async fn update_device(&self, device: &DeviceRecord) -> StoreResult<()>;
+    /// Records an authentication with a device (DeviceLastAuthenticatedDate and
+    /// `last_ip_used`), touching only those columns; `NotFound` if absent.
+    async fn touch_device(&self, pool_id: &str, device_key: &str, now_ms: i64, ip: &str) -> StoreResult<()>;
     /// Deletes a device; `NotFound` if absent.
     async fn delete_device(&self, pool_id: &str, device_key: &str) -> StoreResult<()>;
     /// A user's confirmed devices in key order (only remembered ones when asked).
@@ -392,6 +462,10 @@ pub trait Store: Send + Sync + 'static {
     /// marker is kept until `expires_ms`, when the state itself is refused by its expiry
     /// and `prune_expired` deletes it.
     async fn consume_state(&self, nonce: &[u8], expires_ms: i64) -> StoreResult<bool>;
+    /// Counts one event under `key` in the fixed window of `window_ms` that holds
+    /// `now_ms`, in one statement; the count in this window including this one. The
+    /// caller compares it with its limit (code requests, wrong guesses per user).
+    async fn count_in_window(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<i64>;
     /// Deletes up to `limit` expired rows from each of the refresh tokens, revoked token
     /// families, codes and consumed sign-in states (each refused by its expiry already);
     /// how many went.

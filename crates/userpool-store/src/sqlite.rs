@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_devices.sql"),
     include_str!("../migrations/sqlite/0004_groups.sql"),
     include_str!("../migrations/sqlite/0005_rowid_tables.sql"),
+    include_str!("../migrations/sqlite/0006_versions_and_limits.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -325,7 +326,8 @@ fn limit_plus_one(limit: usize) -> i64 {
 macro_rules! user_columns {
     () => {
         "pool_id, username_key, username, sub, status, enabled, created_ms, modified_ms, \
-     attributes, password_salt, password_verifier, password_set_ms, failed_attempts, locked_until_ms, tokens_valid_after_ms"
+     attributes, password_salt, password_verifier, password_set_ms, failed_attempts, locked_until_ms, tokens_valid_after_ms, \
+     version"
     };
 }
 /// The same columns of `users u`, for joins.
@@ -333,7 +335,7 @@ macro_rules! user_columns_u {
     () => {
         "u.pool_id, u.username_key, u.username, u.sub, u.status, u.enabled, u.created_ms, u.modified_ms, \
      u.attributes, u.password_salt, u.password_verifier, u.password_set_ms, u.failed_attempts, u.locked_until_ms, \
-     u.tokens_valid_after_ms"
+     u.tokens_valid_after_ms, u.version"
     };
 }
 const USER_COLUMNS_U: &str = user_columns_u!();
@@ -361,6 +363,7 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
         failed_attempts: r.get(12)?,
         locked_until_ms: r.get(13)?,
         tokens_valid_after_ms: r.get(14)?,
+        version: r.get(15)?,
         lookups: None,
     })
 }
@@ -433,6 +436,19 @@ fn prefix_end(prefix: &str) -> String {
     end
 }
 
+/// After a compare-and-set wrote no row: `Conflict(VERSION_CONFLICT)` if the row is
+/// there (another write came first), `NotFound` if it is gone.
+fn lost_or_gone(tx: &rusqlite::Transaction<'_>, exists_sql: &str, key: [&String; 2]) -> StoreError {
+    match tx
+        .prepare_cached(exists_sql)
+        .and_then(|mut s| s.query_row(key, |_| Ok(())).optional())
+    {
+        Ok(Some(())) => StoreError::Conflict(crate::VERSION_CONFLICT),
+        Ok(None) => StoreError::NotFound,
+        Err(e) => backend(e),
+    }
+}
+
 fn one_row(n: usize) -> StoreResult<()> {
     if n == 0 {
         Err(StoreError::NotFound)
@@ -444,7 +460,7 @@ fn one_row(n: usize) -> StoreResult<()> {
 macro_rules! device_columns {
     () => {
         "pool_id, device_key, username_key, device_group_key, confirmed, remembered, name, \
-     salt, verifier, last_ip, sdk, created_ms, modified_ms, last_auth_ms"
+     salt, verifier, last_ip, sdk, created_ms, modified_ms, last_auth_ms, version"
     };
 }
 
@@ -464,6 +480,7 @@ fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
         created_ms: r.get(11)?,
         modified_ms: r.get(12)?,
         last_auth_ms: r.get(13)?,
+        version: r.get(14)?,
     })
 }
 
@@ -732,7 +749,7 @@ impl Store for SqliteStore {
             tx.prepare_cached(concat!(
                 "INSERT INTO users (",
                 user_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 0)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -825,8 +842,8 @@ impl Store for SqliteStore {
             let n = tx
                 .prepare_cached(
                     "UPDATE users SET username = ?3, status = ?4, enabled = ?5, modified_ms = ?6, attributes = ?7, \
-                     password_salt = ?8, password_verifier = ?9, password_set_ms = ?10, failed_attempts = ?11, \
-                     locked_until_ms = ?12, tokens_valid_after_ms = ?13 WHERE pool_id = ?1 AND username_key = ?2",
+                     password_salt = ?8, password_verifier = ?9, password_set_ms = ?10, version = version + 1 \
+                     WHERE pool_id = ?1 AND username_key = ?2 AND version = ?11",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -840,15 +857,65 @@ impl Store for SqliteStore {
                         salt,
                         verifier,
                         user.password_set_ms,
-                        user.failed_attempts,
-                        user.locked_until_ms,
-                        user.tokens_valid_after_ms
+                        user.version
                     ])
                 })
                 .map_err(backend)?;
-            one_row(n)?;
+            if n == 0 {
+                return Err(lost_or_gone(
+                    &tx,
+                    "SELECT 1 FROM users WHERE pool_id = ?1 AND username_key = ?2",
+                    [&user.pool_id, &user.username_key],
+                ));
+            }
             write_lookups(&tx, user)?;
             tx.commit().map_err(backend)
+        })
+    }
+
+    async fn spend_password_attempt(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        now_ms: i64,
+        free: i64,
+        max_lock_ms: i64,
+    ) -> StoreResult<Option<i64>> {
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            let spent: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE users SET failed_attempts = failed_attempts + 1, \
+                     locked_until_ms = CASE WHEN failed_attempts + 1 >= ?4 \
+                       THEN ?3 + MIN(?5, 1000 << MIN(failed_attempts + 1 - ?4, 20)) ELSE locked_until_ms END \
+                     WHERE pool_id = ?1 AND username_key = ?2 AND locked_until_ms <= ?3 RETURNING failed_attempts",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![pool_id, username_key, now_ms, free, max_lock_ms], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(backend)?;
+            if spent.is_none() {
+                // Locked, or no such user.
+                tx.prepare_cached("SELECT 1 FROM users WHERE pool_id = ?1 AND username_key = ?2")
+                    .and_then(|mut s| s.query_row([pool_id, username_key], |_| Ok(())).optional())
+                    .map_err(backend)?
+                    .ok_or(StoreError::NotFound)?;
+            }
+            tx.commit().map_err(backend)?;
+            Ok(spent)
+        })
+    }
+
+    async fn clear_password_failures(&self, pool_id: &str, username_key: &str) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached(
+                "UPDATE users SET failed_attempts = 0, locked_until_ms = 0 \
+                 WHERE pool_id = ?1 AND username_key = ?2 AND (failed_attempts != 0 OR locked_until_ms != 0)",
+            )
+            .and_then(|mut s| s.execute([pool_id, username_key]))
+            .map(|_| ())
+            .map_err(backend)
         })
     }
 
@@ -926,7 +993,7 @@ impl Store for SqliteStore {
                         .and_then(|mut s| {
                             s.query_map(
                                 params![pool_id, f.attribute, after_value, after_key, f.value, end, lim],
-                                |r| Ok((user_from_row(r)?, r.get::<_, String>(15)?)),
+                                |r| Ok((user_from_row(r)?, r.get::<_, String>(16)?)),
                             )?
                             .collect()
                         })
@@ -1009,15 +1076,42 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn spend_code_attempt(&self, pool_id: &str, username_key: &str, purpose: &str) -> StoreResult<i64> {
+    async fn spend_code_attempt(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<CodeRecord>> {
+        self.write(|c| {
+            c.prepare_cached(concat!(
+                "UPDATE codes SET attempts_left = attempts_left - 1 \
+                 WHERE pool_id = ?1 AND username_key = ?2 AND purpose = ?3 AND attempts_left > 0 AND expires_ms > ?4 \
+                 RETURNING ",
+                code_columns!()
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![pool_id, username_key, purpose, now_ms], code_from_row)
+                    .optional()
+            })
+            .map_err(backend)
+        })
+    }
+
+    async fn take_code(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        purpose: &str,
+        sealed_code: &[u8],
+    ) -> StoreResult<bool> {
         self.write(|c| {
             c.prepare_cached(
-                "UPDATE codes SET attempts_left = attempts_left - 1 WHERE pool_id = ?1 AND username_key = ?2 AND purpose = ?3 \
-                 RETURNING attempts_left",
+                "DELETE FROM codes WHERE pool_id = ?1 AND username_key = ?2 AND purpose = ?3 AND sealed_code = ?4",
             )
-            .and_then(|mut s| s.query_row([pool_id, username_key, purpose], |r| r.get(0)).optional())
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)
+            .and_then(|mut s| s.execute(params![pool_id, username_key, purpose, sealed_code]))
+            .map(|n| n == 1)
+            .map_err(backend)
         })
     }
 
@@ -1128,7 +1222,7 @@ impl Store for SqliteStore {
             tx.prepare_cached(concat!(
                 "INSERT INTO devices (",
                 device_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -1175,10 +1269,12 @@ impl Store for SqliteStore {
 
     async fn update_device(&self, d: &DeviceRecord) -> StoreResult<()> {
         self.write(|c| {
-            let n = c
+            let tx = c.transaction().map_err(backend)?;
+            let n = tx
                 .prepare_cached(
                     "UPDATE devices SET confirmed = ?3, remembered = ?4, name = ?5, salt = ?6, verifier = ?7, \
-                     last_ip = ?8, sdk = ?9, modified_ms = ?10, last_auth_ms = ?11 WHERE pool_id = ?1 AND device_key = ?2",
+                     sdk = ?8, modified_ms = ?9, version = version + 1 \
+                     WHERE pool_id = ?1 AND device_key = ?2 AND version = ?10",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
@@ -1189,12 +1285,30 @@ impl Store for SqliteStore {
                         d.name,
                         d.salt,
                         d.verifier,
-                        d.last_ip,
                         d.sdk,
                         d.modified_ms,
-                        d.last_auth_ms
+                        d.version
                     ])
                 })
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(lost_or_gone(
+                    &tx,
+                    "SELECT 1 FROM devices WHERE pool_id = ?1 AND device_key = ?2",
+                    [&d.pool_id, &d.device_key],
+                ));
+            }
+            tx.commit().map_err(backend)
+        })
+    }
+
+    async fn touch_device(&self, pool_id: &str, device_key: &str, now_ms: i64, ip: &str) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE devices SET last_auth_ms = MAX(last_auth_ms, ?3), last_ip = ?4 WHERE pool_id = ?1 AND device_key = ?2",
+                )
+                .and_then(|mut s| s.execute(params![pool_id, device_key, now_ms, ip]))
                 .map_err(backend)?;
             one_row(n)
         })
@@ -1252,7 +1366,7 @@ impl Store for SqliteStore {
     }
 
     async fn prune_expired(&self, now_ms: i64, limit: usize) -> StoreResult<u64> {
-        const PRUNE: [&str; 4] = [
+        const PRUNE: [&str; 5] = [
             "DELETE FROM refresh_tokens WHERE rowid IN \
              (SELECT rowid FROM refresh_tokens WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
             "DELETE FROM revoked_origins WHERE origin_jti IN \
@@ -1261,6 +1375,8 @@ impl Store for SqliteStore {
              (SELECT pool_id, username_key, purpose FROM codes WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
             "DELETE FROM consumed_states WHERE nonce IN \
              (SELECT nonce FROM consumed_states WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
+            "DELETE FROM rate_counters WHERE key IN \
+             (SELECT key FROM rate_counters WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
         ];
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.write(|c| {
@@ -1275,6 +1391,23 @@ impl Store for SqliteStore {
             }
             tx.commit().map_err(backend)?;
             Ok(gone)
+        })
+    }
+
+    async fn count_in_window(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<i64> {
+        let window_ms = window_ms.max(1);
+        let start = now_ms.div_euclid(window_ms).saturating_mul(window_ms);
+        let expires = start.saturating_add(window_ms);
+        self.write(|c| {
+            c.prepare_cached(
+                "INSERT INTO rate_counters (key, window_start, count, expires_ms) VALUES (?1, ?2, 1, ?3) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                   count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END, \
+                   window_start = excluded.window_start, expires_ms = excluded.expires_ms \
+                 RETURNING count",
+            )
+            .and_then(|mut s| s.query_row(params![key, start, expires], |r| r.get(0)))
+            .map_err(backend)
         })
     }
 
@@ -1615,7 +1748,7 @@ mod tests {
             .unwrap();
         assert_eq!(left, 0);
         let version: i64 = writer.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, 5);
+        assert_eq!(version, MIGRATIONS.len() as i64);
         let fks: i64 = writer.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
         assert_eq!(fks, 1);
     }

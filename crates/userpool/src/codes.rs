@@ -6,6 +6,7 @@
 
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
+use crate::limits;
 use rand::Rng as _;
 use userpool_model::types::{CodeDeliveryDetailsType, DeliveryMediumType};
 use userpool_model::ErrorCode;
@@ -13,8 +14,6 @@ use userpool_store::{CodeRecord, UserRecord};
 
 /// How long a code lives: Cognito's confirmation codes are valid for 24 hours.
 const CODE_TTL_MS: i64 = 24 * 3600 * 1000;
-/// Wrong guesses before a code is void.
-const ATTEMPTS: i64 = 5;
 
 /// `a***@e***` / `+*******1234`, as Cognito masks a destination.
 pub fn mask(value: &str) -> String {
@@ -52,8 +51,19 @@ pub fn delivery(user: &UserRecord, prefer: Option<&str>) -> Option<CodeDeliveryD
     })
 }
 
-/// Issues a fresh six-digit code for `purpose`, logs it, stores it sealed.
+/// Issues a fresh six-digit code for `purpose`, logs it, stores it sealed; refused past
+/// the per-user request limit ([`limits::CODE_REQUESTS_PER_WINDOW`]), so a new code with
+/// fresh attempts cannot be had without end.
 pub async fn issue(ctx: &Ctx, user: &UserRecord, purpose: &str, destination: &str) -> OpResult<()> {
+    limits::count(
+        ctx,
+        "code-request",
+        &user.pool_id,
+        &user.username_key,
+        purpose,
+        limits::CODE_REQUESTS_PER_WINDOW,
+    )
+    .await?;
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
     tracing::info!(
         pool = %user.pool_id, username = %user.username, purpose, code = %code,
@@ -84,14 +94,20 @@ async fn store_secret(
             sealed_code: ctx.app.sealer.seal(secret.as_bytes()),
             destination: destination.to_string(),
             expires_ms: ctx.now_ms + ttl_ms,
-            attempts_left: ATTEMPTS,
+            attempts_left: limits::CODE_ATTEMPTS,
         })
         .await?;
     Ok(())
 }
 
-/// Checks and consumes a code: CodeMismatchException for a wrong one (five tries),
-/// ExpiredCodeException for an expired or unknown one.
+/// Checks and consumes a code. A guess first spends one of the code's attempts in one
+/// store statement, so parallel guesses never check more than [`limits::CODE_ATTEMPTS`];
+/// a right code is then taken (deleted) by one statement that succeeds once.
+/// - every guess first counts against the user's per-purpose window
+///   ([`limits::GUESSES_PER_WINDOW`]);
+/// - CodeMismatchException for a wrong code;
+/// - LimitExceededException once the code's attempts or the window are spent;
+/// - ExpiredCodeException for an expired, used or never-issued code.
 pub async fn redeem(ctx: &Ctx, user: &UserRecord, purpose: &str, given: &str) -> OpResult<()> {
     let expired = || {
         CognitoError::new(
@@ -99,30 +115,37 @@ pub async fn redeem(ctx: &Ctx, user: &UserRecord, purpose: &str, given: &str) ->
             "Invalid code provided, please request a code again.",
         )
     };
-    let Some(record) = ctx.store().get_code(&user.pool_id, &user.username_key, purpose).await? else {
-        return Err(expired());
+    limits::count(
+        ctx,
+        "code-guess",
+        &user.pool_id,
+        &user.username_key,
+        purpose,
+        limits::GUESSES_PER_WINDOW,
+    )
+    .await?;
+    let spent = ctx
+        .store()
+        .spend_code_attempt(&user.pool_id, &user.username_key, purpose, ctx.now_ms)
+        .await?;
+    let Some(record) = spent else {
+        // No attempt was spent: say why without checking anything.
+        return match ctx.store().get_code(&user.pool_id, &user.username_key, purpose).await? {
+            Some(c) if c.expires_ms > ctx.now_ms && c.attempts_left <= 0 => Err(limits::exceeded()),
+            _ => Err(expired()),
+        };
     };
-    if record.expires_ms <= ctx.now_ms || record.attempts_left <= 0 {
-        ctx.store()
-            .delete_code(&user.pool_id, &user.username_key, purpose)
-            .await?;
-        return Err(expired());
-    }
     let stored = ctx.app.sealer.open(&record.sealed_code).unwrap_or_default();
     if userpool_sigv4::ct_eq(&stored, given.as_bytes()) {
-        ctx.store()
-            .delete_code(&user.pool_id, &user.username_key, purpose)
-            .await?;
-        return Ok(());
-    }
-    let left = ctx
-        .store()
-        .spend_code_attempt(&user.pool_id, &user.username_key, purpose)
-        .await?;
-    if left <= 0 {
-        ctx.store()
-            .delete_code(&user.pool_id, &user.username_key, purpose)
-            .await?;
+        if ctx
+            .store()
+            .take_code(&user.pool_id, &user.username_key, purpose, &record.sealed_code)
+            .await?
+        {
+            return Ok(());
+        }
+        // Another request used it first.
+        return Err(expired());
     }
     Err(CognitoError::new(
         ErrorCode::CodeMismatchException,

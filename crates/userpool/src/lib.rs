@@ -18,6 +18,7 @@ pub mod clock;
 pub mod codes;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod ops;
 pub mod passwords;
 pub mod protocol;

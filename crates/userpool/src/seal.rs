@@ -10,6 +10,9 @@ use std::path::Path;
 /// Seals and opens secrets with the server's data key.
 pub struct Sealer {
     cipher: Aes256Gcm,
+    /// HMAC key for [`Sealer::derive`], itself derived from the data key (so the AES key
+    /// is never used as an HMAC key).
+    derive_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -62,7 +65,15 @@ impl Sealer {
     pub fn from_key(key: &[u8]) -> Self {
         Sealer {
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)),
+            derive_key: hmac_sha256(key, b"userpool derivation key v1"),
         }
+    }
+
+    /// A value only holders of the data key can compute, the same on every node and every
+    /// call for the same `label` (HMAC-SHA256): stable stand-ins for things that must not
+    /// reveal whether they are real (the decoy SRP challenge of an unknown user).
+    pub fn derive(&self, label: &[u8]) -> [u8; 32] {
+        hmac_sha256(&self.derive_key, label)
     }
 
     /// nonce ‖ ciphertext ‖ tag.
@@ -96,6 +107,18 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = opts.open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac as _;
+    // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
+    match <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(message);
+            mac.finalize().into_bytes().into()
+        }
+        Err(_) => [0; 32],
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,10 @@ pub struct State {
     /// The device presented, for DEVICE_SRP_AUTH / DEVICE_PASSWORD_VERIFIER.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// DEVICE_PASSWORD_VERIFIER: the nonce (hex) of the password step this device step
+    /// continues, taken once when the device proof succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 impl State {
@@ -49,6 +53,7 @@ impl State {
             nonce: hex::encode(rand::random::<[u8; 16]>()),
             srp: None,
             device: None,
+            step: None,
         }
     }
 

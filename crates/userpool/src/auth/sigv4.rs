@@ -5,6 +5,7 @@ use crate::error::CognitoError;
 use serde_json::Value;
 use std::collections::HashMap;
 use userpool_iam::{Decision, Identity};
+use userpool_model::schema::ShapeKind;
 use userpool_model::{ErrorCode, Operation};
 use userpool_sigv4::{ct_eq, parse_authorization, Expect, SigV4Error, SignedRequest, Verifier};
 
@@ -105,13 +106,30 @@ impl Authenticator {
         Ok(identity)
     }
 
-    /// The resource a request acts on: the pool's ARN when it names one, the ARN it names
-    /// (tag operations), else `*` (ListUserPools, CreateUserPool), as in AWS.
-    pub fn resource(&self, body: &Value) -> String {
-        if let Some(arn) = body.get("ResourceArn").and_then(Value::as_str) {
-            return arn.to_string();
+    /// The resource a request acts on, from the members the model defines for `op` and
+    /// nothing else: `ResourceArn` for the three tag operations, the pool's ARN for an
+    /// operation whose input has `UserPoolId`, else `*` (ListUserPools, CreateUserPool,
+    /// the domain lookups), as in AWS. (Validation has already dropped members the model
+    /// does not define; this looks only at the ones it does, so a `ResourceArn` smuggled
+    /// into another operation's body cannot choose the resource.)
+    pub fn resource(&self, op: Operation, body: &Value) -> String {
+        let member = |name: &str| {
+            let defined = match op.input_shape().kind {
+                ShapeKind::Structure(members) => members.iter().any(|m| m.name == name),
+                _ => false,
+            };
+            body.get(name).and_then(Value::as_str).filter(|_| defined)
+        };
+        let tagging = matches!(
+            op,
+            Operation::TagResource | Operation::UntagResource | Operation::ListTagsForResource
+        );
+        if tagging {
+            if let Some(arn) = member("ResourceArn") {
+                return arn.to_string();
+            }
         }
-        match body.get("UserPoolId").and_then(Value::as_str) {
+        match member("UserPoolId") {
             Some(pool) => format!(
                 "arn:aws:cognito-idp:{}:{}:userpool/{pool}",
                 self.region, self.account_id
@@ -122,7 +140,7 @@ impl Authenticator {
 
     /// Checks the identity's policies allow `op` on the request's resource.
     pub fn authorize(&self, identity: &Identity, op: Operation, body: &Value) -> Result<(), CognitoError> {
-        let resource = self.resource(body);
+        let resource = self.resource(op, body);
         let action = op.iam_action();
         let why = match identity.evaluate(action, &resource) {
             Decision::Allow => return Ok(()),

@@ -6,7 +6,8 @@
 use crate::app::Ctx;
 use crate::codes;
 use crate::error::{CognitoError, OpResult};
-use crate::ops::{sign_in, users};
+use crate::limits;
+use crate::ops::{permissions, sign_in, users};
 use crate::passwords;
 use crate::tokens::jwt::{self, invalid_access_token, ADMIN_SCOPE};
 use serde_json::Value;
@@ -98,9 +99,23 @@ pub async fn authorize(ctx: &Ctx, token: &str) -> OpResult<(users::Pool, UserRec
     Ok((pool, user, access))
 }
 
-/// GetUser
+/// The settings of the client an access token was issued to (its attribute permissions);
+/// `None` when the client has been deleted since (then only the rules that hold for every
+/// client apply).
+async fn token_client(ctx: &Ctx, claims: &AccessClaims) -> OpResult<userpool_model::types::UserPoolClientType> {
+    match sign_in::load_client(ctx, &claims.client_id).await {
+        Ok(c) => Ok(c.settings),
+        Err(e) if e.code == ErrorCode::ResourceNotFoundException => Ok(Default::default()),
+        Err(e) => Err(e),
+    }
+}
+
+/// GetUser: the attributes the token's client may read (ReadAttributes; never the
+/// developer-only ones).
 pub async fn get_user(ctx: &Ctx, req: GetUserRequest) -> OpResult<GetUserResponse> {
-    let (_, user, _) = authorize(ctx, &req.access_token).await?;
+    let (_, mut user, claims) = authorize(ctx, &req.access_token).await?;
+    let client = token_client(ctx, &claims).await?;
+    user.attributes = permissions::filter_readable(&client, &user.attributes);
     Ok(GetUserResponse {
         username: user.username.clone(),
         user_attributes: users::wire_attributes(&user),
@@ -113,16 +128,18 @@ pub async fn update_user_attributes(
     ctx: &Ctx,
     req: UpdateUserAttributesRequest,
 ) -> OpResult<UpdateUserAttributesResponse> {
-    let (pool, mut user, _) = authorize(ctx, &req.access_token).await?;
+    let (pool, user, claims) = authorize(ctx, &req.access_token).await?;
+    let client = token_client(ctx, &claims).await?;
+    permissions::check_writable(&client, req.user_attributes.iter().map(|a| a.name.as_str()))?;
     users::check_attributes(&pool, &req.user_attributes, false)?;
-    let before = user.attributes.clone();
-    users::set_attributes(&mut user.attributes, &req.user_attributes);
-    user.modified_ms = ctx.now_ms;
-    users::refresh_lookups(&pool, &mut user);
-    ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| users::write_error(e, &pool))?;
+    let (user, before) = users::modify(ctx, &pool, user, |user| {
+        let before = user.attributes.clone();
+        users::set_attributes(&mut user.attributes, &req.user_attributes);
+        user.modified_ms = ctx.now_ms;
+        users::refresh_lookups(&pool, user);
+        Ok(before)
+    })
+    .await?;
     // A changed email or phone that the pool verifies automatically gets a code.
     let auto = pool.settings().auto_verified_attributes.clone().unwrap_or_default();
     let mut details = Vec::new();
@@ -152,21 +169,39 @@ pub async fn delete_user_attributes(
     ctx: &Ctx,
     req: DeleteUserAttributesRequest,
 ) -> OpResult<DeleteUserAttributesResponse> {
-    let (pool, mut user, _) = authorize(ctx, &req.access_token).await?;
-    users::delete_attributes(&pool, &mut user, &req.user_attribute_names)?;
-    user.modified_ms = ctx.now_ms;
-    users::refresh_lookups(&pool, &mut user);
-    ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| users::write_error(e, &pool))?;
+    let (pool, user, claims) = authorize(ctx, &req.access_token).await?;
+    let client = token_client(ctx, &claims).await?;
+    permissions::check_writable(&client, req.user_attribute_names.iter().map(String::as_str))?;
+    users::modify(ctx, &pool, user, |user| {
+        users::delete_attributes(&pool, user, &req.user_attribute_names)?;
+        user.modified_ms = ctx.now_ms;
+        users::refresh_lookups(&pool, user);
+        Ok(())
+    })
+    .await?;
     Ok(DeleteUserAttributesResponse {})
 }
 
 /// ChangePassword
 pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<ChangePasswordResponse> {
-    let (pool, mut user, _) = authorize(ctx, &req.access_token).await?;
+    let (pool, user, _) = authorize(ctx, &req.access_token).await?;
     let previous = req.previous_password.as_deref().unwrap_or_default();
+    // The previous password is a password check like a sign-in's: it spends an attempt
+    // first (limits.rs); once locked, Cognito answers ChangePassword LimitExceededException.
+    let spent = ctx
+        .store()
+        .spend_password_attempt(
+            pool.id(),
+            &user.username_key,
+            ctx.now_ms,
+            limits::FREE_PASSWORD_ATTEMPTS,
+            limits::MAX_LOCK_MS,
+        )
+        .await
+        .map_err(|e| users::write_error(e, &pool))?;
+    if spent.is_none() {
+        return Err(limits::exceeded());
+    }
     let ok = user
         .password
         .as_ref()
@@ -174,12 +209,18 @@ pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<
     if !ok {
         return Err(sign_in::incorrect());
     }
-    passwords::check_policy(&pool.password_policy(), &req.proposed_password)?;
-    users::set_password(&pool, &mut user, &req.proposed_password, ctx.now_ms);
     ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| users::write_error(e, &pool))?;
+        .clear_password_failures(pool.id(), &user.username_key)
+        .await?;
+    passwords::check_policy(&pool.password_policy(), &req.proposed_password)?;
+    let verifier = passwords::make_verifier(pool.id(), &user.username, &req.proposed_password);
+    users::modify(ctx, &pool, user, |user| {
+        user.password = Some(verifier.clone());
+        user.password_set_ms = ctx.now_ms;
+        user.modified_ms = ctx.now_ms;
+        Ok(())
+    })
+    .await?;
     Ok(ChangePasswordResponse {})
 }
 

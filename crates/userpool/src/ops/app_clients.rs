@@ -65,15 +65,27 @@ fn check_validity(what: &str, value: Option<i32>, unit: TimeUnitsType, min: i64,
     Ok(())
 }
 
-/// The attribute names a client may name in Read/WriteAttributes: the pool's schema.
+/// The attribute names a client may name in Read/WriteAttributes: the pool's schema; a
+/// write list can name neither `sub`, a developer-only attribute nor the verification
+/// flags (no client may write those), and must name every required attribute (the
+/// developer guide: "your app client must have write access to required attributes").
 fn check_attributes(pool: &UserPoolType, names: Option<&[String]>, write: bool, create: bool) -> OpResult<()> {
-    let Some(names) = names else { return Ok(()) };
+    let Some(names) = names.filter(|n| !n.is_empty()) else {
+        return Ok(());
+    };
     let schema = pool.schema_attributes.as_deref().unwrap_or_default();
-    let ok = names.iter().all(|n| {
+    let known = names.iter().all(|n| {
         schema.iter().any(|s| s.name.as_deref() == Some(n.as_str()))
-            && !(write && (n == "sub" || n.starts_with("dev:")))
+            && !(write && (n == "sub" || n.starts_with("dev:") || n.ends_with("_verified")))
     });
-    if ok {
+    let required_writable = !write
+        || schema
+            .iter()
+            .filter(|s| s.required == Some(true))
+            .filter_map(|s| s.name.as_deref())
+            .filter(|n| *n != "sub")
+            .all(|n| names.iter().any(|w| w == n));
+    if known && required_writable {
         return Ok(());
     }
     let verb = if create { "creating" } else { "updating" };

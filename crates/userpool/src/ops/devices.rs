@@ -78,6 +78,7 @@ pub async fn issue(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult
         created_ms: ctx.now_ms,
         modified_ms: ctx.now_ms,
         last_auth_ms: ctx.now_ms,
+        version: 0,
     };
     ctx.store()
         .put_device(&device, ctx.now_ms - ISSUED_DEVICE_TTL_MS)
@@ -88,29 +89,79 @@ pub async fn issue(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult
     })
 }
 
-/// Records a successful authentication with a device.
-pub async fn authenticated(ctx: &Ctx, mut device: DeviceRecord) -> OpResult<()> {
-    device.last_auth_ms = ctx.now_ms;
-    device.last_ip = Some(ctx.client_ip());
-    match ctx.store().update_device(&device).await {
+/// Records a successful authentication with a device (only its last-authenticated date
+/// and address: a concurrent status change is never undone by it).
+pub async fn authenticated(ctx: &Ctx, device: &DeviceRecord) -> OpResult<()> {
+    match ctx
+        .store()
+        .touch_device(&device.pool_id, &device.device_key, ctx.now_ms, &ctx.client_ip())
+        .await
+    {
         Ok(()) | Err(StoreError::NotFound) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
-fn step_purpose(device_key: &str) -> String {
-    format!("device_auth:{device_key}")
+/// How many times a device change that lost to a concurrent write is re-applied.
+const WRITE_ATTEMPTS: usize = 16;
+
+/// Applies `change` to `device` and writes it with the store's compare-and-set; when
+/// another write came first, re-reads the device and applies `change` again (the
+/// concurrent-write rule of `userpool_store::Store`). `gone` is the error when the device
+/// no longer exists.
+async fn modify(
+    ctx: &Ctx,
+    mut device: DeviceRecord,
+    gone: fn() -> CognitoError,
+    mut change: impl FnMut(&mut DeviceRecord) -> OpResult<()>,
+) -> OpResult<DeviceRecord> {
+    for _ in 0..WRITE_ATTEMPTS {
+        change(&mut device)?;
+        match ctx.store().update_device(&device).await {
+            Ok(()) => {
+                device.version += 1;
+                return Ok(device);
+            }
+            Err(StoreError::Conflict(userpool_store::VERSION_CONFLICT)) => {
+                device = ctx
+                    .store()
+                    .get_device(&device.pool_id, &device.device_key)
+                    .await?
+                    .ok_or_else(gone)?;
+            }
+            Err(StoreError::NotFound) => return Err(gone()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(CognitoError::new(
+        ErrorCode::TooManyRequestsException,
+        "Too many concurrent changes to this device; try again.",
+    ))
 }
 
-/// Remembers that the password step for this user and device succeeded, so the device
-/// step may follow (with or without the Session).
-pub async fn note_password_step(ctx: &Ctx, user: &UserRecord, device_key: &str, ttl_ms: i64) -> OpResult<()> {
+/// The store purpose of the marker a sign-in's password step leaves for its device step.
+fn step_purpose(client_id: &str, device_key: &str) -> String {
+    format!("device_auth:{client_id}:{device_key}")
+}
+
+/// Remembers that the password step of one sign-in, through `client`, succeeded for this
+/// user and device: the marker holds that sign-in's nonce. The device step must present
+/// it (through the Session, or, for clients that send none, by being the latest password
+/// step of this user, device and client) and takes it once ([`take_password_step`]).
+pub async fn note_password_step(
+    ctx: &Ctx,
+    user: &UserRecord,
+    client_id: &str,
+    device_key: &str,
+    nonce: &[u8],
+    ttl_ms: i64,
+) -> OpResult<()> {
     ctx.store()
         .put_code(&userpool_store::CodeRecord {
             pool_id: user.pool_id.clone(),
             username_key: user.username_key.clone(),
-            purpose: step_purpose(device_key),
-            sealed_code: Vec::new(),
+            purpose: step_purpose(client_id, device_key),
+            sealed_code: nonce.to_vec(),
             destination: String::new(),
             expires_ms: ctx.now_ms + ttl_ms,
             attempts_left: 1,
@@ -119,27 +170,54 @@ pub async fn note_password_step(ctx: &Ctx, user: &UserRecord, device_key: &str, 
     Ok(())
 }
 
-/// Refuses the device step unless the password step succeeded within its lifetime.
-pub async fn check_password_step(ctx: &Ctx, user: &UserRecord, device_key: &str) -> OpResult<()> {
+fn invalid_session() -> CognitoError {
+    CognitoError::new(ErrorCode::NotAuthorizedException, "Invalid session for the user.")
+}
+
+/// The nonce of the live password step of this user, device and client; with `expected`
+/// (the Session's), only if it is that one.
+pub async fn check_password_step(
+    ctx: &Ctx,
+    user: &UserRecord,
+    client_id: &str,
+    device_key: &str,
+    expected: Option<&[u8]>,
+) -> OpResult<Vec<u8>> {
     match ctx
         .store()
-        .get_code(&user.pool_id, &user.username_key, &step_purpose(device_key))
+        .get_code(&user.pool_id, &user.username_key, &step_purpose(client_id, device_key))
         .await?
     {
-        Some(c) if c.expires_ms > ctx.now_ms => Ok(()),
-        _ => Err(CognitoError::new(
-            ErrorCode::NotAuthorizedException,
-            "Invalid session for the user.",
-        )),
+        Some(c) if c.expires_ms > ctx.now_ms && expected.is_none_or(|n| userpool_sigv4::ct_eq(n, &c.sealed_code)) => {
+            Ok(c.sealed_code)
+        }
+        _ => Err(invalid_session()),
     }
 }
 
-/// The device step is done.
-pub async fn clear_password_step(ctx: &Ctx, user: &UserRecord, device_key: &str) -> OpResult<()> {
-    ctx.store()
-        .delete_code(&user.pool_id, &user.username_key, &step_purpose(device_key))
-        .await?;
-    Ok(())
+/// Takes the password step the device step continues: true once, for the one caller that
+/// took it (a password step yields tokens through its device step at most once).
+pub async fn take_password_step(
+    ctx: &Ctx,
+    user: &UserRecord,
+    client_id: &str,
+    device_key: &str,
+    nonce: &[u8],
+) -> OpResult<()> {
+    if ctx
+        .store()
+        .take_code(
+            &user.pool_id,
+            &user.username_key,
+            &step_purpose(client_id, device_key),
+            nonce,
+        )
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(invalid_session())
+    }
 }
 
 /// The wire form of a device, its seven attributes in the API reference's order.
@@ -196,7 +274,7 @@ fn positive_bytes(b64: &str) -> Option<Vec<u8>> {
 pub async fn confirm_device(ctx: &Ctx, req: ConfirmDeviceRequest) -> OpResult<ConfirmDeviceResponse> {
     let (pool, user, claims) = access::authorize(ctx, &req.access_token).await?;
     let invalid_key = || CognitoError::invalid_parameter("Invalid device key given.");
-    let Some(mut device) = ctx.store().get_device(pool.id(), &req.device_key).await? else {
+    let Some(device) = ctx.store().get_device(pool.id(), &req.device_key).await? else {
         return Err(invalid_key());
     };
     if device.username_key != user.username_key {
@@ -228,24 +306,38 @@ pub async fn confirm_device(ctx: &Ctx, req: ConfirmDeviceRequest) -> OpResult<Co
             "Negate value passed for salt and Password verifier",
         ));
     }
+    // A verifier must be a group element 1 < v < N: with v = 0 (or a multiple of N) the
+    // server's B is g^b alone and S = (A·v^u)^b no longer depends on the device secret,
+    // so any proof would pass (inferred rule; the real service's answer is not recorded).
+    let v = userpool_srp::from_bytes_be(&verifier);
+    if v <= 1 || v >= userpool_srp::GROUP.n {
+        return Err(CognitoError::invalid_parameter("Invalid device verifier."));
+    }
     let on_prompt = pool
         .settings()
         .device_configuration
         .as_ref()
         .and_then(|c| c.device_only_remembered_on_user_prompt)
         .unwrap_or(false);
-    device.confirmed = true;
-    device.remembered = !on_prompt;
-    device.name = req.device_name;
-    device.salt = Some(salt);
-    device.verifier = Some(verifier);
-    device.modified_ms = ctx.now_ms;
-    device.last_auth_ms = ctx.now_ms;
-    device.last_ip = Some(ctx.client_ip());
-    ctx.store().update_device(&device).await.map_err(|e| match e {
-        StoreError::NotFound => invalid_key(),
-        other => other.into(),
-    })?;
+    // Two ConfirmDevice calls for one key: the compare-and-set lets one write; the other
+    // re-reads a confirmed device and is refused, so the first verifier stands.
+    let device = modify(ctx, device, invalid_key, |device| {
+        if device.confirmed {
+            return Err(CognitoError::new(
+                ErrorCode::DeviceKeyExistsException,
+                "Device key already exists.",
+            ));
+        }
+        device.confirmed = true;
+        device.remembered = !on_prompt;
+        device.name = req.device_name.clone();
+        device.salt = Some(salt.clone());
+        device.verifier = Some(verifier.clone());
+        device.modified_ms = ctx.now_ms;
+        Ok(())
+    })
+    .await?;
+    authenticated(ctx, &device).await?;
     tracing::info!(pool = %pool.id(), device = %device.device_key, remembered = device.remembered, "confirmed device");
     Ok(ConfirmDeviceResponse {
         user_confirmation_necessary: Some(on_prompt),
@@ -269,13 +361,14 @@ async fn list(
     Ok((devices, page.next_after.as_deref().map(token::encode)))
 }
 
-async fn set_status(ctx: &Ctx, mut device: DeviceRecord, status: Option<DeviceRememberedStatusType>) -> OpResult<()> {
-    device.remembered = status == Some(DeviceRememberedStatusType::Remembered);
-    device.modified_ms = ctx.now_ms;
-    ctx.store().update_device(&device).await.map_err(|e| match e {
-        StoreError::NotFound => device_not_found(),
-        other => other.into(),
+async fn set_status(ctx: &Ctx, device: DeviceRecord, status: Option<DeviceRememberedStatusType>) -> OpResult<()> {
+    modify(ctx, device, device_not_found, |device| {
+        device.remembered = status == Some(DeviceRememberedStatusType::Remembered);
+        device.modified_ms = ctx.now_ms;
+        Ok(())
     })
+    .await?;
+    Ok(())
 }
 
 async fn forget(ctx: &Ctx, device: &DeviceRecord) -> OpResult<()> {

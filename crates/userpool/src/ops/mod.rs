@@ -6,6 +6,7 @@ pub mod access;
 pub mod app_clients;
 pub mod devices;
 pub mod groups;
+pub mod permissions;
 pub mod self_service;
 pub mod sign_in;
 pub mod user_pools;

@@ -6,7 +6,7 @@
 use crate::app::Ctx;
 use crate::codes;
 use crate::error::{CognitoError, OpResult};
-use crate::ops::{access, sign_in, users};
+use crate::ops::{access, permissions, sign_in, users};
 use crate::passwords;
 use userpool_model::types::{
     ConfirmForgotPasswordRequest, ConfirmForgotPasswordResponse, ConfirmSignUpRequest, ConfirmSignUpResponse,
@@ -39,6 +39,7 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
         .as_deref()
         .ok_or_else(|| CognitoError::invalid_parameter("Password is required for sign-up."))?;
     let attrs = req.user_attributes.unwrap_or_default();
+    permissions::check_writable(&client.settings, attrs.iter().map(|a| a.name.as_str()))?;
     users::check_attributes(&pool, &attrs, true)?;
     passwords::check_policy(&pool.password_policy(), password)?;
     let (username, sub, attributes) = users::new_identity(&pool, &req.username, &attrs)?;
@@ -91,35 +92,41 @@ pub async fn confirm_sign_up(ctx: &Ctx, req: ConfirmSignUpRequest) -> OpResult<C
     let client = sign_in::load_client(ctx, &req.client_id).await?;
     sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
-    let mut user = user_for_client(ctx, &client, &pool, &req.username).await?;
-    if user.status != "UNCONFIRMED" {
-        return Err(CognitoError::new(
+    let user = user_for_client(ctx, &client, &pool, &req.username).await?;
+    let not_unconfirmed = |user: &UserRecord| {
+        CognitoError::new(
             ErrorCode::NotAuthorizedException,
             format!("User cannot be confirmed. Current status is {}", user.status),
-        ));
+        )
+    };
+    if user.status != "UNCONFIRMED" {
+        return Err(not_unconfirmed(&user));
     }
     codes::redeem(ctx, &user, "signup", &req.confirmation_code).await?;
-    user.status = "CONFIRMED".into();
-    // The code went to the auto-verified attribute: it is verified now.
-    for a in pool.settings().auto_verified_attributes.clone().unwrap_or_default() {
-        let flag = format!("{}_verified", a.as_str());
-        if users::attr(&user, a.as_str()).is_some() {
-            users::set_attributes(
-                &mut user.attributes,
-                &[userpool_model::types::AttributeType {
-                    name: flag,
-                    value: Some("true".into()),
-                }],
-            );
-            break;
+    users::modify(ctx, &pool, user, |user| {
+        if user.status != "UNCONFIRMED" {
+            return Err(not_unconfirmed(user));
         }
-    }
-    user.modified_ms = ctx.now_ms;
-    users::refresh_lookups(&pool, &mut user);
-    ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| users::write_error(e, &pool))?;
+        user.status = "CONFIRMED".into();
+        // The code went to the auto-verified attribute: it is verified now.
+        for a in pool.settings().auto_verified_attributes.clone().unwrap_or_default() {
+            let flag = format!("{}_verified", a.as_str());
+            if users::attr(user, a.as_str()).is_some() {
+                users::set_attributes(
+                    &mut user.attributes,
+                    &[userpool_model::types::AttributeType {
+                        name: flag,
+                        value: Some("true".into()),
+                    }],
+                );
+                break;
+            }
+        }
+        user.modified_ms = ctx.now_ms;
+        users::refresh_lookups(&pool, user);
+        Ok(())
+    })
+    .await?;
     Ok(ConfirmSignUpResponse { session: None })
 }
 
@@ -195,19 +202,23 @@ pub async fn confirm_forgot_password(
     let client = sign_in::load_client(ctx, &req.client_id).await?;
     sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
-    let mut user = user_for_client(ctx, &client, &pool, &req.username).await?;
+    let user = user_for_client(ctx, &client, &pool, &req.username).await?;
     passwords::check_policy(&pool.password_policy(), &req.password)?;
     codes::redeem(ctx, &user, "forgot_password", &req.confirmation_code).await?;
-    users::set_password(&pool, &mut user, &req.password, ctx.now_ms);
-    user.failed_attempts = 0;
-    user.locked_until_ms = 0;
-    if user.status == "RESET_REQUIRED" || user.status == "FORCE_CHANGE_PASSWORD" {
-        user.status = "CONFIRMED".into();
-    }
+    let verifier = passwords::make_verifier(pool.id(), &user.username, &req.password);
+    let (user, ()) = users::modify(ctx, &pool, user, |user| {
+        user.password = Some(verifier.clone());
+        user.password_set_ms = ctx.now_ms;
+        user.modified_ms = ctx.now_ms;
+        if user.status == "RESET_REQUIRED" || user.status == "FORCE_CHANGE_PASSWORD" {
+            user.status = "CONFIRMED".into();
+        }
+        Ok(())
+    })
+    .await?;
     ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| users::write_error(e, &pool))?;
+        .clear_password_failures(pool.id(), &user.username_key)
+        .await?;
     Ok(ConfirmForgotPasswordResponse {})
 }
 
@@ -242,21 +253,21 @@ pub async fn verify_user_attribute(
     ctx: &Ctx,
     req: VerifyUserAttributeRequest,
 ) -> OpResult<VerifyUserAttributeResponse> {
-    let (pool, mut user, _) = access::authorize(ctx, &req.access_token).await?;
+    let (pool, user, _) = access::authorize(ctx, &req.access_token).await?;
     let name = req.attribute_name.as_str();
     codes::redeem(ctx, &user, &format!("verify:{name}"), &req.code).await?;
-    users::set_attributes(
-        &mut user.attributes,
-        &[userpool_model::types::AttributeType {
-            name: format!("{name}_verified"),
-            value: Some("true".into()),
-        }],
-    );
-    user.modified_ms = ctx.now_ms;
-    users::refresh_lookups(&pool, &mut user);
-    ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| users::write_error(e, &pool))?;
+    users::modify(ctx, &pool, user, |user| {
+        users::set_attributes(
+            &mut user.attributes,
+            &[userpool_model::types::AttributeType {
+                name: format!("{name}_verified"),
+                value: Some("true".into()),
+            }],
+        );
+        user.modified_ms = ctx.now_ms;
+        users::refresh_lookups(&pool, user);
+        Ok(())
+    })
+    .await?;
     Ok(VerifyUserAttributeResponse {})
 }

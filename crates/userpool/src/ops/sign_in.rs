@@ -15,13 +15,25 @@
 //!   user always leads to DEVICE_SRP_AUTH (MFA is not implemented, so there is no MFA
 //!   order to choose); an unknown or forgotten DEVICE_KEY is "Device does not exist."
 //!   *before* the SRP state is used, so the clients' retry without it succeeds;
-//! - the device step requires the password step of the same user and device to have
-//!   succeeded within the session's lifetime (a marker in the store), whether or not the
-//!   client sends the Session (pycognito does not).
+//! - the device step continues one password step: that step leaves a marker holding its
+//!   nonce, keyed by user, client and device; DEVICE_SRP_AUTH must name it (through its
+//!   Session, or, for clients that send none such as pycognito, by being the live marker
+//!   of that user, client and device), and DEVICE_PASSWORD_VERIFIER takes it once before
+//!   any tokens are issued;
+//! - every password check (USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, PASSWORD_VERIFIER)
+//!   spends a sign-in attempt *before* the password is checked, in one store statement,
+//!   and a correct password gives it back ([`crate::limits`]): the lockout holds however
+//!   many guesses are in flight;
+//! - with PreventUserExistenceErrors, USER_SRP_AUTH for an unknown user answers a decoy
+//!   PASSWORD_VERIFIER challenge (confirmed: "Amazon Cognito returns a simulated
+//!   response"), stable per username (SALT, and USER_ID_FOR_SRP, derived with the data
+//!   key) and indistinguishable in shape from a real one; RespondToAuthChallenge then
+//!   answers "Incorrect username or password.".
 
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
-use crate::ops::{devices, users};
+use crate::limits;
+use crate::ops::{devices, permissions, users};
 use crate::passwords;
 use crate::session::{self, State};
 use crate::tokens::jwt;
@@ -37,8 +49,6 @@ use userpool_model::types::{
 use userpool_model::ErrorCode;
 use userpool_store::{ClientRecord, DeviceRecord, RefreshRecord, UserRecord};
 
-/// Consecutive wrong passwords before sign-in is refused for a while.
-const MAX_FAILED_ATTEMPTS: i64 = 5;
 /// Clock skew allowed on an SRP TIMESTAMP, seconds.
 const TIMESTAMP_SKEW_SECS: i64 = 300;
 
@@ -245,28 +255,38 @@ fn check_not_locked(ctx: &Ctx, user: &UserRecord) -> OpResult<()> {
     Ok(())
 }
 
-/// Counts a wrong password; past the limit, sign-in is refused for 2^(n-5) s (max 15 min).
-async fn record_failure(ctx: &Ctx, pool: &users::Pool, mut user: UserRecord) -> CognitoError {
-    user.failed_attempts += 1;
-    if user.failed_attempts >= MAX_FAILED_ATTEMPTS {
-        let exp = u32::try_from(user.failed_attempts - MAX_FAILED_ATTEMPTS)
-            .unwrap_or(10)
-            .min(10);
-        user.locked_until_ms = ctx.now_ms + (1000_i64 << exp).min(900_000);
-    }
-    if let Err(e) = ctx
-        .store()
-        .update_user(&user)
+/// Spends one sign-in attempt before a password is checked (see [`crate::limits`]);
+/// refused while the user is locked out. The failures counted so far, this one included.
+async fn spend_attempt(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<i64> {
+    ctx.store()
+        .spend_password_attempt(
+            pool.id(),
+            &user.username_key,
+            ctx.now_ms,
+            limits::FREE_PASSWORD_ATTEMPTS,
+            limits::MAX_LOCK_MS,
+        )
         .await
-        .map_err(|e| users::write_error(e, pool))
-    {
-        return e;
-    }
-    if user.failed_attempts > MAX_FAILED_ATTEMPTS {
+        .map_err(|e| users::write_error(e, pool))?
+        .ok_or_else(|| not_authorized("Password attempts exceeded"))
+}
+
+/// The answer to a wrong password whose attempt was spent: past the free attempts,
+/// "Password attempts exceeded" (the user is locked now).
+fn wrong_password(failures: i64) -> CognitoError {
+    if failures > limits::FREE_PASSWORD_ATTEMPTS {
         not_authorized("Password attempts exceeded")
     } else {
         incorrect()
     }
+}
+
+/// A correct password: the attempts spent are given back.
+async fn password_proven(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<()> {
+    ctx.store()
+        .clear_password_failures(pool.id(), &user.username_key)
+        .await?;
+    Ok(())
 }
 
 /// After a correct password: the user's state decides what follows.
@@ -301,24 +321,17 @@ async fn password_sign_in(
     name: &str,
     password: &str,
 ) -> OpResult<UserRecord> {
-    let mut user = sign_in_user(ctx, pool, client, name).await?;
-    check_not_locked(ctx, &user)?;
+    let user = sign_in_user(ctx, pool, client, name).await?;
+    let failures = spend_attempt(ctx, pool, &user).await?;
     let ok = user
         .password
         .as_ref()
         .is_some_and(|v| passwords::matches(pool.id(), &user.username, v, password));
     if !ok {
-        return Err(record_failure(ctx, pool, user).await);
+        return Err(wrong_password(failures));
     }
+    password_proven(ctx, pool, &user).await?;
     check_status(ctx, pool, &user)?;
-    if user.failed_attempts != 0 {
-        user.failed_attempts = 0;
-        user.locked_until_ms = 0;
-        ctx.store()
-            .update_user(&user)
-            .await
-            .map_err(|e| users::write_error(e, pool))?;
-    }
     Ok(user)
 }
 
@@ -376,7 +389,6 @@ async fn after_password(
     if let Some(key) = device_key {
         let device = devices::presented(ctx, pool, user, key).await?;
         if device.confirmed && device.remembered && device.verifier.is_some() {
-            devices::note_password_step(ctx, user, &device.device_key, client.session_ttl_ms()).await?;
             let mut state = State::new(
                 ctx,
                 "DEVICE_SRP_AUTH",
@@ -386,6 +398,15 @@ async fn after_password(
                 client.session_ttl_ms(),
             );
             state.device = Some(device.device_key.clone());
+            devices::note_password_step(
+                ctx,
+                user,
+                client.id(),
+                &device.device_key,
+                &state.nonce_bytes(),
+                client.session_ttl_ms(),
+            )
+            .await?;
             return Ok(Outcome {
                 challenge_name: Some(ChallengeNameType::DeviceSrpAuth),
                 session: Some(session::seal(ctx, &state)),
@@ -409,7 +430,7 @@ async fn tokens(
 ) -> OpResult<Outcome> {
     let (device_key, new_device) = match device {
         Some(d) => {
-            devices::authenticated(ctx, d.clone()).await?;
+            devices::authenticated(ctx, &d).await?;
             (Some(d.device_key), None)
         }
         None if pool.settings().device_configuration.is_some() => {
@@ -461,6 +482,16 @@ async fn grant(
         .await?;
     let issuer = ctx.app.config.issuer(pool.id());
     let groups = crate::ops::groups::token_groups(ctx, user).await?;
+    // The ID token carries the attributes the client may read (ReadAttributes).
+    let filtered;
+    let user = if client.settings.read_attributes.as_ref().is_some_and(|l| !l.is_empty()) {
+        let mut u = user.clone();
+        u.attributes = permissions::filter_readable(&client.settings, &user.attributes);
+        filtered = u;
+        &filtered
+    } else {
+        user
+    };
     let g = jwt::Grant {
         issuer: &issuer,
         client_id: client.id(),
@@ -529,7 +560,7 @@ async fn refresh(
         }
         match ctx.store().get_device(pool.id(), bound).await? {
             Some(d) if d.confirmed && d.username_key == user.username_key => {
-                devices::authenticated(ctx, d).await?;
+                devices::authenticated(ctx, &d).await?;
             }
             _ => return Err(invalid()),
         }
@@ -601,7 +632,11 @@ async fn srp_start(
     let srp_a = param(params, "SRP_A")?;
     check_secret_hash(client, &[name], params.get("SECRET_HASH").map(String::as_str))?;
     let a = client_public(srp_a)?;
-    let user = sign_in_user(ctx, pool, client, name).await?;
+    let user = match users::find(ctx, pool, name).await? {
+        Some(u) => u,
+        None if client.hides_users() => return Ok(decoy_challenge(ctx, pool, client, name, &a)),
+        None => return Err(users::user_not_found()),
+    };
     check_not_locked(ctx, &user)?;
     let Some(stored) = &user.password else {
         return Err(incorrect());
@@ -628,6 +663,59 @@ async fn srp_start(
         ])),
         authentication_result: None,
     })
+}
+
+/// The PASSWORD_VERIFIER challenge for a user who does not exist, when the client hides
+/// existence: the same members, lengths and work as a real one. SALT and (for pools
+/// whose usernames are emails or phones, where the real value is a UUID) USER_ID_FOR_SRP
+/// are derived from the data key and the name, so asking twice gives the same answer as
+/// for a real user; B is made from a derived verifier. Its state names no user, so the
+/// answer to it is "Incorrect username or password.".
+fn decoy_challenge(ctx: &Ctx, pool: &users::Pool, client: &Client, name: &str, a: &userpool_srp::Int) -> Outcome {
+    let seed = ctx
+        .app
+        .sealer
+        .derive(format!("decoy-srp\0{}\0{}", pool.id(), pool.username_key(name)).as_bytes());
+    let salt = seed.get(..16).unwrap_or_default();
+    let user_id = if pool.email_or_phone_usernames() {
+        uuid::Builder::from_random_bytes(seed.get(16..32).and_then(|b| b.try_into().ok()).unwrap_or([0; 16]))
+            .into_uuid()
+            .to_string()
+    } else {
+        name.to_string()
+    };
+    let v = userpool_srp::pow_g(&userpool_srp::from_bytes_be(&seed));
+    let decoy = UserRecord {
+        pool_id: pool.id().to_string(),
+        username_key: String::new(),
+        username: user_id.clone(),
+        sub: String::new(),
+        status: String::new(),
+        enabled: false,
+        created_ms: 0,
+        modified_ms: 0,
+        attributes: Vec::new(),
+        password: None,
+        password_set_ms: 0,
+        failed_attempts: 0,
+        locked_until_ms: 0,
+        tokens_valid_after_ms: 0,
+        version: 0,
+        lookups: None,
+    };
+    let (state, big_b) = srp_challenge(ctx, "PASSWORD_VERIFIER", pool, &decoy, client, &v, a);
+    Outcome {
+        challenge_name: Some(ChallengeNameType::PasswordVerifier),
+        session: None,
+        challenge_parameters: Some(HashMap::from([
+            ("SALT".to_string(), hex::encode(salt)),
+            ("SRP_B".to_string(), userpool_srp::to_hex(&big_b)),
+            ("SECRET_BLOCK".to_string(), session::seal(ctx, &state)),
+            ("USERNAME".to_string(), user_id.clone()),
+            ("USER_ID_FOR_SRP".to_string(), user_id),
+        ])),
+        authentication_result: None,
+    }
 }
 
 /// Checks an SRP claim: TIMESTAMP format and freshness, then the signature.
@@ -702,6 +790,10 @@ async fn password_verifier(
     if state.client != client.id() || state.pool != pool.id() {
         return Err(incorrect());
     }
+    // A decoy state (an unknown user, PreventUserExistenceErrors) names no user.
+    if state.user.is_empty() {
+        return Err(incorrect());
+    }
     let Some(user) = ctx.store().get_user(pool.id(), &state.user).await? else {
         return Err(incorrect());
     };
@@ -711,10 +803,10 @@ async fn password_verifier(
     if let Some(key) = device_key {
         devices::presented(ctx, pool, &user, key).await?;
     }
-    check_not_locked(ctx, &user)?;
     let Some(stored) = &user.password else {
         return Err(incorrect());
     };
+    let failures = spend_attempt(ctx, pool, &user).await?;
     let v = passwords::verifier_int(stored);
     if !check_claim(
         ctx,
@@ -724,8 +816,9 @@ async fn password_verifier(
         &user.username,
         responses,
     )? {
-        return Err(record_failure(ctx, pool, user).await);
+        return Err(wrong_password(failures));
     }
+    password_proven(ctx, pool, &user).await?;
     if !ctx.store().consume_state(&state.nonce_bytes(), state.exp).await? {
         return Err(incorrect());
     }
@@ -738,6 +831,7 @@ async fn device_srp_auth(
     ctx: &Ctx,
     pool: &users::Pool,
     client: &Client,
+    session: Option<&str>,
     responses: &HashMap<String, String>,
 ) -> OpResult<Outcome> {
     let name = param(responses, "USERNAME")?;
@@ -750,7 +844,20 @@ async fn device_srp_auth(
         responses.get("SECRET_HASH").map(String::as_str),
     )?;
     let device = devices::presented(ctx, pool, &user, key).await?;
-    devices::check_password_step(ctx, &user, key).await?;
+    // The Session, when the client sends one, must be this user's DEVICE_SRP_AUTH state
+    // through this client for this device, and names the password step it continues.
+    let expected = match session {
+        Some(s) => {
+            let st = session::open(ctx, s)
+                .filter(|st| st.challenge == "DEVICE_SRP_AUTH")
+                .filter(|st| st.pool == pool.id() && st.client == client.id() && st.user == user.username_key)
+                .filter(|st| st.device.as_deref() == Some(device.device_key.as_str()))
+                .ok_or_else(|| not_authorized("Invalid session for the user."))?;
+            Some(st.nonce_bytes())
+        }
+        None => None,
+    };
+    let step = devices::check_password_step(ctx, &user, client.id(), key, expected.as_deref()).await?;
     let (Some(salt), Some(verifier)) = (&device.salt, &device.verifier) else {
         return Err(incorrect());
     };
@@ -758,6 +865,7 @@ async fn device_srp_auth(
     let v = userpool_srp::from_bytes_be(verifier);
     let (mut state, big_b) = srp_challenge(ctx, "DEVICE_PASSWORD_VERIFIER", pool, &user, client, &v, &a);
     state.device = Some(device.device_key.clone());
+    state.step = Some(hex::encode(step));
     let sealed = session::seal(ctx, &state);
     // The Session (at most 2048 characters on the wire) names the challenge; the SRP
     // values ride in SECRET_BLOCK only.
@@ -812,11 +920,16 @@ async fn device_password_verifier(
     if !check_claim(ctx, &state, &v, &device.device_group_key, &device.device_key, responses)? {
         return Err(incorrect());
     }
-    devices::check_password_step(ctx, &user, &key).await?;
+    // The password step this continues is taken once: one password step, one set of tokens.
+    let step = state
+        .step
+        .as_deref()
+        .and_then(|h| hex::decode(h).ok())
+        .unwrap_or_default();
+    devices::take_password_step(ctx, &user, client.id(), &key, &step).await?;
     if !ctx.store().consume_state(&state.nonce_bytes(), state.exp).await? {
         return Err(incorrect());
     }
-    devices::clear_password_step(ctx, &user, &key).await?;
     check_status(ctx, pool, &user)?;
     tokens(ctx, pool, client, &user, Some(device)).await
 }
@@ -839,7 +952,7 @@ async fn new_password(
     if state.client != client.id() || state.pool != pool.id() {
         return Err(invalid_session());
     }
-    let mut user = ctx
+    let user = ctx
         .store()
         .get_user(pool.id(), &state.user)
         .await?
@@ -852,6 +965,10 @@ async fn new_password(
     if user.status != "FORCE_CHANGE_PASSWORD" {
         return Err(invalid_session());
     }
+    // The user may have been disabled since the password step.
+    if !user.enabled {
+        return Err(not_authorized("User is disabled."));
+    }
     passwords::check_policy(&pool.password_policy(), new)?;
     let attrs: Vec<userpool_model::types::AttributeType> = responses
         .iter()
@@ -863,19 +980,31 @@ async fn new_password(
                 })
         })
         .collect();
+    permissions::check_writable(&client.settings, attrs.iter().map(|a| a.name.as_str()))?;
     users::check_attributes(pool, &attrs, false)?;
-    users::set_attributes(&mut user.attributes, &attrs);
-    users::check_required(pool, &user.attributes)?;
+    let mut with = user.attributes.clone();
+    users::set_attributes(&mut with, &attrs);
+    users::check_required(pool, &with)?;
     if !ctx.store().consume_state(&state.nonce_bytes(), state.exp).await? {
         return Err(invalid_session());
     }
-    users::set_password(pool, &mut user, new, ctx.now_ms);
-    user.status = "CONFIRMED".into();
-    users::refresh_lookups(pool, &mut user);
-    ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| users::write_error(e, pool))?;
+    let verifier = passwords::make_verifier(pool.id(), &user.username, new);
+    let (user, ()) = users::modify(ctx, pool, user, |user| {
+        if user.status != "FORCE_CHANGE_PASSWORD" {
+            return Err(invalid_session());
+        }
+        if !user.enabled {
+            return Err(not_authorized("User is disabled."));
+        }
+        users::set_attributes(&mut user.attributes, &attrs);
+        user.password = Some(verifier.clone());
+        user.password_set_ms = ctx.now_ms;
+        user.modified_ms = ctx.now_ms;
+        user.status = "CONFIRMED".into();
+        users::refresh_lookups(pool, user);
+        Ok(())
+    })
+    .await?;
     let device_key = non_empty(responses, "DEVICE_KEY");
     after_password(ctx, pool, client, &user, device_key).await
 }
@@ -927,7 +1056,7 @@ async fn respond(
     match challenge {
         ChallengeNameType::PasswordVerifier => password_verifier(ctx, &pool, client, responses).await,
         ChallengeNameType::NewPasswordRequired => new_password(ctx, &pool, client, session, responses).await,
-        ChallengeNameType::DeviceSrpAuth => device_srp_auth(ctx, &pool, client, responses).await,
+        ChallengeNameType::DeviceSrpAuth => device_srp_auth(ctx, &pool, client, session, responses).await,
         ChallengeNameType::DevicePasswordVerifier => device_password_verifier(ctx, &pool, client, responses).await,
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,

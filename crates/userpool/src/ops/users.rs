@@ -76,7 +76,7 @@ impl Pool {
     /// The alias lookup keys of a user's attributes, as this pool defines aliases.
     pub fn alias_keys(&self, attributes: &[(String, String)]) -> Vec<String> {
         let get = |n: &str| attributes.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
-        let verified = |n: &str| get(&format!("{n}_verified")) == Some("true");
+        let verified = |n: &str| get(&format!("{n}_verified")).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let mut keys = Vec::new();
         for attr in ["email", "phone_number"] {
             let as_username = self.username_attributes().iter().any(|u| u.as_str() == attr);
@@ -195,13 +195,17 @@ pub fn check_attributes(pool: &Pool, attrs: &[AttributeType], creating: bool) ->
             ));
         }
         if !creating && schema.mutable == Some(false) {
+            // The real service's words (observed): "user.custom:role: Attribute cannot be updated."
             return Err(CognitoError::invalid_parameter(format!(
-                "Cannot modify the non-mutable attribute {name}"
+                "user.{name}: Attribute cannot be updated."
             )));
         }
         let value = a.value.as_deref().unwrap_or_default();
         match schema.attribute_data_type {
-            Some(AttributeDataType::Boolean) if !matches!(value, "true" | "false") => {
+            // Booleans compare case-insensitively ("True" is accepted, and kept as sent).
+            Some(AttributeDataType::Boolean)
+                if !(value.eq_ignore_ascii_case("true") || value.eq_ignore_ascii_case("false")) =>
+            {
                 return Err(schema_error(name, "Attribute value must be a boolean (true or false)."));
             }
             Some(AttributeDataType::Number) if value.parse::<f64>().is_err() => {
@@ -263,20 +267,27 @@ pub fn is_phone(v: &str) -> bool {
         .is_some_and(|d| (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Sets attributes on a list, replacing existing values, keeping order.
+/// Sets attributes on a list, replacing existing values, keeping order; linear in the
+/// attributes sent and held (names are looked up in a map, not by a scan per attribute).
 pub fn set_attributes(list: &mut Vec<(String, String)>, attrs: &[AttributeType]) {
+    let sent: std::collections::HashSet<&str> = attrs.iter().map(|a| a.name.as_str()).collect();
+    let mut at: std::collections::HashMap<String, usize> =
+        list.iter().enumerate().map(|(i, (n, _))| (n.clone(), i)).collect();
     for a in attrs {
         let value = a.value.clone().unwrap_or_default();
-        match list.iter_mut().find(|(n, _)| *n == a.name) {
+        match at.get(&a.name).and_then(|i| list.get_mut(*i)) {
             Some(slot) => slot.1 = value,
-            None => list.push((a.name.clone(), value)),
+            None => {
+                at.insert(a.name.clone(), list.len());
+                list.push((a.name.clone(), value));
+            }
         }
-        // Changing email / phone clears its verification unless set in the same call.
-        for (attr, flag) in [("email", "email_verified"), ("phone_number", "phone_number_verified")] {
-            if a.name == attr && !attrs.iter().any(|x| x.name == flag) {
-                if let Some(slot) = list.iter_mut().find(|(n, _)| n == flag) {
-                    slot.1 = "false".into();
-                }
+    }
+    // Changing email / phone clears its verification unless set in the same call.
+    for (attr, flag) in [("email", "email_verified"), ("phone_number", "phone_number_verified")] {
+        if sent.contains(attr) && !sent.contains(flag) {
+            if let Some(slot) = at.get(flag).and_then(|i| list.get_mut(*i)) {
+                slot.1 = "false".into();
             }
         }
     }
@@ -305,6 +316,45 @@ pub fn write_error(e: StoreError, pool: &Pool) -> CognitoError {
         StoreError::NotFound => CognitoError::pool_not_found(pool.id()),
         other => other.into(),
     }
+}
+
+/// How many times a change that lost to a concurrent write is re-applied.
+const WRITE_ATTEMPTS: usize = 16;
+
+/// Applies `change` to `user` and writes it with the store's compare-and-set; when another
+/// write to the user came first, re-reads the user and applies `change` again, so the
+/// change lands on top of every write acknowledged before it (the concurrent-write rule
+/// of `userpool_store::Store`). `change` sees the current row each time and may refuse
+/// (its error is returned, nothing written). The user as written and what `change` gave.
+pub async fn modify<T>(
+    ctx: &Ctx,
+    pool: &Pool,
+    mut user: UserRecord,
+    mut change: impl FnMut(&mut UserRecord) -> OpResult<T>,
+) -> OpResult<(UserRecord, T)> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let out = change(&mut user)?;
+        match ctx.store().update_user(&user).await {
+            Ok(()) => {
+                user.version += 1;
+                return Ok((user, out));
+            }
+            Err(StoreError::Conflict(userpool_store::VERSION_CONFLICT)) => {
+                user = ctx
+                    .store()
+                    .get_user(pool.id(), &user.username_key)
+                    .await?
+                    .ok_or_else(user_not_found)?;
+            }
+            Err(StoreError::NotFound) => return Err(user_not_found()),
+            Err(e) => return Err(write_error(e, pool)),
+        }
+    }
+    tracing::warn!(pool = %pool.id(), username = %user.username, "ST0007 user write lost to concurrent writes every time");
+    Err(CognitoError::new(
+        ErrorCode::TooManyRequestsException,
+        "Too many concurrent changes to this user; try again.",
+    ))
 }
 
 /// The attributes as the wire lists them.
@@ -404,6 +454,7 @@ pub fn new_user(pool: &Pool, identity: NewIdentity, status: &str, password: &str
         failed_attempts: 0,
         locked_until_ms: 0,
         tokens_valid_after_ms: 0,
+        version: 0,
         lookups: None,
     };
     set_password(pool, &mut user, password, now_ms);
@@ -425,22 +476,22 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
     check_attributes(&pool, &attrs, true)?;
     let policy = pool.password_policy();
     if req.message_action == Some(MessageActionType::Resend) {
-        let mut user = resolve(ctx, &pool, &req.username).await?;
-        if user.status != "FORCE_CHANGE_PASSWORD" {
-            return Err(CognitoError::new(
-                ErrorCode::UnsupportedUserStateException,
-                "User is not in FORCE_CHANGE_PASSWORD state.",
-            ));
-        }
+        let user = resolve(ctx, &pool, &req.username).await?;
         let temp = req
             .temporary_password
             .unwrap_or_else(|| passwords::generate_temporary(&policy));
         passwords::check_policy(&policy, &temp)?;
-        set_password(&pool, &mut user, &temp, ctx.now_ms);
-        ctx.store()
-            .update_user(&user)
-            .await
-            .map_err(|e| write_error(e, &pool))?;
+        let (user, ()) = modify(ctx, &pool, user, |user| {
+            if user.status != "FORCE_CHANGE_PASSWORD" {
+                return Err(CognitoError::new(
+                    ErrorCode::UnsupportedUserStateException,
+                    "User is not in FORCE_CHANGE_PASSWORD state.",
+                ));
+            }
+            set_password(&pool, user, &temp, ctx.now_ms);
+            Ok(())
+        })
+        .await?;
         codes::keep_temporary_password(ctx, &user, &temp, temporary_ttl_ms(&policy)).await?;
         return Ok(AdminCreateUserResponse {
             user: Some(user_type(&user, None)),
@@ -482,27 +533,27 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
 async fn take_aliases(ctx: &Ctx, pool: &Pool, user: &UserRecord) -> OpResult<()> {
     let aliases = user.lookups.as_ref().map(|l| l.aliases.clone()).unwrap_or_default();
     for key in &aliases {
-        if let Some(mut other) = ctx.store().find_user_by_alias(pool.id(), key).await? {
+        if let Some(other) = ctx.store().find_user_by_alias(pool.id(), key).await? {
             if other.username_key == user.username_key {
                 continue;
             }
-            if let Some((attr, _)) = key.split_once(':') {
-                if let Some(slot) = other
-                    .attributes
-                    .iter_mut()
-                    .find(|(n, _)| n == &format!("{attr}_verified"))
-                {
-                    slot.1 = "false".into();
+            modify(ctx, pool, other, |other| {
+                if let Some((attr, _)) = key.split_once(':') {
+                    if let Some(slot) = other
+                        .attributes
+                        .iter_mut()
+                        .find(|(n, _)| n == &format!("{attr}_verified"))
+                    {
+                        slot.1 = "false".into();
+                    }
                 }
-            }
-            refresh_lookups(pool, &mut other);
-            if let Some(l) = other.lookups.as_mut() {
-                l.aliases.retain(|k| k != key);
-            }
-            ctx.store()
-                .update_user(&other)
-                .await
-                .map_err(|e| write_error(e, pool))?;
+                refresh_lookups(pool, other);
+                if let Some(l) = other.lookups.as_mut() {
+                    l.aliases.retain(|k| k != key);
+                }
+                Ok(())
+            })
+            .await?;
         }
     }
     Ok(())
@@ -544,23 +595,27 @@ pub async fn admin_set_user_password(
     req: AdminSetUserPasswordRequest,
 ) -> OpResult<AdminSetUserPasswordResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
-    let mut user = resolve(ctx, &pool, &req.username).await?;
+    let user = resolve(ctx, &pool, &req.username).await?;
     passwords::check_policy(&pool.password_policy(), &req.password)?;
-    set_password(&pool, &mut user, &req.password, ctx.now_ms);
-    user.failed_attempts = 0;
-    user.locked_until_ms = 0;
-    // "If the password is permanent, the user status is set to Confirmed"; otherwise the
-    // user must change it at the next sign-in.
-    user.status = if req.permanent == Some(true) {
-        "CONFIRMED"
-    } else {
-        "FORCE_CHANGE_PASSWORD"
-    }
-    .into();
+    let verifier = passwords::make_verifier(pool.id(), &user.username, &req.password);
+    let (user, ()) = modify(ctx, &pool, user, |user| {
+        user.password = Some(verifier.clone());
+        user.password_set_ms = ctx.now_ms;
+        user.modified_ms = ctx.now_ms;
+        // "If the password is permanent, the user status is set to Confirmed"; otherwise
+        // the user must change it at the next sign-in.
+        user.status = if req.permanent == Some(true) {
+            "CONFIRMED"
+        } else {
+            "FORCE_CHANGE_PASSWORD"
+        }
+        .into();
+        Ok(())
+    })
+    .await?;
     ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| write_error(e, &pool))?;
+        .clear_password_failures(pool.id(), &user.username_key)
+        .await?;
     Ok(AdminSetUserPasswordResponse {})
 }
 
@@ -570,15 +625,15 @@ pub async fn admin_update_user_attributes(
     req: AdminUpdateUserAttributesRequest,
 ) -> OpResult<AdminUpdateUserAttributesResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
-    let mut user = resolve(ctx, &pool, &req.username).await?;
+    let user = resolve(ctx, &pool, &req.username).await?;
     check_attributes(&pool, &req.user_attributes, false)?;
-    set_attributes(&mut user.attributes, &req.user_attributes);
-    user.modified_ms = ctx.now_ms;
-    refresh_lookups(&pool, &mut user);
-    ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| write_error(e, &pool))?;
+    modify(ctx, &pool, user, |user| {
+        set_attributes(&mut user.attributes, &req.user_attributes);
+        user.modified_ms = ctx.now_ms;
+        refresh_lookups(&pool, user);
+        Ok(())
+    })
+    .await?;
     Ok(AdminUpdateUserAttributesResponse {})
 }
 
@@ -604,23 +659,27 @@ pub async fn admin_delete_user_attributes(
     req: AdminDeleteUserAttributesRequest,
 ) -> OpResult<AdminDeleteUserAttributesResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
-    let mut user = resolve(ctx, &pool, &req.username).await?;
-    delete_attributes(&pool, &mut user, &req.user_attribute_names)?;
-    user.modified_ms = ctx.now_ms;
-    refresh_lookups(&pool, &mut user);
-    ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| write_error(e, &pool))?;
+    let user = resolve(ctx, &pool, &req.username).await?;
+    modify(ctx, &pool, user, |user| {
+        delete_attributes(&pool, user, &req.user_attribute_names)?;
+        user.modified_ms = ctx.now_ms;
+        refresh_lookups(&pool, user);
+        Ok(())
+    })
+    .await?;
     Ok(AdminDeleteUserAttributesResponse {})
 }
 
 async fn set_enabled(ctx: &Ctx, pool_id: &str, username: &str, enabled: bool) -> OpResult<()> {
     let pool = load(ctx, pool_id).await?;
-    let mut user = resolve(ctx, &pool, username).await?;
-    user.enabled = enabled;
-    user.modified_ms = ctx.now_ms;
-    ctx.store().update_user(&user).await.map_err(|e| write_error(e, &pool))
+    let user = resolve(ctx, &pool, username).await?;
+    modify(ctx, &pool, user, |user| {
+        user.enabled = enabled;
+        user.modified_ms = ctx.now_ms;
+        Ok(())
+    })
+    .await?;
+    Ok(())
 }
 
 /// AdminEnableUser
@@ -641,18 +700,18 @@ pub async fn admin_reset_user_password(
     req: AdminResetUserPasswordRequest,
 ) -> OpResult<AdminResetUserPasswordResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
-    let mut user = resolve(ctx, &pool, &req.username).await?;
+    let user = resolve(ctx, &pool, &req.username).await?;
     let Some(details) = codes::delivery(&user, None) else {
         return Err(CognitoError::invalid_parameter(
             "Cannot reset password for the user as there is no registered/verified email or phone_number",
         ));
     };
-    user.status = "RESET_REQUIRED".into();
-    user.modified_ms = ctx.now_ms;
-    ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| write_error(e, &pool))?;
+    let (user, ()) = modify(ctx, &pool, user, |user| {
+        user.status = "RESET_REQUIRED".into();
+        user.modified_ms = ctx.now_ms;
+        Ok(())
+    })
+    .await?;
     codes::issue(
         ctx,
         &user,
@@ -666,19 +725,19 @@ pub async fn admin_reset_user_password(
 /// AdminConfirmSignUp
 pub async fn admin_confirm_sign_up(ctx: &Ctx, req: AdminConfirmSignUpRequest) -> OpResult<AdminConfirmSignUpResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
-    let mut user = resolve(ctx, &pool, &req.username).await?;
-    if user.status != "UNCONFIRMED" {
-        return Err(CognitoError::new(
-            ErrorCode::NotAuthorizedException,
-            format!("User cannot be confirmed. Current status is {}", user.status),
-        ));
-    }
-    user.status = "CONFIRMED".into();
-    user.modified_ms = ctx.now_ms;
-    ctx.store()
-        .update_user(&user)
-        .await
-        .map_err(|e| write_error(e, &pool))?;
+    let user = resolve(ctx, &pool, &req.username).await?;
+    modify(ctx, &pool, user, |user| {
+        if user.status != "UNCONFIRMED" {
+            return Err(CognitoError::new(
+                ErrorCode::NotAuthorizedException,
+                format!("User cannot be confirmed. Current status is {}", user.status),
+            ));
+        }
+        user.status = "CONFIRMED".into();
+        user.modified_ms = ctx.now_ms;
+        Ok(())
+    })
+    .await?;
     Ok(AdminConfirmSignUpResponse {})
 }
 

@@ -70,10 +70,11 @@ fn sign(keys: &crate::tokens::keys::SigningKey, claims: &Map<String, Value>) -> 
     Ok(token)
 }
 
-/// Attribute values as the ID token carries them: `*_verified` as booleans, the rest strings.
+/// Attribute values as the ID token carries them: `*_verified` as booleans (stored values
+/// compare case-insensitively: Cognito accepts `"True"`), the rest strings.
 fn claim_value(name: &str, value: &str) -> Value {
     if name.ends_with("_verified") {
-        Value::Bool(value == "true")
+        Value::Bool(value.eq_ignore_ascii_case("true"))
     } else {
         Value::String(value.to_string())
     }
@@ -205,6 +206,7 @@ mod tests {
             failed_attempts: 0,
             locked_until_ms: 0,
             tokens_valid_after_ms: 0,
+            version: 0,
             lookups: None,
         }
     }

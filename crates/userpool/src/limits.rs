@@ -1,0 +1,66 @@
+//! Attempt limits: how many guesses and code requests a user gets, and the one error each
+//! limit answers. Every limit is spent by one atomic store statement before the thing it
+//! guards is checked (see the concurrent-write rule of `userpool_store::Store`), so
+//! parallel requests cannot each read "one left" and all go through.
+//!
+//! Confirmed (Cognito developer guide, "Amazon Cognito user pools authentication flow":
+//! lockout): after five failed sign-in attempts the user is locked out for one second,
+//! doubling with each further failure up to about fifteen minutes; the answer is
+//! `NotAuthorizedException: Password attempts exceeded`.
+//!
+//! Inferred (Cognito publishes no per-user numbers for codes; these are reported by users
+//! and chosen to be as strict as what they report):
+//! - a code takes [`CODE_ATTEMPTS`] wrong guesses, then it is void and a guess answers
+//!   `LimitExceededException` until a new code is requested;
+//! - a user may request [`CODE_REQUESTS_PER_WINDOW`] codes per purpose (SignUp resend,
+//!   ForgotPassword, GetUserAttributeVerificationCode) and make [`GUESSES_PER_WINDOW`]
+//!   wrong guesses per purpose in [`WINDOW_MS`]; past either, `LimitExceededException`
+//!   ("Attempt limit exceeded, please try after some time.", the text Cognito gives for
+//!   ChangePassword and ForgotPassword);
+//! - ChangePassword's previous password spends a sign-in attempt like any other password
+//!   check; once locked it answers `LimitExceededException` as Cognito does.
+
+use crate::app::Ctx;
+use crate::error::{CognitoError, OpResult};
+use userpool_model::ErrorCode;
+
+/// Consecutive wrong passwords before the lock starts (the fifth failure locks for 1 s).
+pub const FREE_PASSWORD_ATTEMPTS: i64 = 5;
+/// The longest lock, ms (Cognito: "about 15 minutes").
+pub const MAX_LOCK_MS: i64 = 15 * 60 * 1000;
+/// Wrong guesses one code takes before it is void.
+pub const CODE_ATTEMPTS: i64 = 5;
+/// The window code requests and wrong guesses are counted in.
+pub const WINDOW_MS: i64 = 3600 * 1000;
+/// Codes a user may request per purpose in a window.
+pub const CODE_REQUESTS_PER_WINDOW: i64 = 10;
+/// Code guesses (right or wrong) a user may make per purpose in a window.
+pub const GUESSES_PER_WINDOW: i64 = 20;
+
+/// `LimitExceededException: Attempt limit exceeded, please try after some time.`
+pub fn exceeded() -> CognitoError {
+    CognitoError::new(
+        ErrorCode::LimitExceededException,
+        "Attempt limit exceeded, please try after some time.",
+    )
+}
+
+/// Counts one event of `kind` for a user and purpose in the current window; refused once
+/// past `limit`.
+pub async fn count(
+    ctx: &Ctx,
+    kind: &str,
+    pool_id: &str,
+    username_key: &str,
+    purpose: &str,
+    limit: i64,
+) -> OpResult<()> {
+    // Keys are unambiguous: the pool id and purpose hold no '/', and the username key is last.
+    let key = format!("{kind}/{pool_id}/{purpose}/{username_key}");
+    let n = ctx.store().count_in_window(&key, ctx.now_ms, WINDOW_MS).await?;
+    if n > limit {
+        tracing::info!(pool = %pool_id, purpose, kind, "per-user limit reached");
+        return Err(exceeded());
+    }
+    Ok(())
+}
