@@ -188,7 +188,7 @@ def test_add_custom_attributes(idp, pool):
     assert plan["Mutable"] is True and plan["Required"] is False
     with pytest.raises(idp.exceptions.InvalidParameterException) as e:
         idp.add_custom_attributes(UserPoolId=pool["Id"], CustomAttributes=[{"Name": "plan", "AttributeDataType": "String"}])
-    assert e.value.response["Error"]["Message"] == "Existing attribute already has name custom:plan."
+    assert e.value.response["Error"]["Message"] == "custom:plan: Existing attribute already has name custom:plan."
 
 
 def test_cli_create_describe_list_delete(server):

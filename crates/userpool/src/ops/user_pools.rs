@@ -78,8 +78,56 @@ fn is_standard(name: &str) -> bool {
     STANDARD_ATTRIBUTES.iter().any(|(n, _, _)| *n == name)
 }
 
+/// Refuses a schema entry's constraints as Cognito does (messages as moto records them
+/// from the real service; `name` is the attribute's full name): string lengths must be
+/// whole numbers in 0..=2048 with min ≤ max, number bounds numbers with min ≤ max.
+fn check_constraints(name: &str, a: &SchemaAttributeType) -> OpResult<()> {
+    if let Some(c) = &a.string_attribute_constraints {
+        let bad = || CognitoError::invalid_parameter(format!("Invalid StringAttributeConstraints for schema attribute {name}"));
+        let parse = |v: &Option<String>| -> OpResult<Option<u64>> {
+            match v.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(v) => v.parse::<u64>().map(Some).map_err(|_| bad()),
+            }
+        };
+        let (min, max) = (parse(&c.min_length)?, parse(&c.max_length)?);
+        if min.into_iter().chain(max).any(|n| n > 2048) {
+            return Err(CognitoError::invalid_parameter(format!(
+                "user.{name}: String attributes cannot have a length of more than 2048"
+            )));
+        }
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "user.{name}: Max length cannot be less than min length."
+                )));
+            }
+        }
+    }
+    if let Some(c) = &a.number_attribute_constraints {
+        let bad = || CognitoError::invalid_parameter(format!("Invalid NumberAttributeConstraints for schema attribute {name}"));
+        let parse = |v: &Option<String>| -> OpResult<Option<f64>> {
+            match v.as_deref().map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(v) => v.parse::<f64>().ok().filter(|n| n.is_finite()).map(Some).ok_or_else(bad),
+            }
+        };
+        let (min, max) = (parse(&c.min_value)?, parse(&c.max_value)?);
+        if let (Some(min), Some(max)) = (min, max) {
+            if min > max {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "user.{name}: Max value cannot be less than min value."
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Adds the schema attributes of a request to `schema`: standard ones adjust the standard
-/// entry; others become `custom:<name>` (or `dev:custom:<name>` when developer-only).
+/// entry (their type and developer-only flag cannot change); others become
+/// `custom:<name>` (or `dev:custom:<name>` when developer-only) and must say their type.
+/// Nothing is kept unless every entry passes (the caller stores `schema` only on `Ok`).
 fn add_schema_attributes(
     schema: &mut Vec<SchemaAttributeType>,
     attrs: &[SchemaAttributeType],
@@ -90,6 +138,18 @@ fn add_schema_attributes(
             return Err(CognitoError::invalid_parameter("Attribute name is required."));
         };
         if create && is_standard(name) {
+            let standard_type = STANDARD_ATTRIBUTES
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(_, t, _)| *t);
+            if a.attribute_data_type.is_some_and(|t| Some(t) != standard_type)
+                || a.developer_only_attribute == Some(true)
+            {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "You can not change AttributeDataType or set developerOnlyAttribute for standard schema attribute {name}"
+                )));
+            }
+            check_constraints(name, a)?;
             if name == "sub" {
                 continue;
             }
@@ -105,9 +165,19 @@ fn add_schema_attributes(
                         .string_attribute_constraints
                         .clone_from(&a.string_attribute_constraints);
                 }
+                if a.number_attribute_constraints.is_some() && existing.number_attribute_constraints.is_some() {
+                    existing
+                        .number_attribute_constraints
+                        .clone_from(&a.number_attribute_constraints);
+                }
             }
             continue;
         }
+        let Some(ty) = a.attribute_data_type else {
+            return Err(CognitoError::invalid_parameter(
+                "Invalid AttributeDataType input, consider using the provided AttributeDataType enum.",
+            ));
+        };
         if a.required == Some(true) {
             return Err(CognitoError::invalid_parameter(
                 "Required custom attributes are not supported currently.",
@@ -119,16 +189,18 @@ fn add_schema_attributes(
         } else {
             format!("custom:{name}")
         };
-        if schema.iter().any(|s| {
-            s.name
-                .as_deref()
-                .is_some_and(|n| n == full || n.trim_start_matches("dev:") == full.trim_start_matches("dev:"))
-        }) {
+        let plain = full.trim_start_matches("dev:");
+        if let Some(existing) = schema
+            .iter()
+            .filter_map(|s| s.name.as_deref())
+            .find(|n| n.trim_start_matches("dev:") == plain)
+        {
+            // The real service's words: "custom:x: Existing attribute already has name custom:x."
             return Err(CognitoError::invalid_parameter(format!(
-                "Existing attribute already has name {full}."
+                "custom:{name}: Existing attribute already has name {existing}."
             )));
         }
-        let ty = a.attribute_data_type.unwrap_or(AttributeDataType::String);
+        check_constraints(&full, a)?;
         schema.push(SchemaAttributeType {
             name: Some(full),
             attribute_data_type: Some(ty),
