@@ -148,14 +148,22 @@ pub async fn update_user_attributes(
         let changed = users::attr(&user, name) != before.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         if changed && users::attr(&user, name).is_some() {
             if let Some(d) = codes::delivery(&user, Some(name)) {
-                codes::issue(
+                // The change is committed: past the code-request limit it stands, and
+                // only the code is not sent (the user asks for one later).
+                match codes::issue(
                     ctx,
                     &user,
                     &format!("verify:{name}"),
                     d.destination.as_deref().unwrap_or_default(),
                 )
-                .await?;
-                details.push(d);
+                .await
+                {
+                    Ok(()) => details.push(d),
+                    Err(e) if e.code == ErrorCode::LimitExceededException => {
+                        tracing::info!(pool = %pool.id(), attribute = name, "verification code not sent: request limit reached");
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
     }

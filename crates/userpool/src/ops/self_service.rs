@@ -138,7 +138,16 @@ pub async fn resend_confirmation_code(
     let client = sign_in::load_client(ctx, &req.client_id).await?;
     sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
-    let user = user_for_client(ctx, &client, &pool, &req.username).await?;
+    let user = match users::find(ctx, &pool, &req.username).await? {
+        Some(u) => u,
+        // "Amazon Cognito returns a simulated response" for an unknown user.
+        None if client.hides_users() => {
+            return Ok(ResendConfirmationCodeResponse {
+                code_delivery_details: Some(simulated_delivery()),
+            })
+        }
+        None => return Err(users::user_not_found()),
+    };
     if user.status != "UNCONFIRMED" {
         return Err(CognitoError::invalid_parameter("User is already confirmed."));
     }
@@ -158,6 +167,16 @@ pub async fn resend_confirmation_code(
     })
 }
 
+/// A simulated destination, as Cognito answers for an unknown user when the client hides
+/// existence.
+fn simulated_delivery() -> userpool_model::types::CodeDeliveryDetailsType {
+    userpool_model::types::CodeDeliveryDetailsType {
+        destination: Some("u***@e***".into()),
+        delivery_medium: Some(userpool_model::types::DeliveryMediumType::Email),
+        attribute_name: Some("email".into()),
+    }
+}
+
 /// ForgotPassword
 pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<ForgotPasswordResponse> {
     let client = sign_in::load_client(ctx, &req.client_id).await?;
@@ -166,13 +185,8 @@ pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<
     let user = match users::find(ctx, &pool, &req.username).await? {
         Some(u) => u,
         None if client.hides_users() => {
-            // A simulated destination, as Cognito answers for an unknown user.
             return Ok(ForgotPasswordResponse {
-                code_delivery_details: Some(userpool_model::types::CodeDeliveryDetailsType {
-                    destination: Some("u***@e***".into()),
-                    delivery_medium: Some(userpool_model::types::DeliveryMediumType::Email),
-                    attribute_name: Some("email".into()),
-                }),
+                code_delivery_details: Some(simulated_delivery()),
             });
         }
         None => return Err(users::user_not_found()),

@@ -83,7 +83,11 @@ fn is_standard(name: &str) -> bool {
 /// whole numbers in 0..=2048 with min ≤ max, number bounds numbers with min ≤ max.
 fn check_constraints(name: &str, a: &SchemaAttributeType) -> OpResult<()> {
     if let Some(c) = &a.string_attribute_constraints {
-        let bad = || CognitoError::invalid_parameter(format!("Invalid StringAttributeConstraints for schema attribute {name}"));
+        let bad = || {
+            CognitoError::invalid_parameter(format!(
+                "Invalid StringAttributeConstraints for schema attribute {name}"
+            ))
+        };
         let parse = |v: &Option<String>| -> OpResult<Option<u64>> {
             match v.as_deref().map(str::trim) {
                 None | Some("") => Ok(None),
@@ -105,11 +109,20 @@ fn check_constraints(name: &str, a: &SchemaAttributeType) -> OpResult<()> {
         }
     }
     if let Some(c) = &a.number_attribute_constraints {
-        let bad = || CognitoError::invalid_parameter(format!("Invalid NumberAttributeConstraints for schema attribute {name}"));
+        let bad = || {
+            CognitoError::invalid_parameter(format!(
+                "Invalid NumberAttributeConstraints for schema attribute {name}"
+            ))
+        };
         let parse = |v: &Option<String>| -> OpResult<Option<f64>> {
             match v.as_deref().map(str::trim) {
                 None | Some("") => Ok(None),
-                Some(v) => v.parse::<f64>().ok().filter(|n| n.is_finite()).map(Some).ok_or_else(bad),
+                Some(v) => v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite())
+                    .map(Some)
+                    .ok_or_else(bad),
             }
         };
         let (min, max) = (parse(&c.min_value)?, parse(&c.max_value)?);
