@@ -42,6 +42,17 @@ impl CognitoError {
         Self::not_found(format!("User pool client {client_id} does not exist."))
     }
 
+    /// `NotAuthorizedException`.
+    pub fn not_authorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotAuthorizedException, message)
+    }
+
+    /// "Incorrect username or password." (NotAuthorizedException): a wrong password, and
+    /// every sign-in answer that must not tell why.
+    pub fn incorrect_credentials() -> Self {
+        Self::not_authorized("Incorrect username or password.")
+    }
+
     /// `InternalErrorException` with the generic message; the cause is logged by the caller.
     pub fn internal() -> Self {
         Self::new(ErrorCode::InternalErrorException, "Internal server error.")

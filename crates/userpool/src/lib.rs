@@ -24,7 +24,6 @@ pub mod passwords;
 pub mod protocol;
 pub mod seal;
 pub mod server;
-pub mod session;
 pub mod tokens;
 
 use app::{App, Config};

@@ -1,16 +1,17 @@
 //! Operations a user authorises with their access token: GetUser, UpdateUserAttributes,
 //! DeleteUserAttributes, ChangePassword, DeleteUser, GlobalSignOut; RevokeToken (by refresh
-//! token and client); AdminUserGlobalSignOut (SigV4). And [`authorize`], the one check of
-//! an access token every such operation (devices too) goes through.
+//! token and client); AdminUserGlobalSignOut (SigV4). Each checks its access token with
+//! [`crate::auth::token::authorize`].
 
 use crate::app::Ctx;
+use crate::auth::token as access_token;
 use crate::codes;
 use crate::error::{CognitoError, OpResult};
 use crate::limits;
-use crate::ops::{permissions, sign_in, users};
+use crate::ops::{app_clients, permissions, users};
 use crate::passwords;
-use crate::tokens::jwt::{self, invalid_access_token, ADMIN_SCOPE};
-use serde_json::Value;
+use crate::tokens::jwt;
+
 use userpool_model::types::{
     AdminUserGlobalSignOutRequest, AdminUserGlobalSignOutResponse, ChangePasswordRequest, ChangePasswordResponse,
     DeleteUserAttributesRequest, DeleteUserAttributesResponse, DeleteUserRequest, GetUserRequest, GetUserResponse,
@@ -18,92 +19,16 @@ use userpool_model::types::{
     UpdateUserAttributesResponse,
 };
 use userpool_model::ErrorCode;
-use userpool_store::{StoreError, UserRecord};
-
-/// What an access token says, once verified.
-#[derive(Debug, Clone)]
-pub struct AccessClaims {
-    /// The app client it was issued to.
-    pub client_id: String,
-    /// The device of the sign-in, if any.
-    pub device_key: Option<String>,
-    /// The token family.
-    pub origin_jti: Option<String>,
-}
-
-fn revoked() -> CognitoError {
-    CognitoError::new(ErrorCode::NotAuthorizedException, "Access Token has been revoked")
-}
-
-/// Verifies an access token this server signed: signature with the pool's key, expiry
-/// (against the request's `now`), `token_use`, scope, and that neither a sign-out nor a
-/// revocation came after it. The pool, the user and the claims.
-pub async fn authorize(ctx: &Ctx, token: &str) -> OpResult<(users::Pool, UserRecord, AccessClaims)> {
-    let peeked = jwt::peek(token).ok_or_else(invalid_access_token)?;
-    let iss = peeked
-        .get("iss")
-        .and_then(Value::as_str)
-        .ok_or_else(invalid_access_token)?;
-    let pool_id = iss.rsplit('/').next().ok_or_else(invalid_access_token)?;
-    let pool = match users::load(ctx, pool_id).await {
-        Ok(p) => p,
-        Err(e) if e.code == ErrorCode::ResourceNotFoundException => return Err(invalid_access_token()),
-        Err(e) => return Err(e),
-    };
-    let keys = ctx
-        .app
-        .keys
-        .get(ctx.store(), &ctx.app.sealer, pool.id(), ctx.now_ms)
-        .await?;
-    let claims = jwt::verify(&keys, token, ctx.now_ms.div_euclid(1000))?;
-    let text = |k: &str| claims.get(k).and_then(Value::as_str);
-    if text("token_use") != Some("access") || text("iss") != Some(ctx.app.config.issuer(pool.id()).as_str()) {
-        return Err(invalid_access_token());
-    }
-    if !text("scope").is_some_and(|s| s.split(' ').any(|s| s == ADMIN_SCOPE)) {
-        return Err(CognitoError::new(
-            ErrorCode::NotAuthorizedException,
-            "Access Token does not have required scopes",
-        ));
-    }
-    let username = text("username").ok_or_else(invalid_access_token)?;
-    let user = ctx
-        .store()
-        .get_user(pool.id(), &pool.username_key(username))
-        .await?
-        .ok_or_else(users::user_not_found)?;
-    if text("sub") != Some(user.sub.as_str()) {
-        return Err(revoked());
-    }
-    let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
-    if iat * 1000 < user.tokens_valid_after_ms - 999 {
-        return Err(revoked());
-    }
-    let origin_jti = text("origin_jti").map(str::to_string);
-    if let Some(o) = &origin_jti {
-        if ctx.store().is_origin_revoked(o).await? {
-            return Err(revoked());
-        }
-    }
-    if !user.enabled {
-        return Err(CognitoError::new(
-            ErrorCode::NotAuthorizedException,
-            "User is disabled.",
-        ));
-    }
-    let access = AccessClaims {
-        client_id: text("client_id").unwrap_or_default().to_string(),
-        device_key: text("device_key").map(str::to_string),
-        origin_jti,
-    };
-    Ok((pool, user, access))
-}
+use userpool_store::StoreError;
 
 /// The settings of the client an access token was issued to (its attribute permissions);
 /// `None` when the client has been deleted since (then only the rules that hold for every
 /// client apply).
-async fn token_client(ctx: &Ctx, claims: &AccessClaims) -> OpResult<userpool_model::types::UserPoolClientType> {
-    match sign_in::load_client(ctx, &claims.client_id).await {
+async fn token_client(
+    ctx: &Ctx,
+    claims: &access_token::AccessClaims,
+) -> OpResult<userpool_model::types::UserPoolClientType> {
+    match app_clients::find_client(ctx, &claims.client_id).await {
         Ok(c) => Ok(c.settings),
         Err(e) if e.code == ErrorCode::ResourceNotFoundException => Ok(Default::default()),
         Err(e) => Err(e),
@@ -113,7 +38,7 @@ async fn token_client(ctx: &Ctx, claims: &AccessClaims) -> OpResult<userpool_mod
 /// GetUser: the attributes the token's client may read (ReadAttributes; never the
 /// developer-only ones).
 pub async fn get_user(ctx: &Ctx, req: GetUserRequest) -> OpResult<GetUserResponse> {
-    let (_, mut user, claims) = authorize(ctx, &req.access_token).await?;
+    let (_, mut user, claims) = access_token::authorize(ctx, &req.access_token).await?;
     let client = token_client(ctx, &claims).await?;
     user.attributes = permissions::filter_readable(&client, &user.attributes);
     Ok(GetUserResponse {
@@ -128,7 +53,7 @@ pub async fn update_user_attributes(
     ctx: &Ctx,
     req: UpdateUserAttributesRequest,
 ) -> OpResult<UpdateUserAttributesResponse> {
-    let (pool, user, claims) = authorize(ctx, &req.access_token).await?;
+    let (pool, user, claims) = access_token::authorize(ctx, &req.access_token).await?;
     let client = token_client(ctx, &claims).await?;
     permissions::check_writable(&client, req.user_attributes.iter().map(|a| a.name.as_str()))?;
     users::check_attributes(&pool, &req.user_attributes, false)?;
@@ -177,7 +102,7 @@ pub async fn delete_user_attributes(
     ctx: &Ctx,
     req: DeleteUserAttributesRequest,
 ) -> OpResult<DeleteUserAttributesResponse> {
-    let (pool, user, claims) = authorize(ctx, &req.access_token).await?;
+    let (pool, user, claims) = access_token::authorize(ctx, &req.access_token).await?;
     let client = token_client(ctx, &claims).await?;
     permissions::check_writable(&client, req.user_attribute_names.iter().map(String::as_str))?;
     users::modify(ctx, &pool, user, |user| {
@@ -192,7 +117,7 @@ pub async fn delete_user_attributes(
 
 /// ChangePassword
 pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<ChangePasswordResponse> {
-    let (pool, user, _) = authorize(ctx, &req.access_token).await?;
+    let (pool, user, _) = access_token::authorize(ctx, &req.access_token).await?;
     let previous = req.previous_password.as_deref().unwrap_or_default();
     // The previous password is a password check like a sign-in's: it spends an attempt
     // first (limits.rs); once locked, Cognito answers ChangePassword LimitExceededException.
@@ -215,7 +140,7 @@ pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<
         .as_ref()
         .is_some_and(|v| passwords::matches(pool.id(), &user.username, v, previous));
     if !ok {
-        return Err(sign_in::incorrect());
+        return Err(CognitoError::incorrect_credentials());
     }
     ctx.store()
         .clear_password_failures(pool.id(), &user.username_key)
@@ -234,7 +159,7 @@ pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<
 
 /// DeleteUser
 pub async fn delete_user(ctx: &Ctx, req: DeleteUserRequest) -> OpResult<()> {
-    let (pool, user, _) = authorize(ctx, &req.access_token).await?;
+    let (pool, user, _) = access_token::authorize(ctx, &req.access_token).await?;
     match ctx.store().delete_user(pool.id(), &user.username_key).await {
         Ok(()) | Err(StoreError::NotFound) => Ok(()),
         Err(e) => Err(e.into()),
@@ -243,7 +168,7 @@ pub async fn delete_user(ctx: &Ctx, req: DeleteUserRequest) -> OpResult<()> {
 
 /// GlobalSignOut
 pub async fn global_sign_out(ctx: &Ctx, req: GlobalSignOutRequest) -> OpResult<GlobalSignOutResponse> {
-    let (pool, user, _) = authorize(ctx, &req.access_token).await?;
+    let (pool, user, _) = access_token::authorize(ctx, &req.access_token).await?;
     ctx.store()
         .sign_out_user(pool.id(), &user.username_key, ctx.now_ms)
         .await?;
@@ -265,7 +190,7 @@ pub async fn admin_user_global_sign_out(
 
 /// RevokeToken
 pub async fn revoke_token(ctx: &Ctx, req: RevokeTokenRequest) -> OpResult<RevokeTokenResponse> {
-    let client = sign_in::load_client(ctx, &req.client_id).await?;
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
     if let Some(secret) = &client.secret {
         let given = req.client_secret.as_deref().unwrap_or_default();
         if !userpool_sigv4::ct_eq(secret.as_bytes(), given.as_bytes()) {

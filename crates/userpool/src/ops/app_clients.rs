@@ -2,12 +2,16 @@
 //! ListUserPoolClients, DeleteUserPoolClient.
 //!
 //! A client's configuration is kept as its `UserPoolClientType` JSON (without the secret)
-//! in the store's `settings`; the secret is sealed in its own column.
+//! in the store's `settings`; the secret is sealed in its own column. [`Client`] is a
+//! client as the user-facing operations see it (its flows, validities, secret hash).
 
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
 use crate::ids;
 use crate::ops::{token, user_pools};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use userpool_model::types::AuthFlowType;
 use userpool_model::types::{
     AnalyticsConfigurationType, CreateUserPoolClientRequest, CreateUserPoolClientResponse, DeleteUserPoolClientRequest,
     DescribeUserPoolClientRequest, DescribeUserPoolClientResponse, ExplicitAuthFlowsType, ListUserPoolClientsRequest,
@@ -17,6 +21,159 @@ use userpool_model::types::{
 };
 use userpool_model::Timestamp;
 use userpool_store::{ClientRecord, StoreError};
+
+/// How long a challenge may stay unanswered: Cognito's default AuthSessionValidity is 3
+/// minutes; the client's setting (3..15) is used when it has one.
+pub const DEFAULT_SESSION_TTL_MS: i64 = 3 * 60 * 1000;
+
+/// An app client with its settings and (opened) secret.
+pub struct Client {
+    /// The stored record.
+    pub record: ClientRecord,
+    /// Its configuration.
+    pub settings: UserPoolClientType,
+    /// The client secret in clear, if it has one.
+    pub secret: Option<String>,
+}
+
+impl Client {
+    /// The client id.
+    pub fn id(&self) -> &str {
+        &self.record.client_id
+    }
+
+    fn flows(&self) -> Vec<ExplicitAuthFlowsType> {
+        self.settings.explicit_auth_flows.clone().unwrap_or_else(|| {
+            // "If you don't specify a value for ExplicitAuthFlows, your app client supports
+            // ALLOW_REFRESH_TOKEN_AUTH, ALLOW_USER_SRP_AUTH, and ALLOW_CUSTOM_AUTH."
+            vec![
+                ExplicitAuthFlowsType::AllowRefreshTokenAuth,
+                ExplicitAuthFlowsType::AllowUserSrpAuth,
+                ExplicitAuthFlowsType::AllowCustomAuth,
+            ]
+        })
+    }
+
+    /// Whether the client allows a flow (new `ALLOW_*` names and the legacy ones).
+    pub fn allows(&self, flow: AuthFlowType) -> bool {
+        use ExplicitAuthFlowsType as E;
+        let flows = self.flows();
+        let has = |f: E| flows.contains(&f);
+        let legacy_only = !flows.iter().any(|f| f.as_str().starts_with("ALLOW_"));
+        match flow {
+            AuthFlowType::UserPasswordAuth => has(E::AllowUserPasswordAuth) || has(E::UserPasswordAuth),
+            AuthFlowType::AdminUserPasswordAuth | AuthFlowType::AdminNoSrpAuth => {
+                has(E::AllowAdminUserPasswordAuth) || has(E::AdminNoSrpAuth)
+            }
+            AuthFlowType::UserSrpAuth => has(E::AllowUserSrpAuth) || legacy_only,
+            AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken => has(E::AllowRefreshTokenAuth) || legacy_only,
+            AuthFlowType::CustomAuth => has(E::AllowCustomAuth) || has(E::CustomAuthFlowOnly),
+            AuthFlowType::UserAuth => has(E::AllowUserAuth),
+        }
+    }
+
+    fn validity_secs(
+        &self,
+        value: Option<i32>,
+        unit: Option<TimeUnitsType>,
+        default_unit: TimeUnitsType,
+        default: i64,
+    ) -> i64 {
+        let unit = unit.unwrap_or(default_unit);
+        let mult = match unit {
+            TimeUnitsType::Seconds => 1,
+            TimeUnitsType::Minutes => 60,
+            TimeUnitsType::Hours => 3600,
+            TimeUnitsType::Days => 86_400,
+        };
+        value.map_or(default, |v| i64::from(v) * mult)
+    }
+
+    /// Access token lifetime, seconds (default one hour).
+    pub fn access_validity(&self) -> i64 {
+        let units = self.settings.token_validity_units.clone().unwrap_or_default();
+        self.validity_secs(
+            self.settings.access_token_validity,
+            units.access_token,
+            TimeUnitsType::Hours,
+            3600,
+        )
+    }
+
+    /// ID token lifetime, seconds (default one hour).
+    pub fn id_validity(&self) -> i64 {
+        let units = self.settings.token_validity_units.clone().unwrap_or_default();
+        self.validity_secs(
+            self.settings.id_token_validity,
+            units.id_token,
+            TimeUnitsType::Hours,
+            3600,
+        )
+    }
+
+    /// Refresh token lifetime, seconds (default 30 days).
+    pub fn refresh_validity(&self) -> i64 {
+        let units = self.settings.token_validity_units.clone().unwrap_or_default();
+        self.validity_secs(
+            self.settings.refresh_token_validity,
+            units.refresh_token,
+            TimeUnitsType::Days,
+            30 * 86_400,
+        )
+    }
+
+    /// How long a challenge session lives, ms.
+    pub fn session_ttl_ms(&self) -> i64 {
+        self.settings
+            .auth_session_validity
+            .map_or(DEFAULT_SESSION_TTL_MS, |m| i64::from(m) * 60_000)
+    }
+
+    /// PreventUserExistenceErrors = ENABLED.
+    pub fn hides_users(&self) -> bool {
+        self.settings.prevent_user_existence_errors == Some(PreventUserExistenceErrorTypes::Enabled)
+    }
+}
+
+/// The client a request names (any pool), or ResourceNotFoundException.
+pub async fn find_client(ctx: &Ctx, client_id: &str) -> OpResult<Client> {
+    let record = ctx
+        .store()
+        .find_client(client_id)
+        .await?
+        .ok_or_else(|| CognitoError::client_not_found(client_id))?;
+    let settings = client_view(ctx, &record)?;
+    let secret = settings.client_secret.clone();
+    Ok(Client {
+        record,
+        settings,
+        secret,
+    })
+}
+
+/// Checks SECRET_HASH for clients with a secret. `names` are the usernames the hash may
+/// have been computed with (what the user typed, the internal username).
+pub fn check_secret_hash(client: &Client, names: &[&str], given: Option<&str>) -> OpResult<()> {
+    let Some(secret) = &client.secret else { return Ok(()) };
+    let Some(given) = given else {
+        return Err(CognitoError::not_authorized(format!(
+            "Client {} is configured for secret but secret was not received",
+            client.id()
+        )));
+    };
+    let given = STANDARD.decode(given.as_bytes()).unwrap_or_default();
+    let ok = names
+        .iter()
+        .any(|n| userpool_srp::signature_matches(&userpool_srp::secret_hash(secret, n, client.id()), &given));
+    if ok {
+        Ok(())
+    } else {
+        Err(CognitoError::not_authorized(format!(
+            "Unable to verify secret hash for client {}",
+            client.id()
+        )))
+    }
+}
 
 /// What CreateUserPoolClient sets and UpdateUserPoolClient replaces (a member left out of
 /// an update is reset to its default, as Cognito documents).

@@ -20,8 +20,9 @@
 //! sign-in or refresh with the device; Limit 0 means the default page of 60.
 
 use crate::app::Ctx;
+use crate::auth::token as access_token;
 use crate::error::{CognitoError, OpResult};
-use crate::ops::{access, token, users};
+use crate::ops::{token, users};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use rand::distributions::{Alphanumeric, DistString};
@@ -272,7 +273,7 @@ fn positive_bytes(b64: &str) -> Option<Vec<u8>> {
 
 /// ConfirmDevice
 pub async fn confirm_device(ctx: &Ctx, req: ConfirmDeviceRequest) -> OpResult<ConfirmDeviceResponse> {
-    let (pool, user, claims) = access::authorize(ctx, &req.access_token).await?;
+    let (pool, user, claims) = access_token::authorize(ctx, &req.access_token).await?;
     let invalid_key = || CognitoError::invalid_parameter("Invalid device key given.");
     let Some(device) = ctx.store().get_device(pool.id(), &req.device_key).await? else {
         return Err(invalid_key());
@@ -389,7 +390,7 @@ pub async fn get_device(ctx: &Ctx, req: GetDeviceRequest) -> OpResult<GetDeviceR
         .access_token
         .as_deref()
         .ok_or_else(crate::tokens::jwt::invalid_access_token)?;
-    let (pool, user, _) = access::authorize(ctx, token).await?;
+    let (pool, user, _) = access_token::authorize(ctx, token).await?;
     let device = presented(ctx, &pool, &user, &req.device_key).await?;
     Ok(GetDeviceResponse {
         device: device_type(ctx, &user, &device, true),
@@ -398,7 +399,7 @@ pub async fn get_device(ctx: &Ctx, req: GetDeviceRequest) -> OpResult<GetDeviceR
 
 /// ListDevices
 pub async fn list_devices(ctx: &Ctx, req: ListDevicesRequest) -> OpResult<ListDevicesResponse> {
-    let (pool, user, _) = access::authorize(ctx, &req.access_token).await?;
+    let (pool, user, _) = access_token::authorize(ctx, &req.access_token).await?;
     // The user-facing list carries only device_status, device_name and last_ip_used.
     let (devices, pagination_token) =
         list(ctx, &pool, &user, req.limit, req.pagination_token.as_deref(), false).await?;
@@ -410,7 +411,7 @@ pub async fn list_devices(ctx: &Ctx, req: ListDevicesRequest) -> OpResult<ListDe
 
 /// UpdateDeviceStatus
 pub async fn update_device_status(ctx: &Ctx, req: UpdateDeviceStatusRequest) -> OpResult<UpdateDeviceStatusResponse> {
-    let (pool, user, _) = access::authorize(ctx, &req.access_token).await?;
+    let (pool, user, _) = access_token::authorize(ctx, &req.access_token).await?;
     let device = presented(ctx, &pool, &user, &req.device_key).await?;
     set_status(ctx, device, req.device_remembered_status).await?;
     Ok(UpdateDeviceStatusResponse {})
@@ -422,7 +423,7 @@ pub async fn forget_device(ctx: &Ctx, req: ForgetDeviceRequest) -> OpResult<()> 
         .access_token
         .as_deref()
         .ok_or_else(crate::tokens::jwt::invalid_access_token)?;
-    let (pool, user, _) = access::authorize(ctx, token).await?;
+    let (pool, user, _) = access_token::authorize(ctx, token).await?;
     let device = presented(ctx, &pool, &user, &req.device_key).await?;
     forget(ctx, &device).await
 }

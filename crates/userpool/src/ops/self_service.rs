@@ -4,9 +4,10 @@
 //! expiring, single-use, five tries) and delivered to the log ([`crate::codes`]).
 
 use crate::app::Ctx;
+use crate::auth::token as access_token;
 use crate::codes;
 use crate::error::{CognitoError, OpResult};
-use crate::ops::{access, permissions, sign_in, users};
+use crate::ops::{app_clients, permissions, users};
 use crate::passwords;
 use userpool_model::types::{
     ConfirmForgotPasswordRequest, ConfirmForgotPasswordResponse, ConfirmSignUpRequest, ConfirmSignUpResponse,
@@ -19,8 +20,8 @@ use userpool_store::UserRecord;
 
 /// SignUp
 pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> {
-    let client = sign_in::load_client(ctx, &req.client_id).await?;
-    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
     if pool
         .settings()
@@ -76,7 +77,12 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
     })
 }
 
-async fn user_for_client(ctx: &Ctx, client: &sign_in::Client, pool: &users::Pool, name: &str) -> OpResult<UserRecord> {
+async fn user_for_client(
+    ctx: &Ctx,
+    client: &app_clients::Client,
+    pool: &users::Pool,
+    name: &str,
+) -> OpResult<UserRecord> {
     match users::find(ctx, pool, name).await? {
         Some(u) => Ok(u),
         None if client.hides_users() => Err(CognitoError::new(
@@ -89,8 +95,8 @@ async fn user_for_client(ctx: &Ctx, client: &sign_in::Client, pool: &users::Pool
 
 /// ConfirmSignUp
 pub async fn confirm_sign_up(ctx: &Ctx, req: ConfirmSignUpRequest) -> OpResult<ConfirmSignUpResponse> {
-    let client = sign_in::load_client(ctx, &req.client_id).await?;
-    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
     let user = user_for_client(ctx, &client, &pool, &req.username).await?;
     let not_unconfirmed = |user: &UserRecord| {
@@ -135,8 +141,8 @@ pub async fn resend_confirmation_code(
     ctx: &Ctx,
     req: ResendConfirmationCodeRequest,
 ) -> OpResult<ResendConfirmationCodeResponse> {
-    let client = sign_in::load_client(ctx, &req.client_id).await?;
-    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
     let user = match users::find(ctx, &pool, &req.username).await? {
         Some(u) => u,
@@ -179,8 +185,8 @@ fn simulated_delivery() -> userpool_model::types::CodeDeliveryDetailsType {
 
 /// ForgotPassword
 pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<ForgotPasswordResponse> {
-    let client = sign_in::load_client(ctx, &req.client_id).await?;
-    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
     let user = match users::find(ctx, &pool, &req.username).await? {
         Some(u) => u,
@@ -213,8 +219,8 @@ pub async fn confirm_forgot_password(
     ctx: &Ctx,
     req: ConfirmForgotPasswordRequest,
 ) -> OpResult<ConfirmForgotPasswordResponse> {
-    let client = sign_in::load_client(ctx, &req.client_id).await?;
-    sign_in::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
     let user = user_for_client(ctx, &client, &pool, &req.username).await?;
     passwords::check_policy(&pool.password_policy(), &req.password)?;
@@ -241,7 +247,7 @@ pub async fn get_user_attribute_verification_code(
     ctx: &Ctx,
     req: GetUserAttributeVerificationCodeRequest,
 ) -> OpResult<GetUserAttributeVerificationCodeResponse> {
-    let (_, user, _) = access::authorize(ctx, &req.access_token).await?;
+    let (_, user, _) = access_token::authorize(ctx, &req.access_token).await?;
     let name = req.attribute_name.as_str();
     if name != "email" && name != "phone_number" {
         return Err(CognitoError::invalid_parameter(format!(
@@ -267,7 +273,7 @@ pub async fn verify_user_attribute(
     ctx: &Ctx,
     req: VerifyUserAttributeRequest,
 ) -> OpResult<VerifyUserAttributeResponse> {
-    let (pool, user, _) = access::authorize(ctx, &req.access_token).await?;
+    let (pool, user, _) = access_token::authorize(ctx, &req.access_token).await?;
     let name = req.attribute_name.as_str();
     codes::redeem(ctx, &user, &format!("verify:{name}"), &req.code).await?;
     users::modify(ctx, &pool, user, |user| {

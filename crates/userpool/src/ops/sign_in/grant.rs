@@ -1,0 +1,109 @@
+//! The end of every sign-in: tokens (and, when the pool tracks devices and none was
+//! presented, a new device).
+
+use crate::app::Ctx;
+use crate::error::OpResult;
+use crate::ops::app_clients::Client;
+use crate::ops::{devices, permissions, users};
+use crate::tokens::jwt;
+use std::collections::HashMap;
+use userpool_model::types::AuthenticationResultType;
+use userpool_store::{DeviceRecord, RefreshRecord, UserRecord};
+
+use super::Outcome;
+
+/// Tokens for a finished sign-in; a new device when the pool tracks devices and none was
+/// presented.
+pub(super) async fn tokens(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    user: &UserRecord,
+    device: Option<DeviceRecord>,
+) -> OpResult<Outcome> {
+    let (device_key, new_device) = match device {
+        Some(d) => {
+            devices::authenticated(ctx, &d).await?;
+            (Some(d.device_key), None)
+        }
+        None if pool.settings().device_configuration.is_some() => {
+            let meta = devices::issue(ctx, pool, user).await?;
+            (meta.device_key.clone(), Some(meta))
+        }
+        None => (None, None),
+    };
+    let origin_jti = crate::ids::uuid().to_string();
+    let now = ctx.now_ms.div_euclid(1000);
+    let mut result = grant(ctx, pool, client, user, device_key.as_deref(), now, &origin_jti).await?;
+    let (refresh, hash) = jwt::new_refresh_token();
+    ctx.store()
+        .put_refresh_token(&RefreshRecord {
+            token_hash: hash,
+            pool_id: pool.id().to_string(),
+            username_key: user.username_key.clone(),
+            client_id: client.id().to_string(),
+            device_key,
+            origin_jti,
+            auth_time: now,
+            created_ms: ctx.now_ms,
+            expires_ms: ctx.now_ms + client.refresh_validity() * 1000,
+        })
+        .await?;
+    result.refresh_token = Some(refresh);
+    result.new_device_metadata = new_device;
+    Ok(Outcome {
+        challenge_parameters: Some(HashMap::new()),
+        authentication_result: Some(result),
+        ..Outcome::default()
+    })
+}
+
+/// Signs the ID and access tokens (no refresh token).
+pub(super) async fn grant(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    user: &UserRecord,
+    device_key: Option<&str>,
+    auth_time: i64,
+    origin_jti: &str,
+) -> OpResult<AuthenticationResultType> {
+    let keys = ctx
+        .app
+        .keys
+        .get(ctx.store(), &ctx.app.sealer, pool.id(), ctx.now_ms)
+        .await?;
+    let issuer = ctx.app.config.issuer(pool.id());
+    let groups = crate::ops::groups::token_groups(ctx, user).await?;
+    // The ID token carries the attributes the client may read (ReadAttributes).
+    let filtered;
+    let user = if client.settings.read_attributes.as_ref().is_some_and(|l| !l.is_empty()) {
+        let mut u = user.clone();
+        u.attributes = permissions::filter_readable(&client.settings, &user.attributes);
+        filtered = u;
+        &filtered
+    } else {
+        user
+    };
+    let g = jwt::Grant {
+        issuer: &issuer,
+        client_id: client.id(),
+        user,
+        groups: &groups,
+        device_key,
+        auth_time,
+        origin_jti,
+        now: ctx.now_ms.div_euclid(1000),
+        access_validity: client.access_validity(),
+        id_validity: client.id_validity(),
+    };
+    let (access, id) = crate::clock::blocking(|| jwt::sign_pair(&keys, &g))?;
+    Ok(AuthenticationResultType {
+        access_token: Some(access),
+        expires_in: i32::try_from(client.access_validity()).ok(),
+        token_type: Some("Bearer".into()),
+        refresh_token: None,
+        id_token: Some(id),
+        new_device_metadata: None,
+    })
+}

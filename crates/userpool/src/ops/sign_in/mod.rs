@@ -1,0 +1,379 @@
+//! Sign-in: InitiateAuth, AdminInitiateAuth, RespondToAuthChallenge,
+//! AdminRespondToAuthChallenge.
+//!
+//! Flows: USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH / ADMIN_NO_SRP_AUTH, USER_SRP_AUTH
+//! (PASSWORD_VERIFIER), REFRESH_TOKEN_AUTH / REFRESH_TOKEN; challenges
+//! NEW_PASSWORD_REQUIRED, DEVICE_SRP_AUTH and DEVICE_PASSWORD_VERIFIER.
+//!
+//! **A state machine.** The state between two requests is one sealed, versioned
+//! [`state::State`] whose [`state::Step`] names the challenge it waits for; each step is
+//! one file, taking the state and the answer and returning the next state or tokens:
+//!
+//! | request | step (file) | next |
+//! |---|---|---|
+//! | USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH / ADMIN_NO_SRP_AUTH | [`password`] | [`after_password`] |
+//! | USER_SRP_AUTH | [`srp::start`] | PASSWORD_VERIFIER (`Step::PasswordVerifier`, or `Step::Decoy` for an unknown user, in SECRET_BLOCK) |
+//! | PASSWORD_VERIFIER | [`srp::password_verifier`] | [`after_password`] |
+//! | *after_password* | [`after_password`] | NEW_PASSWORD_REQUIRED (`Step::NewPasswordRequired`), DEVICE_SRP_AUTH (`Step::DeviceSrpAuth`) for a remembered device, or tokens |
+//! | NEW_PASSWORD_REQUIRED | [`new_password`] | [`after_password`] |
+//! | DEVICE_SRP_AUTH | [`device::srp_auth`] | DEVICE_PASSWORD_VERIFIER (`Step::DevicePasswordVerifier`) |
+//! | DEVICE_PASSWORD_VERIFIER | [`device::password_verifier`] | tokens bound to the device |
+//! | REFRESH_TOKEN_AUTH / REFRESH_TOKEN | [`refresh`] | tokens (no refresh token) |
+//!
+//! Tokens are issued in one place ([`grant`]). A state yields tokens once (its nonce is
+//! consumed in the store) and expires with the client's AuthSessionValidity.
+//!
+//! Decisions where Cognito's behaviour is inferred (see `../shared/notes/`):
+//! - the SRP state between InitiateAuth and PASSWORD_VERIFIER rides sealed in SECRET_BLOCK
+//!   (clients that send no Session, such as pycognito, echo it);
+//! - a TIMESTAMP further than 5 minutes from the server clock is refused like a wrong
+//!   signature ("Incorrect username or password.");
+//! - after the password step, a DEVICE_KEY naming a confirmed, remembered device of the
+//!   user always leads to DEVICE_SRP_AUTH (MFA is not implemented, so there is no MFA
+//!   order to choose); an unknown or forgotten DEVICE_KEY is "Device does not exist."
+//!   *before* the SRP state is used, so the clients' retry without it succeeds;
+//! - the device step continues one password step: that step leaves a marker holding its
+//!   nonce, keyed by user, client and device; DEVICE_SRP_AUTH must name it (through its
+//!   Session, or, for clients that send none such as pycognito, by being the live marker
+//!   of that user, client and device), and DEVICE_PASSWORD_VERIFIER takes it once before
+//!   any tokens are issued;
+//! - every password check (USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH, PASSWORD_VERIFIER)
+//!   spends a sign-in attempt *before* the password is checked, in one store statement,
+//!   and a correct password gives it back ([`crate::limits`]): the lockout holds however
+//!   many guesses are in flight;
+//! - with PreventUserExistenceErrors, USER_SRP_AUTH for an unknown user answers a decoy
+//!   PASSWORD_VERIFIER challenge (confirmed: "Amazon Cognito returns a simulated
+//!   response"), stable per username (SALT, and USER_ID_FOR_SRP, derived with the data
+//!   key) and indistinguishable in shape from a real one; RespondToAuthChallenge then
+//!   answers "Incorrect username or password.".
+
+mod device;
+mod grant;
+mod new_password;
+mod password;
+mod refresh;
+mod srp;
+pub mod state;
+
+use crate::app::Ctx;
+use crate::error::{CognitoError, OpResult};
+use crate::ops::app_clients::{self, Client};
+use crate::ops::{devices, permissions, users};
+use state::{State, Step};
+use std::collections::HashMap;
+use userpool_model::types::{
+    AdminInitiateAuthRequest, AdminInitiateAuthResponse, AdminRespondToAuthChallengeRequest,
+    AdminRespondToAuthChallengeResponse, AuthFlowType, AuthenticationResultType, ChallengeNameType,
+    InitiateAuthRequest, InitiateAuthResponse, RespondToAuthChallengeRequest, RespondToAuthChallengeResponse,
+};
+use userpool_model::ErrorCode;
+use userpool_store::UserRecord;
+
+pub(super) fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> OpResult<&'a str> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .ok_or_else(|| CognitoError::invalid_parameter(format!("Missing required parameter {name}")))
+}
+
+fn flow_not_enabled(flow: AuthFlowType) -> CognitoError {
+    match flow {
+        AuthFlowType::UserPasswordAuth => {
+            CognitoError::invalid_parameter("USER_PASSWORD_AUTH flow not enabled for this client")
+        }
+        AuthFlowType::UserSrpAuth => CognitoError::invalid_parameter("USER_SRP_AUTH is not enabled for the client."),
+        AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken => {
+            CognitoError::invalid_parameter("Refresh Token flow not enabled for this client")
+        }
+        _ => CognitoError::invalid_parameter("Auth flow not enabled for this client"),
+    }
+}
+
+pub(super) fn non_empty<'a>(responses: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    responses.get(name).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+/// What a sign-in step answers: a challenge, or tokens.
+#[derive(Default)]
+pub struct Outcome {
+    /// The next challenge, if any.
+    pub challenge_name: Option<ChallengeNameType>,
+    /// The sealed state for the next request, when it rides in the Session.
+    pub session: Option<String>,
+    /// The challenge's parameters (empty with tokens).
+    pub challenge_parameters: Option<HashMap<String, String>>,
+    /// The tokens, when the sign-in is done.
+    pub authentication_result: Option<AuthenticationResultType>,
+}
+
+/// The user a sign-in names, or the error Cognito gives (hiding existence when asked).
+pub(super) async fn sign_in_user(ctx: &Ctx, pool: &users::Pool, client: &Client, name: &str) -> OpResult<UserRecord> {
+    match users::find(ctx, pool, name).await? {
+        Some(u) => Ok(u),
+        None if client.hides_users() => Err(CognitoError::incorrect_credentials()),
+        None => Err(users::user_not_found()),
+    }
+}
+
+/// After a correct password: the user's state decides what follows.
+pub(super) fn check_status(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<()> {
+    if !user.enabled {
+        return Err(CognitoError::not_authorized("User is disabled."));
+    }
+    match user.status.as_str() {
+        "UNCONFIRMED" => Err(CognitoError::new(
+            ErrorCode::UserNotConfirmedException,
+            "User is not confirmed.",
+        )),
+        "RESET_REQUIRED" => Err(CognitoError::new(
+            ErrorCode::PasswordResetRequiredException,
+            "Password reset required for the user",
+        )),
+        "FORCE_CHANGE_PASSWORD"
+            if user.password_set_ms + users::temporary_ttl_ms(&pool.password_policy()) < ctx.now_ms =>
+        {
+            Err(CognitoError::not_authorized(
+                "Temporary password has expired and must be reset by an administrator.",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What follows a proven password, the one transition every password step shares:
+/// NEW_PASSWORD_REQUIRED for a temporary password, DEVICE_SRP_AUTH for a remembered
+/// device, else tokens.
+pub(super) async fn after_password(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    user: &UserRecord,
+    device_key: Option<&str>,
+) -> OpResult<Outcome> {
+    if user.status == "FORCE_CHANGE_PASSWORD" {
+        let state = State::new(
+            ctx,
+            Step::NewPasswordRequired,
+            pool.id(),
+            &user.username_key,
+            client.id(),
+            client.session_ttl_ms(),
+        );
+        // The attributes the client may read (never developer-only ones).
+        let attrs: serde_json::Map<String, serde_json::Value> =
+            permissions::filter_readable(&client.settings, &user.attributes)
+                .into_iter()
+                .filter(|(n, _)| n != "sub")
+                .map(|(n, v)| (n, serde_json::Value::String(v)))
+                .collect();
+        let required: Vec<String> = pool
+            .settings()
+            .schema_attributes
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| s.required == Some(true))
+            .filter_map(|s| s.name.clone())
+            .filter(|n| n != "sub" && users::attr(user, n).is_none())
+            .map(|n| format!("userAttributes.{n}"))
+            .collect();
+        return Ok(Outcome {
+            challenge_name: Some(ChallengeNameType::NewPasswordRequired),
+            session: Some(state::seal(ctx, &state)),
+            challenge_parameters: Some(HashMap::from([
+                ("USER_ID_FOR_SRP".to_string(), user.username.clone()),
+                (
+                    "requiredAttributes".to_string(),
+                    serde_json::to_string(&required).unwrap_or_default(),
+                ),
+                (
+                    "userAttributes".to_string(),
+                    serde_json::Value::Object(attrs).to_string(),
+                ),
+            ])),
+            authentication_result: None,
+        });
+    }
+    if let Some(key) = device_key {
+        let device = devices::presented(ctx, pool, user, key).await?;
+        if device.confirmed && device.remembered && device.verifier.is_some() {
+            let state = State::new(
+                ctx,
+                Step::DeviceSrpAuth {
+                    device: device.device_key.clone(),
+                },
+                pool.id(),
+                &user.username_key,
+                client.id(),
+                client.session_ttl_ms(),
+            );
+            devices::note_password_step(
+                ctx,
+                user,
+                client.id(),
+                &device.device_key,
+                &state.nonce_bytes(),
+                client.session_ttl_ms(),
+            )
+            .await?;
+            return Ok(Outcome {
+                challenge_name: Some(ChallengeNameType::DeviceSrpAuth),
+                session: Some(state::seal(ctx, &state)),
+                challenge_parameters: Some(HashMap::from([("USERNAME".to_string(), user.username.clone())])),
+                authentication_result: None,
+            });
+        }
+        return grant::tokens(ctx, pool, client, user, Some(device)).await;
+    }
+    grant::tokens(ctx, pool, client, user, None).await
+}
+
+async fn initiate(
+    ctx: &Ctx,
+    client: &Client,
+    flow: AuthFlowType,
+    params: &HashMap<String, String>,
+    admin: bool,
+) -> OpResult<Outcome> {
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    if !client.allows(flow) {
+        return Err(flow_not_enabled(flow));
+    }
+    match flow {
+        AuthFlowType::UserPasswordAuth | AuthFlowType::AdminUserPasswordAuth | AuthFlowType::AdminNoSrpAuth => {
+            let is_admin_flow = flow != AuthFlowType::UserPasswordAuth;
+            if is_admin_flow != admin {
+                return Err(CognitoError::invalid_parameter(format!(
+                    "Initiate Auth method not supported: {} is not a valid flow for this operation.",
+                    flow.as_str()
+                )));
+            }
+            let name = param(params, "USERNAME")?;
+            let password = param(params, "PASSWORD")?;
+            app_clients::check_secret_hash(client, &[name], params.get("SECRET_HASH").map(String::as_str))?;
+            let user = password::sign_in(ctx, &pool, client, name, password).await?;
+            let device_key = non_empty(params, "DEVICE_KEY");
+            after_password(ctx, &pool, client, &user, device_key).await
+        }
+        AuthFlowType::UserSrpAuth => srp::start(ctx, &pool, client, params).await,
+        AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken => {
+            refresh::refresh(ctx, &pool, client, params).await
+        }
+        AuthFlowType::CustomAuth | AuthFlowType::UserAuth => Err(CognitoError::new(
+            ErrorCode::UnsupportedOperationException,
+            format!("userpool does not implement the {} flow yet.", flow.as_str()),
+        )),
+    }
+}
+
+async fn respond(
+    ctx: &Ctx,
+    client: &Client,
+    challenge: ChallengeNameType,
+    session: Option<&str>,
+    responses: &HashMap<String, String>,
+) -> OpResult<Outcome> {
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    match challenge {
+        ChallengeNameType::PasswordVerifier => srp::password_verifier(ctx, &pool, client, responses).await,
+        ChallengeNameType::NewPasswordRequired => new_password::respond(ctx, &pool, client, session, responses).await,
+        ChallengeNameType::DeviceSrpAuth => device::srp_auth(ctx, &pool, client, session, responses).await,
+        ChallengeNameType::DevicePasswordVerifier => device::password_verifier(ctx, &pool, client, responses).await,
+        other => Err(CognitoError::new(
+            ErrorCode::UnsupportedOperationException,
+            format!("userpool does not implement the {} challenge yet.", other.as_str()),
+        )),
+    }
+}
+
+/// InitiateAuth
+pub async fn initiate_auth(ctx: &Ctx, req: InitiateAuthRequest) -> OpResult<InitiateAuthResponse> {
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    let o = initiate(
+        ctx,
+        &client,
+        req.auth_flow,
+        &req.auth_parameters.unwrap_or_default(),
+        false,
+    )
+    .await?;
+    Ok(InitiateAuthResponse {
+        challenge_name: o.challenge_name,
+        session: o.session,
+        challenge_parameters: o.challenge_parameters,
+        authentication_result: o.authentication_result,
+        available_challenges: None,
+    })
+}
+
+/// AdminInitiateAuth
+pub async fn admin_initiate_auth(ctx: &Ctx, req: AdminInitiateAuthRequest) -> OpResult<AdminInitiateAuthResponse> {
+    users::load(ctx, &req.user_pool_id).await?;
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    if client.record.pool_id != req.user_pool_id {
+        return Err(CognitoError::client_not_found(&req.client_id));
+    }
+    let o = initiate(
+        ctx,
+        &client,
+        req.auth_flow,
+        &req.auth_parameters.unwrap_or_default(),
+        true,
+    )
+    .await?;
+    Ok(AdminInitiateAuthResponse {
+        challenge_name: o.challenge_name,
+        session: o.session,
+        challenge_parameters: o.challenge_parameters,
+        authentication_result: o.authentication_result,
+        available_challenges: None,
+    })
+}
+
+/// RespondToAuthChallenge
+pub async fn respond_to_auth_challenge(
+    ctx: &Ctx,
+    req: RespondToAuthChallengeRequest,
+) -> OpResult<RespondToAuthChallengeResponse> {
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    let o = respond(
+        ctx,
+        &client,
+        req.challenge_name,
+        req.session.as_deref(),
+        &req.challenge_responses.unwrap_or_default(),
+    )
+    .await?;
+    Ok(RespondToAuthChallengeResponse {
+        challenge_name: o.challenge_name,
+        session: o.session,
+        challenge_parameters: o.challenge_parameters,
+        authentication_result: o.authentication_result,
+    })
+}
+
+/// AdminRespondToAuthChallenge
+pub async fn admin_respond_to_auth_challenge(
+    ctx: &Ctx,
+    req: AdminRespondToAuthChallengeRequest,
+) -> OpResult<AdminRespondToAuthChallengeResponse> {
+    users::load(ctx, &req.user_pool_id).await?;
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    if client.record.pool_id != req.user_pool_id {
+        return Err(CognitoError::client_not_found(&req.client_id));
+    }
+    let o = respond(
+        ctx,
+        &client,
+        req.challenge_name,
+        req.session.as_deref(),
+        &req.challenge_responses.unwrap_or_default(),
+    )
+    .await?;
+    Ok(AdminRespondToAuthChallengeResponse {
+        challenge_name: o.challenge_name,
+        session: o.session,
+        challenge_parameters: o.challenge_parameters,
+        authentication_result: o.authentication_result,
+    })
+}

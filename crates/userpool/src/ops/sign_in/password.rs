@@ -1,0 +1,76 @@
+//! Password flows: USER_PASSWORD_AUTH, ADMIN_USER_PASSWORD_AUTH / ADMIN_NO_SRP_AUTH; and
+//! the attempt accounting every password check (SRP's too) shares: an attempt is spent
+//! *before* the password is checked, in one store statement, and a correct password gives
+//! it back ([`crate::limits`]), so the lockout holds however many guesses are in flight.
+
+use super::sign_in_user;
+use crate::app::Ctx;
+use crate::error::{CognitoError, OpResult};
+use crate::limits;
+use crate::ops::app_clients::Client;
+use crate::ops::users;
+use crate::passwords;
+use userpool_store::UserRecord;
+
+pub(super) fn check_not_locked(ctx: &Ctx, user: &UserRecord) -> OpResult<()> {
+    if user.locked_until_ms > ctx.now_ms {
+        return Err(CognitoError::not_authorized("Password attempts exceeded"));
+    }
+    Ok(())
+}
+
+/// Spends one sign-in attempt before a password is checked (see [`crate::limits`]);
+/// refused while the user is locked out. The failures counted so far, this one included.
+pub(super) async fn spend_attempt(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<i64> {
+    ctx.store()
+        .spend_password_attempt(
+            pool.id(),
+            &user.username_key,
+            ctx.now_ms,
+            limits::FREE_PASSWORD_ATTEMPTS,
+            limits::MAX_LOCK_MS,
+        )
+        .await
+        .map_err(|e| users::write_error(e, pool))?
+        .ok_or_else(|| CognitoError::not_authorized("Password attempts exceeded"))
+}
+
+/// The answer to a wrong password whose attempt was spent: past the free attempts,
+/// "Password attempts exceeded" (the user is locked now).
+pub(super) fn wrong_password(failures: i64) -> CognitoError {
+    if failures > limits::FREE_PASSWORD_ATTEMPTS {
+        CognitoError::not_authorized("Password attempts exceeded")
+    } else {
+        CognitoError::incorrect_credentials()
+    }
+}
+
+/// A correct password: the attempts spent are given back.
+pub(super) async fn password_proven(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<()> {
+    ctx.store()
+        .clear_password_failures(pool.id(), &user.username_key)
+        .await?;
+    Ok(())
+}
+
+/// USER_PASSWORD_AUTH and the admin password flows: the user, once the password is proven.
+pub(super) async fn sign_in(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    name: &str,
+    password: &str,
+) -> OpResult<UserRecord> {
+    let user = sign_in_user(ctx, pool, client, name).await?;
+    let failures = spend_attempt(ctx, pool, &user).await?;
+    let ok = user
+        .password
+        .as_ref()
+        .is_some_and(|v| passwords::matches(pool.id(), &user.username, v, password));
+    if !ok {
+        return Err(wrong_password(failures));
+    }
+    password_proven(ctx, pool, &user).await?;
+    super::check_status(ctx, pool, &user)?;
+    Ok(user)
+}

@@ -1,0 +1,221 @@
+//! USER_SRP_AUTH and its PASSWORD_VERIFIER challenge (and the decoy challenge for an
+//! unknown user when the client hides existence); the SRP pieces the device step shares.
+
+use super::password::{check_not_locked, password_proven, spend_attempt, wrong_password};
+use super::state::{self, Srp, State, Step};
+use super::{after_password, check_status, non_empty, param, Outcome};
+use crate::app::Ctx;
+use crate::error::{CognitoError, OpResult};
+use crate::ops::app_clients::{check_secret_hash, Client};
+use crate::ops::{devices, users};
+use crate::passwords;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use std::collections::HashMap;
+use userpool_model::types::ChallengeNameType;
+
+/// Clock skew allowed on an SRP TIMESTAMP, seconds.
+const TIMESTAMP_SKEW_SECS: i64 = 300;
+
+/// The client's SRP_A, refused when it is not a number or is 0 mod N.
+pub(super) fn client_public(srp_a: &str) -> OpResult<userpool_srp::Int> {
+    let a = userpool_srp::from_hex(srp_a).ok_or_else(|| CognitoError::invalid_parameter("Invalid SRP_A value."))?;
+    userpool_srp::check_a(&a).map_err(|_| CognitoError::invalid_parameter("SRP_A cannot be 0 mod N."))?;
+    Ok(a)
+}
+
+/// A fresh server SRP half (`b`, `B`) against verifier `v`, with the client's `A`: the
+/// exchange to seal into the next state, and `B`.
+pub(super) fn srp_challenge(v: &userpool_srp::Int, a: &userpool_srp::Int) -> (Srp, userpool_srp::Int) {
+    let (b, big_b) = crate::clock::blocking(|| {
+        let b = userpool_srp::new_private();
+        let big_b = userpool_srp::server_public(v, &b);
+        (b, big_b)
+    });
+    let srp = Srp {
+        b: userpool_srp::to_hex(&b),
+        big_b: userpool_srp::to_hex(&big_b),
+        a: userpool_srp::to_hex(a),
+    };
+    (srp, big_b)
+}
+
+/// The PASSWORD_VERIFIER challenge's parameters; its state rides in SECRET_BLOCK (the real
+/// service sends no Session here).
+fn password_verifier_challenge(salt: &[u8], big_b: &userpool_srp::Int, sealed: String, user_id: &str) -> Outcome {
+    Outcome {
+        challenge_name: Some(ChallengeNameType::PasswordVerifier),
+        session: None,
+        challenge_parameters: Some(HashMap::from([
+            ("SALT".to_string(), hex::encode(salt)),
+            ("SRP_B".to_string(), userpool_srp::to_hex(big_b)),
+            ("SECRET_BLOCK".to_string(), sealed),
+            ("USERNAME".to_string(), user_id.to_string()),
+            ("USER_ID_FOR_SRP".to_string(), user_id.to_string()),
+        ])),
+        authentication_result: None,
+    }
+}
+
+/// USER_SRP_AUTH: the PASSWORD_VERIFIER challenge.
+pub(super) async fn start(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    params: &HashMap<String, String>,
+) -> OpResult<Outcome> {
+    let name = param(params, "USERNAME")?;
+    let srp_a = param(params, "SRP_A")?;
+    check_secret_hash(client, &[name], params.get("SECRET_HASH").map(String::as_str))?;
+    let a = client_public(srp_a)?;
+    let user = match users::find(ctx, pool, name).await? {
+        Some(u) => u,
+        None if client.hides_users() => return Ok(decoy_challenge(ctx, pool, client, name, &a)),
+        None => return Err(users::user_not_found()),
+    };
+    check_not_locked(ctx, &user)?;
+    let Some(stored) = &user.password else {
+        return Err(CognitoError::incorrect_credentials());
+    };
+    let (srp, big_b) = srp_challenge(&passwords::verifier_int(stored), &a);
+    let state = State::new(
+        ctx,
+        Step::PasswordVerifier { srp },
+        pool.id(),
+        &user.username_key,
+        client.id(),
+        client.session_ttl_ms(),
+    );
+    Ok(password_verifier_challenge(
+        &stored.salt,
+        &big_b,
+        state::seal(ctx, &state),
+        &user.username,
+    ))
+}
+
+/// The PASSWORD_VERIFIER challenge for a user who does not exist, when the client hides
+/// existence: the same members, lengths and work as a real one. SALT and (for pools
+/// whose usernames are emails or phones, where the real value is a UUID) USER_ID_FOR_SRP
+/// are derived from the data key and the name, so asking twice gives the same answer as
+/// for a real user; B is made from a derived verifier. Its state is [`Step::Decoy`], so
+/// the answer to it is "Incorrect username or password.".
+fn decoy_challenge(ctx: &Ctx, pool: &users::Pool, client: &Client, name: &str, a: &userpool_srp::Int) -> Outcome {
+    let seed = ctx
+        .app
+        .sealer
+        .derive(format!("decoy-srp\0{}\0{}", pool.id(), pool.username_key(name)).as_bytes());
+    let salt = seed.get(..16).unwrap_or_default();
+    let user_id = if pool.email_or_phone_usernames() {
+        uuid::Builder::from_random_bytes(seed.get(16..32).and_then(|b| b.try_into().ok()).unwrap_or([0; 16]))
+            .into_uuid()
+            .to_string()
+    } else {
+        name.to_string()
+    };
+    let v = userpool_srp::pow_g(&userpool_srp::from_bytes_be(&seed));
+    let (_, big_b) = srp_challenge(&v, a);
+    let state = State::new(ctx, Step::Decoy, pool.id(), "", client.id(), client.session_ttl_ms());
+    password_verifier_challenge(salt, &big_b, state::seal(ctx, &state), &user_id)
+}
+
+/// Checks an SRP claim against the exchange `srp`: TIMESTAMP format and freshness, then
+/// the signature.
+pub(super) fn check_claim(
+    ctx: &Ctx,
+    srp: &Srp,
+    verifier: &userpool_srp::Int,
+    pool_name: &str,
+    user_id: &str,
+    responses: &HashMap<String, String>,
+) -> OpResult<bool> {
+    let ts = param(responses, "TIMESTAMP")?;
+    let block = param(responses, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+    let claimed = STANDARD
+        .decode(param(responses, "PASSWORD_CLAIM_SIGNATURE")?.as_bytes())
+        .unwrap_or_default();
+    let Some(at) = userpool_srp::timestamp::parse(ts) else {
+        return Err(CognitoError::invalid_parameter(
+            "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.",
+        ));
+    };
+    if (at - ctx.now_ms.div_euclid(1000)).abs() > TIMESTAMP_SKEW_SECS {
+        tracing::info!(
+            skew_s = at - ctx.now_ms.div_euclid(1000),
+            "SRP TIMESTAMP outside the clock window"
+        );
+        return Ok(false);
+    }
+    // The signature is checked over the canonical text: a padded day or a wrong weekday
+    // fails as on the real service.
+    let Some(canonical) = userpool_srp::timestamp::canonical(at) else {
+        return Ok(false);
+    };
+    let (Some(b), Some(big_b), Some(a)) = (
+        userpool_srp::from_hex(&srp.b),
+        userpool_srp::from_hex(&srp.big_b),
+        userpool_srp::from_hex(&srp.a),
+    ) else {
+        return Ok(false);
+    };
+    let block_bytes = STANDARD.decode(block.as_bytes()).unwrap_or_default();
+    let ok = crate::clock::blocking(|| match userpool_srp::server_key(&a, &big_b, &b, verifier) {
+        Ok(key) => {
+            let expected = userpool_srp::claim_signature(&key, pool_name, user_id, &block_bytes, &canonical);
+            userpool_srp::signature_matches(&expected, &claimed) && canonical == ts
+        }
+        Err(_) => false,
+    });
+    Ok(ok)
+}
+
+/// PASSWORD_VERIFIER: the user's SRP proof.
+pub(super) async fn password_verifier(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    responses: &HashMap<String, String>,
+) -> OpResult<Outcome> {
+    let name = param(responses, "USERNAME")?;
+    check_secret_hash(client, &[name], responses.get("SECRET_HASH").map(String::as_str))?;
+    let block = param(responses, "PASSWORD_CLAIM_SECRET_BLOCK")?;
+    let incorrect = CognitoError::incorrect_credentials;
+    let state = state::open(ctx, block)
+        .filter(|s| s.is_for(pool.id(), client.id()))
+        .ok_or_else(incorrect)?;
+    let srp = match &state.step {
+        Step::PasswordVerifier { srp } => srp,
+        // A decoy (an unknown user, PreventUserExistenceErrors) or another step's state.
+        _ => return Err(incorrect()),
+    };
+    let Some(user) = ctx.store().get_user(pool.id(), &state.user).await? else {
+        return Err(incorrect());
+    };
+    // An unknown or forgotten device is refused before the SRP state is used, so the
+    // clients' retry of this same request without DEVICE_KEY succeeds.
+    let device_key = non_empty(responses, "DEVICE_KEY");
+    if let Some(key) = device_key {
+        devices::presented(ctx, pool, &user, key).await?;
+    }
+    let Some(stored) = &user.password else {
+        return Err(incorrect());
+    };
+    let failures = spend_attempt(ctx, pool, &user).await?;
+    let v = passwords::verifier_int(stored);
+    if !check_claim(
+        ctx,
+        srp,
+        &v,
+        passwords::srp_pool_name(pool.id()),
+        &user.username,
+        responses,
+    )? {
+        return Err(wrong_password(failures));
+    }
+    password_proven(ctx, pool, &user).await?;
+    if !ctx.store().consume_state(&state.nonce_bytes(), state.exp).await? {
+        return Err(incorrect());
+    }
+    check_status(ctx, pool, &user)?;
+    after_password(ctx, pool, client, &user, device_key).await
+}

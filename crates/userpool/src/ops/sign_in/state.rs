@@ -1,0 +1,117 @@
+//! The state of a sign-in between its requests: one sealed, versioned value.
+//!
+//! It rides with the client (`Session`, and SRP's `SECRET_BLOCK`, which the clients echo
+//! as `PASSWORD_CLAIM_SECRET_BLOCK` even when they send no Session), sealed with
+//! AES-256-GCM under the data key: opaque, tamper-evident, and readable by any node
+//! sharing the key. Each state carries a nonce; the store marks it used when it yields
+//! tokens, so a state yields tokens once. A state of another [`VERSION`] is refused like a
+//! forged one (a sign-in in flight across an upgrade starts again).
+
+use crate::app::Ctx;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+/// The layout of [`State`]; bumped when it changes.
+pub const VERSION: u8 = 2;
+
+/// The server's half of an SRP exchange and the client's `A`, as hex.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Srp {
+    /// The server's private `b`.
+    pub b: String,
+    /// The server's public `B`.
+    pub big_b: String,
+    /// The client's public `A`.
+    pub a: String,
+}
+
+/// Which challenge a state waits for, with what that challenge needs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "step", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Step {
+    /// USER_SRP_AUTH was answered; PASSWORD_VERIFIER proves the password (SECRET_BLOCK).
+    PasswordVerifier {
+        /// The SRP exchange.
+        srp: Srp,
+    },
+    /// A PASSWORD_VERIFIER challenge for a user who does not exist (the client hides
+    /// existence): its answer is always "Incorrect username or password.".
+    Decoy,
+    /// The password was right but temporary: NEW_PASSWORD_REQUIRED sets a new one.
+    NewPasswordRequired,
+    /// The password was right and a remembered device was presented: DEVICE_SRP_AUTH.
+    DeviceSrpAuth {
+        /// The device.
+        device: String,
+    },
+    /// DEVICE_SRP_AUTH was answered; DEVICE_PASSWORD_VERIFIER proves the device.
+    DevicePasswordVerifier {
+        /// The device.
+        device: String,
+        /// The nonce (hex) of the password step this continues, taken once.
+        password_step: String,
+        /// The SRP exchange (in SECRET_BLOCK only; the Session carries none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        srp: Option<Srp>,
+    },
+}
+
+/// What a sign-in remembers between two requests.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct State {
+    /// [`VERSION`].
+    pub v: u8,
+    /// The pool.
+    pub pool: String,
+    /// The user's lookup key (empty for [`Step::Decoy`]).
+    pub user: String,
+    /// The app client.
+    pub client: String,
+    /// Expiry, epoch ms.
+    pub exp: i64,
+    /// Single-use marker (hex of 16 random bytes).
+    pub nonce: String,
+    /// The challenge it waits for.
+    pub step: Step,
+}
+
+impl State {
+    /// A new state for `step`, expiring `ttl_ms` from now.
+    pub fn new(ctx: &Ctx, step: Step, pool: &str, user: &str, client: &str, ttl_ms: i64) -> Self {
+        State {
+            v: VERSION,
+            pool: pool.to_string(),
+            user: user.to_string(),
+            client: client.to_string(),
+            exp: ctx.now_ms + ttl_ms,
+            nonce: hex::encode(rand::random::<[u8; 16]>()),
+            step,
+        }
+    }
+
+    /// The nonce bytes.
+    pub fn nonce_bytes(&self) -> Vec<u8> {
+        hex::decode(&self.nonce).unwrap_or_default()
+    }
+
+    /// Whether it was issued for this pool and client.
+    pub fn is_for(&self, pool_id: &str, client_id: &str) -> bool {
+        self.pool == pool_id && self.client == client_id
+    }
+}
+
+/// The sealed, base64 form.
+pub fn seal(ctx: &Ctx, state: &State) -> String {
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    STANDARD.encode(ctx.app.sealer.seal(&json))
+}
+
+/// Opens a sealed state; `None` if it is not ours, was altered, is of another version, or
+/// has expired.
+pub fn open(ctx: &Ctx, sealed: &str) -> Option<State> {
+    let bytes = STANDARD.decode(sealed.as_bytes()).ok()?;
+    let json = ctx.app.sealer.open(&bytes)?;
+    let state: State = serde_json::from_slice(&json).ok()?;
+    (state.v == VERSION && state.exp > ctx.now_ms).then_some(state)
+}
