@@ -741,23 +741,34 @@ pub async fn admin_confirm_sign_up(ctx: &Ctx, req: AdminConfirmSignUpRequest) ->
     Ok(AdminConfirmSignUpResponse {})
 }
 
-/// Parses a ListUsers filter: `attr = "value"`, `attr ^= "value"`, or empty.
+/// Parses a ListUsers filter: `attr = "value"`, `attr ^= "value"` (the attribute may be
+/// quoted), or empty. The attribute and operator are read before the value, so a value
+/// may hold `=`, `^=` or escaped quotes.
 pub fn parse_filter(filter: &str) -> OpResult<Option<UserFilter>> {
     let f = filter.trim();
     if f.is_empty() {
         return Ok(None);
     }
     let invalid = || CognitoError::invalid_parameter("Error while parsing filter.");
-    let (attr, rest, prefix) = if let Some((a, r)) = f.split_once("^=") {
-        (a, r, true)
-    } else if let Some((a, r)) = f.split_once('=') {
-        (a, r, false)
+    let (attr, rest) = match f.strip_prefix('"') {
+        Some(quoted) => quoted.split_once('"').ok_or_else(invalid)?,
+        None => {
+            let end = f
+                .find(|c: char| c.is_whitespace() || c == '=' || c == '^')
+                .ok_or_else(invalid)?;
+            (f.get(..end).ok_or_else(invalid)?, f.get(end..).ok_or_else(invalid)?)
+        }
+    };
+    let rest = rest.trim_start();
+    let (prefix, rest) = if let Some(r) = rest.strip_prefix("^=") {
+        (true, r)
+    } else if let Some(r) = rest.strip_prefix('=') {
+        (false, r)
     } else {
         return Err(invalid());
     };
-    let attr = attr.trim().trim_matches('"');
-    let rest = rest.trim();
     let value = rest
+        .trim()
         .strip_prefix('"')
         .and_then(|r| r.strip_suffix('"'))
         .ok_or_else(invalid)?;
@@ -815,5 +826,12 @@ mod tests {
         assert!(parse_filter("").unwrap().is_none());
         assert!(parse_filter("custom:x = \"1\"").is_err());
         assert!(parse_filter("email ~ \"x\"").is_err());
+        // The operator is read before the value: a value may hold `^=` and `=`.
+        assert_eq!(parse_filter("email = \"a^=b\"").unwrap().unwrap().value, "a^=b");
+        let f = parse_filter("username=\"^=\"").unwrap().unwrap();
+        assert_eq!(
+            (f.attribute.as_str(), f.value.as_str(), f.prefix),
+            ("username", "^=", false)
+        );
     }
 }
