@@ -45,6 +45,21 @@ pub fn exceeded() -> CognitoError {
     )
 }
 
+/// Spends one password attempt of a user before a password is checked; `None` while the
+/// user is locked out, else the failures counted so far, this one included (the caller
+/// gives them back when the password is right: `clear_password_failures`).
+pub async fn spend_password_attempt(ctx: &Ctx, pool_id: &str, username_key: &str) -> OpResult<Option<i64>> {
+    match ctx
+        .store()
+        .spend_password_attempt(pool_id, username_key, ctx.now_ms, FREE_PASSWORD_ATTEMPTS, MAX_LOCK_MS)
+        .await
+    {
+        Ok(spent) => Ok(spent),
+        Err(userpool_store::StoreError::NotFound) => Err(crate::ops::users::user_not_found()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Counts one event of `kind` for a user and purpose in the current window; refused once
 /// past `limit`.
 pub async fn count(

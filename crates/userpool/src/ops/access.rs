@@ -121,18 +121,10 @@ pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<
     let previous = req.previous_password.as_deref().unwrap_or_default();
     // The previous password is a password check like a sign-in's: it spends an attempt
     // first (limits.rs); once locked, Cognito answers ChangePassword LimitExceededException.
-    let spent = ctx
-        .store()
-        .spend_password_attempt(
-            pool.id(),
-            &user.username_key,
-            ctx.now_ms,
-            limits::FREE_PASSWORD_ATTEMPTS,
-            limits::MAX_LOCK_MS,
-        )
-        .await
-        .map_err(|e| users::write_error(e, &pool))?;
-    if spent.is_none() {
+    if limits::spend_password_attempt(ctx, pool.id(), &user.username_key)
+        .await?
+        .is_none()
+    {
         return Err(limits::exceeded());
     }
     let ok = user

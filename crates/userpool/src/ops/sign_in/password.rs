@@ -22,16 +22,8 @@ pub(super) fn check_not_locked(ctx: &Ctx, user: &UserRecord) -> OpResult<()> {
 /// Spends one sign-in attempt before a password is checked (see [`crate::limits`]);
 /// refused while the user is locked out. The failures counted so far, this one included.
 pub(super) async fn spend_attempt(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<i64> {
-    ctx.store()
-        .spend_password_attempt(
-            pool.id(),
-            &user.username_key,
-            ctx.now_ms,
-            limits::FREE_PASSWORD_ATTEMPTS,
-            limits::MAX_LOCK_MS,
-        )
-        .await
-        .map_err(|e| users::write_error(e, pool))?
+    limits::spend_password_attempt(ctx, pool.id(), &user.username_key)
+        .await?
         .ok_or_else(|| CognitoError::not_authorized("Password attempts exceeded"))
 }
 
