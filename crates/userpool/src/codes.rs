@@ -103,8 +103,9 @@ async fn store_secret(
 /// Checks and consumes a code. A guess first spends one of the code's attempts in one
 /// store statement, so parallel guesses never check more than [`limits::CODE_ATTEMPTS`];
 /// a right code is then taken (deleted) by one statement that succeeds once.
-/// - every guess first counts against the user's per-purpose window
-///   ([`limits::GUESSES_PER_WINDOW`]);
+/// - a guess that spent an attempt then counts against the user's per-purpose window
+///   ([`limits::GUESSES_PER_WINDOW`]) before it is compared (guesses refused without
+///   spending an attempt do not count);
 /// - CodeMismatchException for a wrong code;
 /// - LimitExceededException once the code's attempts or the window are spent;
 /// - ExpiredCodeException for an expired, used or never-issued code.
@@ -115,15 +116,6 @@ pub async fn redeem(ctx: &Ctx, user: &UserRecord, purpose: &str, given: &str) ->
             "Invalid code provided, please request a code again.",
         )
     };
-    limits::count(
-        ctx,
-        "code-guess",
-        &user.pool_id,
-        &user.username_key,
-        purpose,
-        limits::GUESSES_PER_WINDOW,
-    )
-    .await?;
     let spent = ctx
         .store()
         .spend_code_attempt(&user.pool_id, &user.username_key, purpose, ctx.now_ms)
@@ -135,6 +127,15 @@ pub async fn redeem(ctx: &Ctx, user: &UserRecord, purpose: &str, given: &str) ->
             _ => Err(expired()),
         };
     };
+    limits::count(
+        ctx,
+        "code-guess",
+        &user.pool_id,
+        &user.username_key,
+        purpose,
+        limits::GUESSES_PER_WINDOW,
+    )
+    .await?;
     let stored = ctx.app.sealer.open(&record.sealed_code).unwrap_or_default();
     if userpool_sigv4::ct_eq(&stored, given.as_bytes()) {
         if ctx

@@ -34,7 +34,7 @@ pub const CODE_ATTEMPTS: i64 = 5;
 pub const WINDOW_MS: i64 = 3600 * 1000;
 /// Codes a user may request per purpose in a window.
 pub const CODE_REQUESTS_PER_WINDOW: i64 = 10;
-/// Code guesses (right or wrong) a user may make per purpose in a window.
+/// Code guesses (right or wrong; each one that spent a code attempt) a user may make per purpose in a window.
 pub const GUESSES_PER_WINDOW: i64 = 20;
 
 /// `LimitExceededException: Attempt limit exceeded, please try after some time.`
