@@ -25,7 +25,8 @@
 //!   re-applies its change and tries again (`ops::users::modify`, `ops::devices::modify`);
 //! - the counters that hot paths change without reading the row are owned by atomic
 //!   verbs and never written by `update_*`: the failed-password count and lock
-//!   ([`Store::spend_password_attempt`], [`Store::clear_password_failures`]), the
+//!   ([`Store::spend_password_attempt`], [`Store::record_password_failure`],
+//!   [`Store::clear_password_failures`]), the
 //!   sign-out instant ([`Store::sign_out_user`]) and a device's last authentication
 //!   ([`Store::touch_device`]);
 //! - limits are spent by one statement that refuses when none is left
@@ -56,6 +57,17 @@ pub enum StoreError {
 
 /// The `Conflict` reason of a compare-and-set that lost to another write.
 pub const VERSION_CONFLICT: &str = "version";
+
+/// What [`Store::spend_password_attempt`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordSpend {
+    /// An attempt was spent: check the password; the failures counted, this one included.
+    Spent(i64),
+    /// The user is locked out.
+    Locked,
+    /// Other checks of this user are in flight; try again shortly.
+    Busy,
+}
 
 /// Shorthand for store results.
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -361,22 +373,42 @@ pub trait Store: Send + Sync + 'static {
     /// `Conflict("alias")` if a new alias is taken. It never writes `failed_attempts`,
     /// `locked_until_ms` nor `tokens_valid_after_ms` (their own verbs own them).
     async fn update_user(&self, user: &UserRecord) -> StoreResult<()>;
-    /// Spends one password attempt before the password is checked, in one statement:
-    /// refused (`None`) while the user is locked (`locked_until_ms > now_ms`); otherwise
-    /// the failure count goes up by one and, from the `free`-th on, the user is locked
-    /// for `min(1 s × 2^(count − free), max_lock_ms)`; the new count. A correct password
-    /// then clears it ([`Store::clear_password_failures`]), so parallel guesses each
-    /// spend one attempt and the lock holds however many are in flight. `NotFound` if
-    /// the user is gone.
+    /// Spends one password attempt before the password is checked, in one statement. The
+    /// failure count goes up by one *provisionally* (a correct password then clears it,
+    /// [`Store::clear_password_failures`]; a wrong one confirms it,
+    /// [`Store::record_password_failure`]), so checks in flight are counted before they
+    /// finish:
+    /// - `Locked` while `locked_until_ms > now_ms`;
+    /// - `Spent(count)` while fewer than `free` are counted (failures and checks in
+    ///   flight), or, once a lock has been set and has passed, for the one check that
+    ///   takes the slot until `now_ms + check_ms`;
+    /// - `Busy` otherwise: other checks are in flight and must finish first (the caller
+    ///   waits and tries again; a correct password among them frees everything).
+    ///
+    /// So parallel guesses never check more than `free` passwords before the lock, then
+    /// one per lock period; parallel correct sign-ins wait for each other, never fail.
+    /// `NotFound` if the user is gone.
     async fn spend_password_attempt(
         &self,
         pool_id: &str,
         username_key: &str,
         now_ms: i64,
         free: i64,
+        check_ms: i64,
+    ) -> StoreResult<PasswordSpend>;
+    /// A spent attempt's password was wrong: from the `free`-th failure on, the user is
+    /// locked for `min(1 s × 2^(count − free), max_lock_ms)` from `now_ms`, and the slot
+    /// of the check is freed.
+    async fn record_password_failure(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        now_ms: i64,
+        free: i64,
         max_lock_ms: i64,
-    ) -> StoreResult<Option<i64>>;
-    /// Resets the failure count and lock (a correct password, a new password).
+    ) -> StoreResult<()>;
+    /// Resets the failure count, the lock and the check slot (a correct password, a new
+    /// password).
     async fn clear_password_failures(&self, pool_id: &str, username_key: &str) -> StoreResult<()>;
     /// Deletes a user and everything of theirs; `NotFound` if absent.
     async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<()>;

@@ -14,8 +14,8 @@
 //!   (`block_in_place` measured 2x slower per request here; `spawn_blocking` more still).
 
 use crate::{
-    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Page, PasswordVerifier, PoolRecord, RefreshRecord,
-    SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
+    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Page, PasswordSpend, PasswordVerifier, PoolRecord,
+    RefreshRecord, SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -879,39 +879,71 @@ impl Store for SqliteStore {
         username_key: &str,
         now_ms: i64,
         free: i64,
-        max_lock_ms: i64,
-    ) -> StoreResult<Option<i64>> {
+        check_ms: i64,
+    ) -> StoreResult<PasswordSpend> {
         self.write(|c| {
             let tx = c.transaction().map_err(backend)?;
             let spent: Option<i64> = tx
                 .prepare_cached(
                     "UPDATE users SET failed_attempts = failed_attempts + 1, \
-                     locked_until_ms = CASE WHEN failed_attempts + 1 >= ?4 \
-                       THEN ?3 + MIN(?5, 1000 << MIN(failed_attempts + 1 - ?4, 20)) ELSE locked_until_ms END \
-                     WHERE pool_id = ?1 AND username_key = ?2 AND locked_until_ms <= ?3 RETURNING failed_attempts",
+                     checking_until_ms = CASE WHEN failed_attempts >= ?4 THEN ?3 + ?5 ELSE checking_until_ms END \
+                     WHERE pool_id = ?1 AND username_key = ?2 AND locked_until_ms <= ?3 \
+                       AND (failed_attempts < ?4 OR (locked_until_ms > 0 AND checking_until_ms <= ?3)) \
+                     RETURNING failed_attempts",
                 )
                 .and_then(|mut s| {
-                    s.query_row(params![pool_id, username_key, now_ms, free, max_lock_ms], |r| r.get(0))
+                    s.query_row(params![pool_id, username_key, now_ms, free, check_ms], |r| r.get(0))
                         .optional()
                 })
                 .map_err(backend)?;
-            if spent.is_none() {
-                // Locked, or no such user.
-                tx.prepare_cached("SELECT 1 FROM users WHERE pool_id = ?1 AND username_key = ?2")
-                    .and_then(|mut s| s.query_row([pool_id, username_key], |_| Ok(())).optional())
-                    .map_err(backend)?
-                    .ok_or(StoreError::NotFound)?;
-            }
+            let outcome = match spent {
+                Some(n) => PasswordSpend::Spent(n),
+                None => {
+                    let locked_until: i64 = tx
+                        .prepare_cached("SELECT locked_until_ms FROM users WHERE pool_id = ?1 AND username_key = ?2")
+                        .and_then(|mut s| s.query_row([pool_id, username_key], |r| r.get(0)).optional())
+                        .map_err(backend)?
+                        .ok_or(StoreError::NotFound)?;
+                    if locked_until > now_ms {
+                        PasswordSpend::Locked
+                    } else {
+                        PasswordSpend::Busy
+                    }
+                }
+            };
             tx.commit().map_err(backend)?;
-            Ok(spent)
+            Ok(outcome)
+        })
+    }
+
+    async fn record_password_failure(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        now_ms: i64,
+        free: i64,
+        max_lock_ms: i64,
+    ) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached(
+                "UPDATE users SET checking_until_ms = 0, \
+                 locked_until_ms = CASE WHEN failed_attempts >= ?4 \
+                   THEN MAX(locked_until_ms, ?3 + MIN(?5, 1000 << MIN(failed_attempts - ?4, 20))) \
+                   ELSE locked_until_ms END \
+                 WHERE pool_id = ?1 AND username_key = ?2",
+            )
+            .and_then(|mut s| s.execute(params![pool_id, username_key, now_ms, free, max_lock_ms]))
+            .map(|_| ())
+            .map_err(backend)
         })
     }
 
     async fn clear_password_failures(&self, pool_id: &str, username_key: &str) -> StoreResult<()> {
         self.write(|c| {
             c.prepare_cached(
-                "UPDATE users SET failed_attempts = 0, locked_until_ms = 0 \
-                 WHERE pool_id = ?1 AND username_key = ?2 AND (failed_attempts != 0 OR locked_until_ms != 0)",
+                "UPDATE users SET failed_attempts = 0, locked_until_ms = 0, checking_until_ms = 0 \
+                 WHERE pool_id = ?1 AND username_key = ?2 \
+                   AND (failed_attempts != 0 OR locked_until_ms != 0 OR checking_until_ms != 0)",
             )
             .and_then(|mut s| s.execute([pool_id, username_key]))
             .map(|_| ())

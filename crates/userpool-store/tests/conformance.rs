@@ -9,7 +9,9 @@
 
 use std::sync::Arc;
 use userpool_store::sqlite::{Durability, SqliteStore};
-use userpool_store::{CodeRecord, DeviceRecord, PoolRecord, Store, StoreError, UserRecord, VERSION_CONFLICT};
+use userpool_store::{
+    CodeRecord, DeviceRecord, PasswordSpend, PoolRecord, Store, StoreError, UserRecord, VERSION_CONFLICT,
+};
 
 /// A fresh store of every engine this build can reach, with its name.
 fn engines() -> Vec<(&'static str, Arc<dyn Store>, tempfile::TempDir)> {
@@ -83,49 +85,79 @@ async fn password_attempts_hold_under_parallel_spends() {
     for (name, store, _dir) in engines() {
         let (pool, key) = seed(store.as_ref()).await;
         let now = 1_000_000;
+        let spend = |s: Arc<dyn Store>, p: String, k: String, at: i64| async move {
+            s.spend_password_attempt(&p, &k, at, 5, 10_000).await.unwrap()
+        };
         let mut tasks = Vec::new();
         for _ in 0..32 {
-            let (s, p, k) = (store.clone(), pool.clone(), key.clone());
-            tasks.push(tokio::spawn(async move {
-                s.spend_password_attempt(&p, &k, now, 5, 900_000).await.unwrap()
-            }));
+            tasks.push(tokio::spawn(spend(store.clone(), pool.clone(), key.clone(), now)));
         }
-        let mut spent = 0;
+        let mut outcomes = Vec::new();
         for t in tasks {
-            if t.await.unwrap().is_some() {
-                spent += 1;
-            }
+            outcomes.push(t.await.unwrap());
         }
-        // Five spends reach the lock (the fifth sets it); every later one is refused.
-        assert_eq!(spent, 5, "{name}");
-        let u = store.get_user(&pool, &key).await.unwrap().unwrap();
-        assert_eq!(u.failed_attempts, 5, "{name}");
-        assert_eq!(u.locked_until_ms, now + 1000, "{name}");
-        // After the lock, one more failure doubles it; clearing resets both.
-        assert_eq!(
+        // Five checks may be in flight before any is known wrong; the others wait.
+        let spent = outcomes.iter().filter(|o| matches!(o, PasswordSpend::Spent(_))).count();
+        assert_eq!(spent, 5, "{name}: {outcomes:?}");
+        assert!(outcomes.iter().all(|o| *o != PasswordSpend::Locked), "{name}");
+        // The five are wrong: the lock starts (1 s at the fifth failure).
+        for _ in 0..5 {
             store
-                .spend_password_attempt(&pool, &key, now + 1000, 5, 900_000)
-                .await
-                .unwrap(),
-            Some(6),
-            "{name}"
-        );
-        let u = store.get_user(&pool, &key).await.unwrap().unwrap();
-        assert_eq!(u.locked_until_ms, now + 1000 + 2000, "{name}");
-        store.clear_password_failures(&pool, &key).await.unwrap();
-        let u = store.get_user(&pool, &key).await.unwrap().unwrap();
-        assert_eq!((u.failed_attempts, u.locked_until_ms), (0, 0), "{name}");
-        // The lock is capped.
-        for i in 0..30 {
-            store
-                .spend_password_attempt(&pool, &key, now + 10_000_000 * i, 5, 900_000)
+                .record_password_failure(&pool, &key, now, 5, 900_000)
                 .await
                 .unwrap();
         }
         let u = store.get_user(&pool, &key).await.unwrap().unwrap();
-        assert!(u.locked_until_ms <= now + 10_000_000 * 29 + 900_000, "{name}");
+        assert_eq!((u.failed_attempts, u.locked_until_ms), (5, now + 1000), "{name}");
+        assert_eq!(
+            spend(store.clone(), pool.clone(), key.clone(), now + 999).await,
+            PasswordSpend::Locked,
+            "{name}"
+        );
+        // After the lock, one check at a time: a second one waits for the first.
+        assert_eq!(
+            spend(store.clone(), pool.clone(), key.clone(), now + 1000).await,
+            PasswordSpend::Spent(6),
+            "{name}"
+        );
+        assert_eq!(
+            spend(store.clone(), pool.clone(), key.clone(), now + 1001).await,
+            PasswordSpend::Busy,
+            "{name}"
+        );
+        // It is wrong too: the lock doubles.
+        store
+            .record_password_failure(&pool, &key, now + 1002, 5, 900_000)
+            .await
+            .unwrap();
+        let u = store.get_user(&pool, &key).await.unwrap().unwrap();
+        assert_eq!(u.locked_until_ms, now + 1002 + 2000, "{name}");
+        // A correct password resets everything.
+        store.clear_password_failures(&pool, &key).await.unwrap();
+        let u = store.get_user(&pool, &key).await.unwrap().unwrap();
+        assert_eq!((u.failed_attempts, u.locked_until_ms), (0, 0), "{name}");
+        // Parallel correct sign-ins: the spends that waited go through once one is proven.
+        assert_eq!(
+            spend(store.clone(), pool.clone(), key.clone(), now).await,
+            PasswordSpend::Spent(1),
+            "{name}"
+        );
+        store.clear_password_failures(&pool, &key).await.unwrap();
+        // The lock is capped.
+        let mut at = now;
+        for _ in 0..30 {
+            at += 10_000_000;
+            if let PasswordSpend::Spent(_) = spend(store.clone(), pool.clone(), key.clone(), at).await {
+                store
+                    .record_password_failure(&pool, &key, at, 5, 900_000)
+                    .await
+                    .unwrap();
+            }
+        }
+        let u = store.get_user(&pool, &key).await.unwrap().unwrap();
+        assert!(u.locked_until_ms > 0 && u.locked_until_ms <= at + 900_000, "{name}");
         assert!(matches!(
-            store.spend_password_attempt(&pool, "nobody", now, 5, 900_000).await,
+            store.spend_password_attempt(&pool, "nobody", now, 5, 10_000).await,
             Err(StoreError::NotFound)
         ));
     }

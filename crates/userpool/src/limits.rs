@@ -23,6 +23,7 @@
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
 use userpool_model::ErrorCode;
+use userpool_store::PasswordSpend;
 
 /// Consecutive wrong passwords before the lock starts (the fifth failure locks for 1 s).
 pub const FREE_PASSWORD_ATTEMPTS: i64 = 5;
@@ -45,19 +46,61 @@ pub fn exceeded() -> CognitoError {
     )
 }
 
+/// How long one password check may hold the one-at-a-time slot past the free attempts
+/// (a node that dies mid-check frees it after this).
+pub const CHECK_SLOT_MS: i64 = 10_000;
+/// How long a password check waits for the other checks of the same user in flight.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Spends one password attempt of a user before a password is checked; `None` while the
-/// user is locked out, else the failures counted so far, this one included (the caller
-/// gives them back when the password is right: `clear_password_failures`).
+/// user is locked out, else the failures counted so far, this one included. When the
+/// user's budget is taken by checks in flight (parallel sign-ins), waits for them with a
+/// short backoff: they finish in milliseconds, a correct one frees everything, wrong ones
+/// start the lock. The caller then gives the attempt back ([`password_proven`]) or
+/// confirms it ([`password_failed`]).
 pub async fn spend_password_attempt(ctx: &Ctx, pool_id: &str, username_key: &str) -> OpResult<Option<i64>> {
-    match ctx
-        .store()
-        .spend_password_attempt(pool_id, username_key, ctx.now_ms, FREE_PASSWORD_ATTEMPTS, MAX_LOCK_MS)
-        .await
-    {
-        Ok(spent) => Ok(spent),
-        Err(userpool_store::StoreError::NotFound) => Err(crate::ops::users::user_not_found()),
-        Err(e) => Err(e.into()),
+    let started = std::time::Instant::now();
+    let mut pause_ms = 1u64;
+    loop {
+        let waited = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let now = ctx.now_ms.saturating_add(waited);
+        let spend = ctx
+            .store()
+            .spend_password_attempt(pool_id, username_key, now, FREE_PASSWORD_ATTEMPTS, CHECK_SLOT_MS)
+            .await;
+        match spend {
+            Ok(PasswordSpend::Spent(n)) => return Ok(Some(n)),
+            Ok(PasswordSpend::Locked) => return Ok(None),
+            Ok(PasswordSpend::Busy) if started.elapsed() < BUSY_WAIT => {
+                // Jitter keeps waiters from retrying in step.
+                let jitter = rand::random::<u64>() % pause_ms.max(1);
+                tokio::time::sleep(std::time::Duration::from_millis(pause_ms + jitter)).await;
+                pause_ms = (pause_ms * 2).min(25);
+            }
+            Ok(PasswordSpend::Busy) => {
+                return Err(CognitoError::new(
+                    ErrorCode::TooManyRequestsException,
+                    "Too many requests",
+                ))
+            }
+            Err(userpool_store::StoreError::NotFound) => return Err(crate::ops::users::user_not_found()),
+            Err(e) => return Err(e.into()),
+        }
     }
+}
+
+/// The password of a spent attempt was wrong: the failure stands (and may start the lock).
+pub async fn password_failed(ctx: &Ctx, pool_id: &str, username_key: &str) -> OpResult<()> {
+    ctx.store()
+        .record_password_failure(pool_id, username_key, ctx.now_ms, FREE_PASSWORD_ATTEMPTS, MAX_LOCK_MS)
+        .await?;
+    Ok(())
+}
+
+/// The password of a spent attempt was right: the attempts are given back.
+pub async fn password_proven(ctx: &Ctx, pool_id: &str, username_key: &str) -> OpResult<()> {
+    ctx.store().clear_password_failures(pool_id, username_key).await?;
+    Ok(())
 }
 
 /// Counts one event of `kind` for a user and purpose in the current window; refused once

@@ -6,6 +6,11 @@
 ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 
+-- Past the free password attempts (the lock has started), one password check at a time:
+-- the instant until which the one check in flight holds the slot (see
+-- `Store::spend_password_attempt`).
+ALTER TABLE users ADD COLUMN checking_until_ms INTEGER NOT NULL DEFAULT 0;
+
 -- Events counted in fixed windows (code requests and wrong guesses per user and purpose),
 -- each count raised by one statement; rows go once their window has passed.
 CREATE TABLE rate_counters (

@@ -132,11 +132,10 @@ pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<
         .as_ref()
         .is_some_and(|v| passwords::matches(pool.id(), &user.username, v, previous));
     if !ok {
+        limits::password_failed(ctx, pool.id(), &user.username_key).await?;
         return Err(CognitoError::incorrect_credentials());
     }
-    ctx.store()
-        .clear_password_failures(pool.id(), &user.username_key)
-        .await?;
+    limits::password_proven(ctx, pool.id(), &user.username_key).await?;
     passwords::check_policy(&pool.password_policy(), &req.proposed_password)?;
     let verifier = passwords::make_verifier(pool.id(), &user.username, &req.proposed_password);
     users::modify(ctx, &pool, user, |user| {

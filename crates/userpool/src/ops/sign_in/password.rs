@@ -27,9 +27,12 @@ pub(super) async fn spend_attempt(ctx: &Ctx, pool: &users::Pool, user: &UserReco
         .ok_or_else(|| CognitoError::not_authorized("Password attempts exceeded"))
 }
 
-/// The answer to a wrong password whose attempt was spent: past the free attempts,
-/// "Password attempts exceeded" (the user is locked now).
-pub(super) fn wrong_password(failures: i64) -> CognitoError {
+/// A wrong password whose attempt was spent: the failure stands, and past the free
+/// attempts the answer is "Password attempts exceeded" (the user is locked now).
+pub(super) async fn wrong_password(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, failures: i64) -> CognitoError {
+    if let Err(e) = limits::password_failed(ctx, pool.id(), &user.username_key).await {
+        return e;
+    }
     if failures > limits::FREE_PASSWORD_ATTEMPTS {
         CognitoError::not_authorized("Password attempts exceeded")
     } else {
@@ -39,10 +42,7 @@ pub(super) fn wrong_password(failures: i64) -> CognitoError {
 
 /// A correct password: the attempts spent are given back.
 pub(super) async fn password_proven(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<()> {
-    ctx.store()
-        .clear_password_failures(pool.id(), &user.username_key)
-        .await?;
-    Ok(())
+    limits::password_proven(ctx, pool.id(), &user.username_key).await
 }
 
 /// USER_PASSWORD_AUTH and the admin password flows: the user, once the password is proven.
@@ -60,7 +60,7 @@ pub(super) async fn sign_in(
         .as_ref()
         .is_some_and(|v| passwords::matches(pool.id(), &user.username, v, password));
     if !ok {
-        return Err(wrong_password(failures));
+        return Err(wrong_password(ctx, pool, &user, failures).await);
     }
     password_proven(ctx, pool, &user).await?;
     super::check_status(ctx, pool, &user)?;

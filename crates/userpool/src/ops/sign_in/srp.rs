@@ -210,7 +210,7 @@ pub(super) async fn password_verifier(
         &user.username,
         responses,
     )? {
-        return Err(wrong_password(failures));
+        return Err(wrong_password(ctx, pool, &user, failures).await);
     }
     password_proven(ctx, pool, &user).await?;
     if !ctx.store().consume_state(&state.nonce_bytes(), state.exp).await? {
