@@ -151,6 +151,8 @@ pub struct UserRecord {
     /// The row's version as read (0 for a new user); `update_user` writes only if it is
     /// still current.
     pub version: i64,
+    /// MFA settings, encoded by the operations layer (empty: none).
+    pub mfa: String,
     /// The user's lookup entries, when the caller (re)computed them: `Some` on create and
     /// whenever attributes change (the store rewrites them), `None` when they are
     /// unchanged (reads do not load them, and writes leave them alone).
@@ -407,6 +409,10 @@ pub trait Store: Send + Sync + 'static {
         free: i64,
         max_lock_ms: i64,
     ) -> StoreResult<()>;
+    /// Accepts a TOTP code's step once: raises the user's last accepted step to `step` in
+    /// one statement, and answers false if it was already there or beyond (the code, or
+    /// a later one, has been used).
+    async fn use_totp_step(&self, pool_id: &str, username_key: &str, step: i64) -> StoreResult<bool>;
     /// Resets the failure count, the lock and the check slot (a correct password, a new
     /// password).
     async fn clear_password_failures(&self, pool_id: &str, username_key: &str) -> StoreResult<()>;

@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0004_groups.sql"),
     include_str!("../migrations/sqlite/0005_rowid_tables.sql"),
     include_str!("../migrations/sqlite/0006_versions_and_limits.sql"),
+    include_str!("../migrations/sqlite/0007_mfa.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -327,7 +328,7 @@ macro_rules! user_columns {
     () => {
         "pool_id, username_key, username, sub, status, enabled, created_ms, modified_ms, \
      attributes, password_salt, password_verifier, password_set_ms, failed_attempts, locked_until_ms, tokens_valid_after_ms, \
-     version"
+     version, mfa"
     };
 }
 /// The same columns of `users u`, for joins.
@@ -335,7 +336,7 @@ macro_rules! user_columns_u {
     () => {
         "u.pool_id, u.username_key, u.username, u.sub, u.status, u.enabled, u.created_ms, u.modified_ms, \
      u.attributes, u.password_salt, u.password_verifier, u.password_set_ms, u.failed_attempts, u.locked_until_ms, \
-     u.tokens_valid_after_ms, u.version"
+     u.tokens_valid_after_ms, u.version, u.mfa"
     };
 }
 const USER_COLUMNS_U: &str = user_columns_u!();
@@ -364,6 +365,7 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
         locked_until_ms: r.get(13)?,
         tokens_valid_after_ms: r.get(14)?,
         version: r.get(15)?,
+        mfa: r.get(16)?,
         lookups: None,
     })
 }
@@ -749,7 +751,7 @@ impl Store for SqliteStore {
             tx.prepare_cached(concat!(
                 "INSERT INTO users (",
                 user_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 0)"
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 0, ?16)"
             ))
             .and_then(|mut s| {
                 s.execute(params![
@@ -767,7 +769,8 @@ impl Store for SqliteStore {
                     user.password_set_ms,
                     user.failed_attempts,
                     user.locked_until_ms,
-                    user.tokens_valid_after_ms
+                    user.tokens_valid_after_ms,
+                    user.mfa
                 ])
             })
             .map_err(|e| {
@@ -842,7 +845,8 @@ impl Store for SqliteStore {
             let n = tx
                 .prepare_cached(
                     "UPDATE users SET username = ?3, status = ?4, enabled = ?5, modified_ms = ?6, attributes = ?7, \
-                     password_salt = ?8, password_verifier = ?9, password_set_ms = ?10, version = version + 1 \
+                     password_salt = ?8, password_verifier = ?9, password_set_ms = ?10, mfa = ?12, \
+                     version = version + 1 \
                      WHERE pool_id = ?1 AND username_key = ?2 AND version = ?11",
                 )
                 .and_then(|mut s| {
@@ -857,7 +861,8 @@ impl Store for SqliteStore {
                         salt,
                         verifier,
                         user.password_set_ms,
-                        user.version
+                        user.version,
+                        user.mfa
                     ])
                 })
                 .map_err(backend)?;
@@ -934,6 +939,17 @@ impl Store for SqliteStore {
             )
             .and_then(|mut s| s.execute(params![pool_id, username_key, now_ms, free, max_lock_ms]))
             .map(|_| ())
+            .map_err(backend)
+        })
+    }
+
+    async fn use_totp_step(&self, pool_id: &str, username_key: &str, step: i64) -> StoreResult<bool> {
+        self.write(|c| {
+            c.prepare_cached(
+                "UPDATE users SET totp_last_step = ?3 WHERE pool_id = ?1 AND username_key = ?2 AND totp_last_step < ?3",
+            )
+            .and_then(|mut s| s.execute(params![pool_id, username_key, step]))
+            .map(|n| n == 1)
             .map_err(backend)
         })
     }
@@ -1025,7 +1041,7 @@ impl Store for SqliteStore {
                         .and_then(|mut s| {
                             s.query_map(
                                 params![pool_id, f.attribute, after_value, after_key, f.value, end, lim],
-                                |r| Ok((user_from_row(r)?, r.get::<_, String>(16)?)),
+                                |r| Ok((user_from_row(r)?, r.get::<_, String>(17)?)),
                             )?
                             .collect()
                         })

@@ -45,6 +45,7 @@ async fn seed(store: &dyn Store) -> (String, String) {
         locked_until_ms: 0,
         tokens_valid_after_ms: 0,
         version: 0,
+        mfa: String::new(),
         lookups: None,
     };
     store.create_user(&user).await.unwrap();

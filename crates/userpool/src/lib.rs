@@ -25,6 +25,7 @@ pub mod protocol;
 pub mod seal;
 pub mod server;
 pub mod tokens;
+pub mod totp;
 
 use app::{App, Config};
 use cli::ServeArgs;

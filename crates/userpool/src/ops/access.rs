@@ -8,7 +8,7 @@ use crate::auth::token as access_token;
 use crate::codes;
 use crate::error::{CognitoError, OpResult};
 use crate::limits;
-use crate::ops::{app_clients, permissions, users};
+use crate::ops::{app_clients, mfa, permissions, users};
 use crate::passwords;
 use crate::tokens::jwt;
 
@@ -41,10 +41,13 @@ pub async fn get_user(ctx: &Ctx, req: GetUserRequest) -> OpResult<GetUserRespons
     let (_, mut user, claims) = access_token::authorize(ctx, &req.access_token).await?;
     let client = token_client(ctx, &claims).await?;
     user.attributes = permissions::filter_readable(&client, &user.attributes);
+    let (user_mfa_setting_list, preferred_mfa_setting) = mfa::wire_settings(&user);
     Ok(GetUserResponse {
         username: user.username.clone(),
         user_attributes: users::wire_attributes(&user),
-        ..GetUserResponse::default()
+        mfa_options: mfa::wire_options(&user),
+        preferred_mfa_setting,
+        user_mfa_setting_list,
     })
 }
 

@@ -57,6 +57,11 @@ pub async fn presented(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, key: &s
     }
 }
 
+/// Whether a device is remembered and can prove itself (DEVICE_SRP_AUTH).
+pub fn is_remembered(device: &DeviceRecord) -> bool {
+    device.confirmed && device.remembered && device.verifier.is_some()
+}
+
 /// Issues a new device for a sign-in (NewDeviceMetadata).
 pub async fn issue(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<NewDeviceMetadataType> {
     let group = match ctx.store().device_group_key(pool.id(), &user.username_key).await? {

@@ -6,6 +6,7 @@ pub mod access;
 pub mod app_clients;
 pub mod devices;
 pub mod groups;
+pub mod mfa;
 pub mod permissions;
 pub mod self_service;
 pub mod sign_in;
@@ -105,6 +106,14 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::AdminRemoveUserFromGroup => call!(ctx, body, groups::admin_remove_user_from_group, empty),
         O::AdminListGroupsForUser => call!(ctx, body, groups::admin_list_groups_for_user),
         O::ListUsersInGroup => call!(ctx, body, groups::list_users_in_group),
+        O::SetUserPoolMfaConfig => call!(ctx, body, mfa::set_user_pool_mfa_config),
+        O::GetUserPoolMfaConfig => call!(ctx, body, mfa::get_user_pool_mfa_config),
+        O::SetUserMFAPreference => call!(ctx, body, mfa::set_user_mfa_preference),
+        O::AdminSetUserMFAPreference => call!(ctx, body, mfa::admin_set_user_mfa_preference),
+        O::SetUserSettings => call!(ctx, body, mfa::set_user_settings),
+        O::AdminSetUserSettings => call!(ctx, body, mfa::admin_set_user_settings),
+        O::AssociateSoftwareToken => call!(ctx, body, mfa::associate_software_token),
+        O::VerifySoftwareToken => call!(ctx, body, mfa::verify_software_token),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -176,6 +185,14 @@ pub fn implemented(op: Operation) -> bool {
             | O::AdminRemoveUserFromGroup
             | O::AdminListGroupsForUser
             | O::ListUsersInGroup
+            | O::SetUserPoolMfaConfig
+            | O::GetUserPoolMfaConfig
+            | O::SetUserMFAPreference
+            | O::AdminSetUserMFAPreference
+            | O::SetUserSettings
+            | O::AdminSetUserSettings
+            | O::AssociateSoftwareToken
+            | O::VerifySoftwareToken
     )
 }
 

@@ -13,11 +13,11 @@ use userpool_model::types::{
     AddCustomAttributesRequest, AddCustomAttributesResponse, AdminCreateUserConfigType, AttributeDataType,
     AuthFactorType, CreateUserPoolRequest, CreateUserPoolResponse, DefaultEmailOptionType, DeleteUserPoolRequest,
     DeletionProtectionType, DescribeUserPoolRequest, DescribeUserPoolResponse, EmailConfigurationType,
-    EmailSendingAccountType, LambdaConfigType, ListUserPoolsRequest, ListUserPoolsResponse,
-    NumberAttributeConstraintsType, PasswordPolicyType, SchemaAttributeType, SignInPolicyType,
-    StringAttributeConstraintsType, UpdateUserPoolRequest, UpdateUserPoolResponse, UserAttributeUpdateSettingsType,
-    UserPoolDescriptionType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType, UserPoolType,
-    VerificationMessageTemplateType,
+    EmailMfaConfigType, EmailSendingAccountType, LambdaConfigType, ListUserPoolsRequest, ListUserPoolsResponse,
+    NumberAttributeConstraintsType, PasswordPolicyType, SchemaAttributeType, SignInPolicyType, SmsMfaConfigType,
+    SoftwareTokenMfaConfigType, StringAttributeConstraintsType, UpdateUserPoolRequest, UpdateUserPoolResponse,
+    UserAttributeUpdateSettingsType, UserPoolDescriptionType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType,
+    UserPoolType, VerificationMessageTemplateType,
 };
 use userpool_model::Timestamp;
 use userpool_store::{PoolRecord, StoreError};
@@ -344,7 +344,75 @@ fn pool_view(ctx: &Ctx, record: &PoolRecord) -> OpResult<UserPoolType> {
     Ok(pool)
 }
 
-fn encode_settings(pool: &UserPoolType) -> OpResult<String> {
+/// The pool's MFA factor settings (SetUserPoolMfaConfig), which `UserPoolType` has no
+/// member for: kept in the same `settings` JSON under keys of ours (`userpool:…`, which
+/// the model's shape never has), so no migration was needed and `UserPoolType` decodes
+/// the same JSON unchanged.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PoolMfa {
+    /// SMS_MFA: present when enabled.
+    #[serde(
+        rename = "userpool:SmsMfaConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sms: Option<SmsMfaConfigType>,
+    /// SOFTWARE_TOKEN_MFA.
+    #[serde(
+        rename = "userpool:SoftwareTokenMfaConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub software_token: Option<SoftwareTokenMfaConfigType>,
+    /// EMAIL_OTP: present when enabled.
+    #[serde(
+        rename = "userpool:EmailMfaConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub email: Option<EmailMfaConfigType>,
+}
+
+impl PoolMfa {
+    /// Whether TOTP is enabled for the pool.
+    pub fn totp(&self) -> bool {
+        self.software_token.as_ref().and_then(|t| t.enabled) == Some(true)
+    }
+}
+
+/// The MFA factor settings stored with a pool.
+pub fn pool_mfa(record: &PoolRecord) -> PoolMfa {
+    serde_json::from_str(&record.settings).unwrap_or_default()
+}
+
+/// CreateUserPool / UpdateUserPool with MFA ON or OPTIONAL and an SMS configuration turn
+/// SMS_MFA on, as the console's pools have it.
+fn mfa_from_pool(pool: &UserPoolType, mut mfa: PoolMfa) -> PoolMfa {
+    if pool.mfa_configuration.is_some_and(|m| m != UserPoolMfaType::Off) && mfa.sms.is_none() {
+        if let Some(sms) = &pool.sms_configuration {
+            mfa.sms = Some(SmsMfaConfigType {
+                sms_authentication_message: pool.sms_authentication_message.clone(),
+                sms_configuration: Some(sms.clone()),
+            });
+        }
+    }
+    mfa
+}
+
+/// The stored `settings` of a pool: its `UserPoolType` (less the record's own columns)
+/// and its [`PoolMfa`].
+pub fn encode_settings(pool: &UserPoolType, mfa: &PoolMfa) -> OpResult<String> {
+    let mut value = serde_json::to_value(strip_columns(pool)).map_err(|e| {
+        tracing::error!(error = %e, "IE0004 pool settings do not encode");
+        CognitoError::internal()
+    })?;
+    if let (Some(map), Ok(serde_json::Value::Object(extra))) = (value.as_object_mut(), serde_json::to_value(mfa)) {
+        map.extend(extra);
+    }
+    Ok(value.to_string())
+}
+
+fn strip_columns(pool: &UserPoolType) -> UserPoolType {
     let mut stored = pool.clone();
     // The record's columns own these; keeping them out of `settings` avoids two truths.
     stored.id = None;
@@ -353,10 +421,7 @@ fn encode_settings(pool: &UserPoolType) -> OpResult<String> {
     stored.last_modified_date = None;
     stored.arn = None;
     stored.estimated_number_of_users = None;
-    serde_json::to_string(&stored).map_err(|e| {
-        tracing::error!(error = %e, "IE0004 pool settings do not encode");
-        CognitoError::internal()
-    })
+    stored
 }
 
 /// The pool record and its configuration, or Cognito's ResourceNotFoundException.
@@ -441,7 +506,7 @@ pub async fn create_user_pool(ctx: &Ctx, req: CreateUserPoolRequest) -> OpResult
             user_pool_tier: req.user_pool_tier,
         },
     )?;
-    let settings = encode_settings(&pool)?;
+    let settings = encode_settings(&pool, &mfa_from_pool(&pool, PoolMfa::default()))?;
     // A collision of 9 random alphanumerics is a 1 in 10^16 event; the database's key
     // refuses it and a fresh id is drawn.
     for _ in 0..5 {
@@ -518,7 +583,7 @@ pub async fn update_user_pool(ctx: &Ctx, req: UpdateUserPoolRequest) -> OpResult
     if let Some(name) = req.pool_name {
         record.name = name;
     }
-    record.settings = encode_settings(&pool)?;
+    record.settings = encode_settings(&pool, &mfa_from_pool(&pool, pool_mfa(&record)))?;
     record.modified_ms = ctx.now_ms;
     ctx.store().update_pool(&record).await.map_err(|e| match e {
         StoreError::NotFound => CognitoError::pool_not_found(&record.id),
@@ -582,7 +647,7 @@ pub async fn add_custom_attributes(
     let mut schema = pool.schema_attributes.take().unwrap_or_default();
     add_schema_attributes(&mut schema, &req.custom_attributes, false)?;
     pool.schema_attributes = Some(schema);
-    record.settings = encode_settings(&pool)?;
+    record.settings = encode_settings(&pool, &pool_mfa(&record))?;
     record.modified_ms = ctx.now_ms;
     ctx.store().update_pool(&record).await.map_err(|e| match e {
         StoreError::NotFound => CognitoError::pool_not_found(&record.id),

@@ -104,6 +104,11 @@ impl Pool {
             .find(|s| s.name.as_deref() == Some(name))
     }
 
+    /// The pool's MFA factor settings (SetUserPoolMfaConfig).
+    pub fn mfa(&self) -> user_pools::PoolMfa {
+        user_pools::pool_mfa(self.record())
+    }
+
     /// The password policy.
     pub fn password_policy(&self) -> userpool_model::types::PasswordPolicyType {
         self.settings()
@@ -455,6 +460,7 @@ pub fn new_user(pool: &Pool, identity: NewIdentity, status: &str, password: &str
         locked_until_ms: 0,
         tokens_valid_after_ms: 0,
         version: 0,
+        mfa: String::new(),
         lookups: None,
     };
     set_password(pool, &mut user, password, now_ms);
@@ -568,6 +574,7 @@ pub fn temporary_ttl_ms(policy: &userpool_model::types::PasswordPolicyType) -> i
 pub async fn admin_get_user(ctx: &Ctx, req: AdminGetUserRequest) -> OpResult<AdminGetUserResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
     let user = resolve(ctx, &pool, &req.username).await?;
+    let (user_mfa_setting_list, preferred_mfa_setting) = crate::ops::mfa::wire_settings(&user);
     Ok(AdminGetUserResponse {
         username: user.username.clone(),
         user_attributes: Some(wire_attributes(&user)),
@@ -575,7 +582,9 @@ pub async fn admin_get_user(ctx: &Ctx, req: AdminGetUserRequest) -> OpResult<Adm
         user_last_modified_date: Some(Timestamp(user.modified_ms)),
         enabled: Some(user.enabled),
         user_status: Some(status(&user)),
-        ..AdminGetUserResponse::default()
+        mfa_options: crate::ops::mfa::wire_options(&user),
+        preferred_mfa_setting,
+        user_mfa_setting_list,
     })
 }
 

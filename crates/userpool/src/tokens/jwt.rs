@@ -207,6 +207,7 @@ mod tests {
             locked_until_ms: 0,
             tokens_valid_after_ms: 0,
             version: 0,
+            mfa: String::new(),
             lookups: None,
         }
     }

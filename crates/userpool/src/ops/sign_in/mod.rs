@@ -49,6 +49,7 @@
 
 mod device;
 mod grant;
+mod mfa;
 mod new_password;
 mod password;
 mod refresh;
@@ -141,8 +142,10 @@ pub(super) fn check_status(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> 
 }
 
 /// What follows a proven password, the one transition every password step shares:
-/// NEW_PASSWORD_REQUIRED for a temporary password, DEVICE_SRP_AUTH for a remembered
-/// device, else tokens.
+/// NEW_PASSWORD_REQUIRED for a temporary password; then the second factor when MFA is due
+/// ([`mfa::due`]), unless the pool lets a remembered device stand in for it
+/// (`ChallengeRequiredOnNewDevice`) and one is presented; then
+/// [`after_second_factor`].
 pub(super) async fn after_password(
     ctx: &Ctx,
     pool: &users::Pool,
@@ -194,9 +197,37 @@ pub(super) async fn after_password(
             authentication_result: None,
         });
     }
+    // A second factor, unless a remembered device stands in for it.
+    if let Some(due) = mfa::due(pool, user) {
+        let device = match device_key {
+            Some(key) => Some(devices::presented(ctx, pool, user, key).await?),
+            None => None,
+        };
+        let replaces_mfa = pool
+            .settings()
+            .device_configuration
+            .as_ref()
+            .and_then(|c| c.challenge_required_on_new_device)
+            == Some(true);
+        if !(replaces_mfa && device.as_ref().is_some_and(devices::is_remembered)) {
+            return mfa::challenge(ctx, pool, client, user, due, device_key).await;
+        }
+    }
+    after_second_factor(ctx, pool, client, user, device_key).await
+}
+
+/// What follows the password and, when due, the second factor: DEVICE_SRP_AUTH for a
+/// remembered device, else tokens (bound to the device presented, or with a new one).
+pub(super) async fn after_second_factor(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    user: &UserRecord,
+    device_key: Option<&str>,
+) -> OpResult<Outcome> {
     if let Some(key) = device_key {
         let device = devices::presented(ctx, pool, user, key).await?;
-        if device.confirmed && device.remembered && device.verifier.is_some() {
+        if devices::is_remembered(&device) {
             let state = State::new(
                 ctx,
                 Step::DeviceSrpAuth {
@@ -279,6 +310,11 @@ async fn respond(
         ChallengeNameType::NewPasswordRequired => new_password::respond(ctx, &pool, client, session, responses).await,
         ChallengeNameType::DeviceSrpAuth => device::srp_auth(ctx, &pool, client, session, responses).await,
         ChallengeNameType::DevicePasswordVerifier => device::password_verifier(ctx, &pool, client, responses).await,
+        ChallengeNameType::SoftwareTokenMfa | ChallengeNameType::SmsMfa | ChallengeNameType::EmailOtp => {
+            mfa::answer(ctx, &pool, client, challenge, session, responses).await
+        }
+        ChallengeNameType::SelectMfaType => mfa::select(ctx, &pool, client, session, responses).await,
+        ChallengeNameType::MfaSetup => mfa::setup(ctx, &pool, client, session, responses).await,
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement the {} challenge yet.", other.as_str()),

@@ -45,6 +45,39 @@ pub enum Step {
         /// The device.
         device: String,
     },
+    /// The password was right and MFA is due: SOFTWARE_TOKEN_MFA (or, later, SMS_MFA /
+    /// EMAIL_OTP) proves the second factor.
+    Mfa {
+        /// The factor asked for (`SOFTWARE_TOKEN_MFA`, ...).
+        factor: String,
+        /// The DEVICE_KEY the client presented, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+    },
+    /// The pool requires MFA and the user has no factor: MFA_SETUP (AssociateSoftwareToken
+    /// and VerifySoftwareToken with this Session, then RespondToAuthChallenge).
+    MfaSetup {
+        /// The secret AssociateSoftwareToken issued, sealed (base64).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret: Option<String>,
+        /// Whether VerifySoftwareToken accepted a code of it.
+        #[serde(default)]
+        verified: bool,
+        /// FriendlyDeviceName given to VerifySoftwareToken.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// The DEVICE_KEY the client presented, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+    },
+    /// The user has several factors and prefers none: SELECT_MFA_TYPE.
+    SelectMfaType {
+        /// The factors offered.
+        factors: Vec<String>,
+        /// The DEVICE_KEY the client presented, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+    },
     /// DEVICE_SRP_AUTH was answered; DEVICE_PASSWORD_VERIFIER proves the device.
     DevicePasswordVerifier {
         /// The device.

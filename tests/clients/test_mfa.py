@@ -1,0 +1,219 @@
+"""MFA, end to end through boto3 and pycognito: the pool's MFA configuration, TOTP set up
+with an access token or inside a sign-in (MFA_SETUP), the SOFTWARE_TOKEN_MFA challenge
+(wrong, right and reused codes), and a remembered device standing in for the second
+factor when the pool says ChallengeRequiredOnNewDevice.
+
+TOTP codes are computed with pyotp, as an authenticator app would. A code is accepted
+once per 30-second step and one step either side is allowed, so a test that spends two
+codes uses the current step, then the next."""
+
+import time
+import uuid
+
+import pyotp
+import pytest
+from botocore.exceptions import ClientError
+from pycognito import aws_srp
+
+from conftest import PASSWORD, make_user
+
+
+def error_of(call):
+    with pytest.raises(ClientError) as e:
+        call()
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def code_at(secret, offset_steps=0):
+    return pyotp.TOTP(secret).at(time.time() + 30 * offset_steps)
+
+
+def mfa_pool(idp, mode="OPTIONAL", **device):
+    kw = {"DeviceConfiguration": device} if device else {}
+    p = idp.create_user_pool(PoolName=f"mfa-{uuid.uuid4().hex[:6]}", **kw)["UserPool"]
+    idp.set_user_pool_mfa_config(UserPoolId=p["Id"], MfaConfiguration=mode,
+                                 SoftwareTokenMfaConfiguration={"Enabled": True})
+    c = idp.create_user_pool_client(UserPoolId=p["Id"], ClientName="app", ExplicitAuthFlows=[
+        "ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+    return p, c
+
+
+def password_auth(idp, client, username="alice", **extra):
+    return idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                             AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD, **extra})
+
+
+def set_up_totp(idp, pool, client, username="alice"):
+    """TOTP through the access-token operations (Amplify's setUpTOTP, verifyTOTPSetup,
+    updateMFAPreference); the secret."""
+    access = password_auth(idp, client, username)["AuthenticationResult"]["AccessToken"]
+    secret = idp.associate_software_token(AccessToken=access)["SecretCode"]
+    r = idp.verify_software_token(AccessToken=access, UserCode=code_at(secret), FriendlyDeviceName="phone")
+    assert r["Status"] == "SUCCESS"
+    idp.set_user_mfa_preference(AccessToken=access,
+                                SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    return secret
+
+
+def test_pool_mfa_configuration(idp):
+    p = idp.create_user_pool(PoolName=f"mfa-{uuid.uuid4().hex[:6]}")["UserPool"]
+    try:
+        assert idp.get_user_pool_mfa_config(UserPoolId=p["Id"])["MfaConfiguration"] == "OFF"
+        assert error_of(lambda: idp.set_user_pool_mfa_config(UserPoolId=p["Id"], MfaConfiguration="ON")) == (
+            "InvalidParameterException",
+            "Invalid MFA configuration given, can't disable all MFAs with a required or optional configuration.")
+        assert error_of(lambda: idp.set_user_pool_mfa_config(
+            UserPoolId=p["Id"], MfaConfiguration="OFF", SoftwareTokenMfaConfiguration={"Enabled": True})) == (
+            "InvalidParameterException",
+            "Invalid MFA configuration given, can't turn off MFA and configure an MFA together.")
+        # Email MFA needs the pool's mail sent through SES.
+        assert error_of(lambda: idp.set_user_pool_mfa_config(
+            UserPoolId=p["Id"], MfaConfiguration="OPTIONAL",
+            EmailMfaConfiguration={"Message": "Your code is {####}", "Subject": "Code"}))[0] == "InvalidParameterException"
+        r = idp.set_user_pool_mfa_config(UserPoolId=p["Id"], MfaConfiguration="OPTIONAL",
+                                         SoftwareTokenMfaConfiguration={"Enabled": True})
+        assert r["MfaConfiguration"] == "OPTIONAL" and r["SoftwareTokenMfaConfiguration"] == {"Enabled": True}
+        got = idp.get_user_pool_mfa_config(UserPoolId=p["Id"])
+        assert got["MfaConfiguration"] == "OPTIONAL" and got["SoftwareTokenMfaConfiguration"] == {"Enabled": True}
+        assert "SmsMfaConfiguration" not in got
+        assert idp.describe_user_pool(UserPoolId=p["Id"])["UserPool"]["MfaConfiguration"] == "OPTIONAL"
+        # UpdateUserPool keeps the factors.
+        idp.update_user_pool(UserPoolId=p["Id"], MfaConfiguration="OPTIONAL")
+        assert idp.get_user_pool_mfa_config(UserPoolId=p["Id"])["SoftwareTokenMfaConfiguration"] == {"Enabled": True}
+    finally:
+        idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def test_totp_set_up_with_an_access_token_then_challenged(idp):
+    pool, client = mfa_pool(idp)
+    try:
+        make_user(idp, pool["Id"], "alice")
+        access = password_auth(idp, client)["AuthenticationResult"]["AccessToken"]  # no factor yet: tokens
+        assert error_of(lambda: idp.set_user_mfa_preference(
+            AccessToken=access, SoftwareTokenMfaSettings={"Enabled": True})) == (
+            "InvalidParameterException", "User does not have delivery config set to turn on SOFTWARE_TOKEN_MFA")
+        secret = idp.associate_software_token(AccessToken=access)["SecretCode"]
+        assert len(secret) >= 16 and secret.isalnum()
+        wrong = "000000" if code_at(secret) != "000000" else "111111"
+        assert error_of(lambda: idp.verify_software_token(AccessToken=access, UserCode=wrong)) == (
+            "EnableSoftwareTokenMFAException", "Code mismatch and fail enable Software Token MFA")
+        assert idp.verify_software_token(AccessToken=access, UserCode=code_at(secret),
+                                         FriendlyDeviceName="phone")["Status"] == "SUCCESS"
+        # Verified, not yet enabled: no MFA, and the user lists no factor.
+        assert "UserMFASettingList" not in idp.get_user(AccessToken=access)
+        idp.set_user_mfa_preference(AccessToken=access,
+                                    SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+        me = idp.get_user(AccessToken=access)
+        assert me["UserMFASettingList"] == ["SOFTWARE_TOKEN_MFA"] and me["PreferredMfaSetting"] == "SOFTWARE_TOKEN_MFA"
+        admin = idp.admin_get_user(UserPoolId=pool["Id"], Username="alice")
+        assert admin["UserMFASettingList"] == ["SOFTWARE_TOKEN_MFA"]
+
+        r = password_auth(idp, client)
+        assert r["ChallengeName"] == "SOFTWARE_TOKEN_MFA" and "AuthenticationResult" not in r
+        assert r["ChallengeParameters"]["FRIENDLY_DEVICE_NAME"] == "phone"
+        assert r["ChallengeParameters"]["USER_ID_FOR_SRP"] == "alice"
+        answer = lambda code, session=r["Session"]: idp.respond_to_auth_challenge(  # noqa: E731
+            ClientId=client["ClientId"], ChallengeName="SOFTWARE_TOKEN_MFA", Session=session,
+            ChallengeResponses={"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": code})
+        assert error_of(lambda: answer(wrong)) == ("CodeMismatchException", "Invalid code received for user")
+        # The session survives a wrong code; the next step's code is accepted.
+        tokens = answer(code_at(secret, 1))["AuthenticationResult"]
+        assert tokens["AccessToken"] and tokens["RefreshToken"]
+        # The same code again, in a new sign-in: refused.
+        r2 = password_auth(idp, client)
+        assert error_of(lambda: answer(code_at(secret, 1), r2["Session"])) == (
+            "ExpiredCodeException", "Your software token has already been used once.")
+        # A garbage session.
+        assert error_of(lambda: answer(code_at(secret, 1), "x" * 40))[0] == "NotAuthorizedException"
+        # Admin turns it off: tokens again without MFA.
+        idp.admin_set_user_mfa_preference(UserPoolId=pool["Id"], Username="alice",
+                                          SoftwareTokenMfaSettings={"Enabled": False})
+        assert "AuthenticationResult" in password_auth(idp, client)
+    finally:
+        idp.delete_user_pool(UserPoolId=pool["Id"])
+
+
+def test_mfa_setup_when_the_pool_requires_mfa(idp):
+    pool, client = mfa_pool(idp, mode="ON")
+    try:
+        make_user(idp, pool["Id"], "alice")
+        r = password_auth(idp, client)
+        assert r["ChallengeName"] == "MFA_SETUP"
+        assert r["ChallengeParameters"]["MFAS_CAN_SETUP"] == '["SOFTWARE_TOKEN_MFA"]'
+        # Answering before the token is verified is refused.
+        assert error_of(lambda: idp.respond_to_auth_challenge(
+            ClientId=client["ClientId"], ChallengeName="MFA_SETUP", Session=r["Session"],
+            ChallengeResponses={"USERNAME": "alice"}))[0] == "InvalidParameterException"
+        a = idp.associate_software_token(Session=r["Session"])
+        assert a["Session"] and a["SecretCode"]
+        v = idp.verify_software_token(Session=a["Session"], UserCode=code_at(a["SecretCode"]),
+                                      FriendlyDeviceName="authenticator")
+        assert v["Status"] == "SUCCESS" and v["Session"]
+        done = idp.respond_to_auth_challenge(ClientId=client["ClientId"], ChallengeName="MFA_SETUP",
+                                             Session=v["Session"], ChallengeResponses={"USERNAME": "alice"})
+        assert done["AuthenticationResult"]["AccessToken"]
+        # The same session yields tokens once.
+        assert error_of(lambda: idp.respond_to_auth_challenge(
+            ClientId=client["ClientId"], ChallengeName="MFA_SETUP", Session=v["Session"],
+            ChallengeResponses={"USERNAME": "alice"})) == (
+            "NotAuthorizedException", "Invalid session for the user, session can only be used once.")
+        admin = idp.admin_get_user(UserPoolId=pool["Id"], Username="alice")
+        assert admin["UserMFASettingList"] == ["SOFTWARE_TOKEN_MFA"]
+        assert admin["PreferredMfaSetting"] == "SOFTWARE_TOKEN_MFA"
+        # From now on the sign-in asks for the code.
+        again = password_auth(idp, client)
+        assert again["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+        assert again["ChallengeParameters"]["FRIENDLY_DEVICE_NAME"] == "authenticator"
+    finally:
+        idp.delete_user_pool(UserPoolId=pool["Id"])
+
+
+def srp(idp, pool, client, **device):
+    return aws_srp.AWSSRP(username="alice", password=PASSWORD, pool_id=pool["Id"],
+                          client_id=client["ClientId"], client=idp, **device)
+
+
+def srp_with_totp(idp, pool, client, code, **device):
+    """An SRP sign-in that must answer SOFTWARE_TOKEN_MFA (pycognito raises for it)."""
+    with pytest.raises(aws_srp.SoftwareTokenMFAChallengeException) as e:
+        srp(idp, pool, client, **device).authenticate_user()
+    challenge = e.value.get_tokens()
+    assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    responses = {"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": code}
+    if device:
+        responses["DEVICE_KEY"] = device["device_key"]
+    return idp.respond_to_auth_challenge(ClientId=client["ClientId"], ChallengeName="SOFTWARE_TOKEN_MFA",
+                                         Session=challenge["Session"], ChallengeResponses=responses)
+
+
+@pytest.mark.parametrize("challenge_on_new_device", [True, False])
+def test_a_remembered_device_stands_in_for_the_second_factor(idp, challenge_on_new_device):
+    pool, client = mfa_pool(idp, ChallengeRequiredOnNewDevice=challenge_on_new_device,
+                            DeviceOnlyRememberedOnUserPrompt=False)
+    try:
+        make_user(idp, pool["Id"], "alice")
+        secret = set_up_totp(idp, pool, client)
+        # A new device: the code is asked for; the tokens issue the device, remembered at once.
+        res = srp_with_totp(idp, pool, client, code_at(secret, 1))["AuthenticationResult"]
+        ndm = res["NewDeviceMetadata"]
+        device_password, cfg = aws_srp.generate_hash_device(ndm["DeviceGroupKey"], ndm["DeviceKey"])
+        assert idp.confirm_device(AccessToken=res["AccessToken"], DeviceKey=ndm["DeviceKey"],
+                                  DeviceSecretVerifierConfig=cfg,
+                                  DeviceName="laptop")["UserConfirmationNecessary"] is False
+        device = {"device_key": ndm["DeviceKey"], "device_group_key": ndm["DeviceGroupKey"],
+                  "device_password": device_password}
+        if challenge_on_new_device:
+            # The remembered device proves itself instead: DEVICE_SRP_AUTH, no code.
+            tokens = srp(idp, pool, client, **device).authenticate_user()["AuthenticationResult"]
+            assert tokens["AccessToken"] and "NewDeviceMetadata" not in tokens
+            last = idp.admin_get_device(UserPoolId=pool["Id"], Username="alice", DeviceKey=ndm["DeviceKey"])
+            assert last["Device"]["DeviceKey"] == ndm["DeviceKey"]
+        else:
+            # Without ChallengeRequiredOnNewDevice the code is asked for on every device.
+            with pytest.raises(aws_srp.SoftwareTokenMFAChallengeException):
+                srp(idp, pool, client, **device).authenticate_user()
+        # Another device (none presented) is always asked for the code.
+        r = password_auth(idp, client)
+        assert r["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    finally:
+        idp.delete_user_pool(UserPoolId=pool["Id"])
