@@ -208,6 +208,14 @@ def test_a_remembered_device_stands_in_for_the_second_factor(idp, challenge_on_n
             assert tokens["AccessToken"] and "NewDeviceMetadata" not in tokens
             last = idp.admin_get_device(UserPoolId=pool["Id"], Username="alice", DeviceKey=ndm["DeviceKey"])
             assert last["Device"]["DeviceKey"] == ndm["DeviceKey"]
+            # Amplify v6 refreshes with GetTokensFromRefreshToken and the device key the
+            # refresh token is bound to; without it the token is refused.
+            fresh = idp.get_tokens_from_refresh_token(ClientId=client["ClientId"], RefreshToken=tokens["RefreshToken"],
+                                                      DeviceKey=ndm["DeviceKey"])["AuthenticationResult"]
+            assert fresh["AccessToken"]
+            assert error_of(lambda: idp.get_tokens_from_refresh_token(
+                ClientId=client["ClientId"], RefreshToken=tokens["RefreshToken"])) == (
+                "NotAuthorizedException", "Invalid Refresh Token.")
         else:
             # Without ChallengeRequiredOnNewDevice the code is asked for on every device.
             with pytest.raises(aws_srp.SoftwareTokenMFAChallengeException):

@@ -169,3 +169,53 @@ def test_token_validity_from_client_settings(idp, app):
     assert res["ExpiresIn"] == 600
     a, i = claims(res["AccessToken"]), claims(res["IdToken"])
     assert a["exp"] - a["iat"] == 600 and i["exp"] - i["iat"] == 1200
+
+
+def secret_hash(username, client):
+    import hashlib
+    import hmac
+    digest = hmac.new(client["ClientSecret"].encode(), (username + client["ClientId"]).encode(),
+                      hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def test_get_tokens_from_refresh_token_and_rotation(idp, app):
+    """GetTokensFromRefreshToken (Amplify v6's refresh) and RefreshTokenRotation."""
+    pool, client = app
+    make_user(idp, pool["Id"], "rot")
+    auth = lambda c: idp.initiate_auth(ClientId=c, AuthFlow="USER_PASSWORD_AUTH",  # noqa: E731
+                                       AuthParameters={"USERNAME": "rot", "PASSWORD": PASSWORD})["AuthenticationResult"]
+    first = auth(client["ClientId"])
+    r = idp.get_tokens_from_refresh_token(ClientId=client["ClientId"], RefreshToken=first["RefreshToken"])
+    assert r["AuthenticationResult"]["AccessToken"] and "RefreshToken" not in r["AuthenticationResult"]
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        idp.get_tokens_from_refresh_token(ClientId=client["ClientId"], RefreshToken="not-a-token")
+
+    rotating = idp.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="rotating", GenerateSecret=True,
+        ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        RefreshTokenRotation={"Feature": "ENABLED", "RetryGracePeriodSeconds": 0})["UserPoolClient"]
+    start = idp.admin_initiate_auth(
+        UserPoolId=pool["Id"], ClientId=rotating["ClientId"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "rot", "PASSWORD": PASSWORD,
+                        "SECRET_HASH": secret_hash("rot", rotating)})["AuthenticationResult"]
+    old = start["RefreshToken"]
+    with pytest.raises(idp.exceptions.NotAuthorizedException):  # no secret
+        idp.get_tokens_from_refresh_token(ClientId=rotating["ClientId"], RefreshToken=old)
+    new = idp.get_tokens_from_refresh_token(ClientId=rotating["ClientId"], RefreshToken=old,
+                                            ClientSecret=rotating["ClientSecret"])["AuthenticationResult"]
+    assert new["RefreshToken"] and new["RefreshToken"] != old
+    # REFRESH_TOKEN_AUTH is not how a rotating client refreshes.
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        idp.initiate_auth(ClientId=rotating["ClientId"], AuthFlow="REFRESH_TOKEN_AUTH",
+                          AuthParameters={"REFRESH_TOKEN": new["RefreshToken"],
+                                          "SECRET_HASH": secret_hash("rot", rotating)})
+    # The old token, past its grace period (0 s): reuse, and the whole sign-in ends.
+    time.sleep(0.01)
+    with pytest.raises(idp.exceptions.RefreshTokenReuseException):
+        idp.get_tokens_from_refresh_token(ClientId=rotating["ClientId"], RefreshToken=old,
+                                          ClientSecret=rotating["ClientSecret"])
+    with pytest.raises(idp.exceptions.NotAuthorizedException) as e:
+        idp.get_tokens_from_refresh_token(ClientId=rotating["ClientId"], RefreshToken=new["RefreshToken"],
+                                          ClientSecret=rotating["ClientSecret"])
+    assert e.value.response["Error"]["Message"] == "Refresh Token has been revoked"

@@ -227,6 +227,8 @@ pub struct RefreshRecord {
     pub created_ms: i64,
     /// Expiry, epoch ms.
     pub expires_ms: i64,
+    /// When it was exchanged for a new token (refresh-token rotation), epoch ms.
+    pub rotated_at_ms: Option<i64>,
 }
 
 /// A pool's RSA signing key.
@@ -459,6 +461,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a refresh token.
     async fn put_refresh_token(&self, token: &RefreshRecord) -> StoreResult<()>;
+    /// Rotation: stores `new` and marks the token `old_hash` rotated at `now_ms` (the first
+    /// rotation's instant is kept), in one transaction.
+    async fn rotate_refresh_token(&self, old_hash: &[u8], new: &RefreshRecord, now_ms: i64) -> StoreResult<()>;
     /// A refresh token by hash.
     async fn get_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshRecord>>;
     /// Deletes a refresh token and marks its family revoked until `expires_ms`.

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_rowid_tables.sql"),
     include_str!("../migrations/sqlite/0006_versions_and_limits.sql"),
     include_str!("../migrations/sqlite/0007_mfa.sql"),
+    include_str!("../migrations/sqlite/0008_refresh_rotation.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -428,6 +429,7 @@ fn refresh_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefreshRecord> {
         auth_time: r.get(6)?,
         created_ms: r.get(7)?,
         expires_ms: r.get(8)?,
+        rotated_at_ms: r.get(9)?,
     })
 }
 
@@ -1202,11 +1204,47 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn rotate_refresh_token(&self, old_hash: &[u8], new: &RefreshRecord, now_ms: i64) -> StoreResult<()> {
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            tx.prepare_cached(
+                "UPDATE refresh_tokens SET rotated_at_ms = ?2 WHERE token_hash = ?1 AND rotated_at_ms IS NULL",
+            )
+            .and_then(|mut s| s.execute(params![old_hash, now_ms]))
+            .map_err(backend)?;
+            tx.prepare_cached(
+                "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, device_key, origin_jti, \
+                 auth_time, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    new.token_hash,
+                    new.pool_id,
+                    new.username_key,
+                    new.client_id,
+                    new.device_key,
+                    new.origin_jti,
+                    new.auth_time,
+                    new.created_ms,
+                    new.expires_ms
+                ])
+            })
+            .map_err(|e| {
+                if is_fk_violation(&e) {
+                    StoreError::NotFound
+                } else {
+                    backend(e)
+                }
+            })?;
+            tx.commit().map_err(backend)
+        })
+    }
+
     async fn get_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshRecord>> {
         self.read(|c| {
             c.prepare_cached(
                 "SELECT token_hash, pool_id, username_key, client_id, device_key, origin_jti, auth_time, created_ms, \
-                 expires_ms FROM refresh_tokens WHERE token_hash = ?1",
+                 expires_ms, rotated_at_ms FROM refresh_tokens WHERE token_hash = ?1",
             )
             .and_then(|mut s| s.query_row([token_hash], refresh_from_row).optional())
             .map_err(backend)
@@ -1838,6 +1876,7 @@ mod tests {
             auth_time: 1,
             created_ms: 1,
             expires_ms,
+            rotated_at_ms: None,
         };
         for i in 0..5 {
             store.put_refresh_token(&token(i, 100)).await.unwrap();

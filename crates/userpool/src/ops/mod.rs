@@ -114,6 +114,7 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::AdminSetUserSettings => call!(ctx, body, mfa::admin_set_user_settings),
         O::AssociateSoftwareToken => call!(ctx, body, mfa::associate_software_token),
         O::VerifySoftwareToken => call!(ctx, body, mfa::verify_software_token),
+        O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -193,6 +194,7 @@ pub fn implemented(op: Operation) -> bool {
             | O::AdminSetUserSettings
             | O::AssociateSoftwareToken
             | O::VerifySoftwareToken
+            | O::GetTokensFromRefreshToken
     )
 }
 

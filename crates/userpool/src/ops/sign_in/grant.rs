@@ -47,6 +47,7 @@ pub(super) async fn tokens(
             auth_time: now,
             created_ms: ctx.now_ms,
             expires_ms: ctx.now_ms + client.refresh_validity() * 1000,
+            rotated_at_ms: None,
         })
         .await?;
     result.refresh_token = Some(refresh);

@@ -56,6 +56,8 @@ mod refresh;
 mod srp;
 pub mod state;
 
+pub use refresh::get_tokens_from_refresh_token;
+
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
 use crate::ops::app_clients::{self, Client};

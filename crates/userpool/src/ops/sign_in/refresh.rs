@@ -1,23 +1,56 @@
-//! REFRESH_TOKEN_AUTH / REFRESH_TOKEN: new ID and access tokens for a refresh token.
+//! Refreshing a sign-in: REFRESH_TOKEN_AUTH / REFRESH_TOKEN (InitiateAuth) and
+//! GetTokensFromRefreshToken, which Amplify v6 uses since `@aws-amplify/auth` 6.14.
+//!
+//! Confirmed (API reference, the model's documentation): GetTokensFromRefreshToken takes
+//! the refresh token, the client (and its secret when it has one) and the `DeviceKey` the
+//! token is bound to; with the client's `RefreshTokenRotation` enabled it answers a new
+//! refresh token too, the old one staying usable for `RetryGracePeriodSeconds` (0..60),
+//! and refresh tokens are then refreshed with this operation only.
+//!
+//! Inferred: a rotated token used after its grace period is `RefreshTokenReuseException`
+//! ("Refresh token has already been used.") and its whole sign-in is revoked, as OAuth's
+//! reuse detection does; REFRESH_TOKEN_AUTH on a rotating client is
+//! `NotAuthorizedException` ("Refresh token rotation is enabled for this client: use
+//! GetTokensFromRefreshToken.").
 
 use super::grant::grant;
 use super::{param, Outcome};
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
-use crate::ops::app_clients::{check_secret_hash, Client};
+use crate::ops::app_clients::{self, check_secret_hash, Client};
 use crate::ops::{devices, users};
 use crate::tokens::jwt;
 use std::collections::HashMap;
+use userpool_model::types::{
+    AuthenticationResultType, FeatureType, GetTokensFromRefreshTokenRequest, GetTokensFromRefreshTokenResponse,
+};
+use userpool_model::ErrorCode;
+use userpool_store::{RefreshRecord, UserRecord};
 
-/// REFRESH_TOKEN_AUTH: new ID and access tokens for a valid refresh token.
-pub(super) async fn refresh(
+fn invalid() -> CognitoError {
+    CognitoError::not_authorized("Invalid Refresh Token.")
+}
+
+/// The client's rotation grace period in ms, when it rotates refresh tokens.
+fn rotation_grace_ms(client: &Client) -> Option<i64> {
+    client
+        .settings
+        .refresh_token_rotation
+        .as_ref()
+        .filter(|r| r.feature == FeatureType::Enabled)
+        .map(|r| i64::from(r.retry_grace_period_seconds.unwrap_or(0)).clamp(0, 60) * 1000)
+}
+
+/// Checks a refresh token for this pool and client and the device it is bound to; the
+/// record and its user. `secret` checks the client's secret (a SECRET_HASH or the secret).
+async fn check(
     ctx: &Ctx,
     pool: &users::Pool,
     client: &Client,
-    params: &HashMap<String, String>,
-) -> OpResult<Outcome> {
-    let invalid = || CognitoError::not_authorized("Invalid Refresh Token.");
-    let token = param(params, "REFRESH_TOKEN")?;
+    token: &str,
+    device_key: Option<&str>,
+    secret: impl FnOnce(&UserRecord) -> OpResult<()>,
+) -> OpResult<(RefreshRecord, UserRecord)> {
     let record = match ctx.store().get_refresh_token(&jwt::refresh_hash(token)).await? {
         Some(r) => r,
         None => return Err(invalid()),
@@ -34,22 +67,31 @@ pub(super) async fn refresh(
     let Some(user) = ctx.store().get_user(pool.id(), &record.username_key).await? else {
         return Err(invalid());
     };
-    check_secret_hash(
-        client,
-        &[&user.username, &user.sub],
-        params.get("SECRET_HASH").map(String::as_str),
-    )?;
+    secret(&user)?;
     if !user.enabled {
         return Err(CognitoError::not_authorized("User is disabled."));
     }
     if record.created_ms < user.tokens_valid_after_ms {
         return Err(CognitoError::not_authorized("Refresh Token has been revoked"));
     }
+    // A rotated token: usable for the grace period, then its reuse ends the sign-in.
+    if let Some(at) = record.rotated_at_ms {
+        let grace = rotation_grace_ms(client).unwrap_or(0);
+        if ctx.now_ms > at.saturating_add(grace) {
+            let until = (ctx.now_ms + 86_400_000).max(record.expires_ms);
+            ctx.store()
+                .revoke_refresh_token(&record.token_hash, &record.origin_jti, until)
+                .await?;
+            return Err(CognitoError::new(
+                ErrorCode::RefreshTokenReuseException,
+                "Refresh token has already been used.",
+            ));
+        }
+    }
     // A refresh token issued with a device works only with that device, confirmed and
     // not forgotten (device-tracking.md §6).
     if let Some(bound) = &record.device_key {
-        let given = params.get("DEVICE_KEY").map(String::as_str);
-        if given != Some(bound.as_str()) {
+        if device_key != Some(bound.as_str()) {
             return Err(invalid());
         }
         match ctx.store().get_device(pool.id(), bound).await? {
@@ -59,19 +101,105 @@ pub(super) async fn refresh(
             _ => return Err(invalid()),
         }
     }
-    let result = grant(
+    Ok((record, user))
+}
+
+/// New ID and access tokens for a checked refresh token, and (rotation) a new refresh
+/// token of the same sign-in.
+async fn refreshed(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    record: &RefreshRecord,
+    user: &UserRecord,
+) -> OpResult<AuthenticationResultType> {
+    let mut result = grant(
         ctx,
         pool,
         client,
-        &user,
+        user,
         record.device_key.as_deref(),
         record.auth_time,
         &record.origin_jti,
     )
     .await?;
+    if rotation_grace_ms(client).is_some() {
+        let (token, hash) = jwt::new_refresh_token();
+        let next = RefreshRecord {
+            token_hash: hash,
+            created_ms: ctx.now_ms,
+            expires_ms: ctx.now_ms + client.refresh_validity() * 1000,
+            rotated_at_ms: None,
+            ..record.clone()
+        };
+        ctx.store()
+            .rotate_refresh_token(&record.token_hash, &next, ctx.now_ms)
+            .await
+            .map_err(|e| users::write_error(e, pool))?;
+        result.refresh_token = Some(token);
+    }
+    Ok(result)
+}
+
+/// REFRESH_TOKEN_AUTH: new ID and access tokens for a valid refresh token.
+pub(super) async fn refresh(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    params: &HashMap<String, String>,
+) -> OpResult<Outcome> {
+    if rotation_grace_ms(client).is_some() {
+        return Err(CognitoError::not_authorized(
+            "Refresh token rotation is enabled for this client: use GetTokensFromRefreshToken.",
+        ));
+    }
+    let token = param(params, "REFRESH_TOKEN")?;
+    let device_key = params.get("DEVICE_KEY").map(String::as_str);
+    let (record, user) = check(ctx, pool, client, token, device_key, |user| {
+        check_secret_hash(
+            client,
+            &[&user.username, &user.sub],
+            params.get("SECRET_HASH").map(String::as_str),
+        )
+    })
+    .await?;
+    let result = refreshed(ctx, pool, client, &record, &user).await?;
     Ok(Outcome {
         challenge_parameters: Some(HashMap::new()),
         authentication_result: Some(result),
         ..Outcome::default()
+    })
+}
+
+/// GetTokensFromRefreshToken
+pub async fn get_tokens_from_refresh_token(
+    ctx: &Ctx,
+    req: GetTokensFromRefreshTokenRequest,
+) -> OpResult<GetTokensFromRefreshTokenResponse> {
+    let client = app_clients::find_client(ctx, &req.client_id).await?;
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    let (record, user) = check(
+        ctx,
+        &pool,
+        &client,
+        &req.refresh_token,
+        req.device_key.as_deref(),
+        |_| match (&client.secret, req.client_secret.as_deref()) {
+            (None, _) => Ok(()),
+            (Some(want), Some(got)) if userpool_sigv4::ct_eq(want.as_bytes(), got.as_bytes()) => Ok(()),
+            (Some(_), Some(_)) => Err(CognitoError::not_authorized(format!(
+                "Unable to verify secret hash for client {}",
+                client.id()
+            ))),
+            (Some(_), None) => Err(CognitoError::not_authorized(format!(
+                "Client {} is configured for secret but secret was not received",
+                client.id()
+            ))),
+        },
+    )
+    .await?;
+    let result = refreshed(ctx, &pool, &client, &record, &user).await?;
+    Ok(GetTokensFromRefreshTokenResponse {
+        authentication_result: Some(result),
     })
 }
