@@ -7,6 +7,7 @@ TOTP codes are computed with pyotp, as an authenticator app would. A code is acc
 once per 30-second step and one step either side is allowed, so a test that spends two
 codes uses the current step, then the next."""
 
+import json
 import time
 import uuid
 
@@ -225,3 +226,60 @@ def test_a_remembered_device_stands_in_for_the_second_factor(idp, challenge_on_n
         assert r["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
     finally:
         idp.delete_user_pool(UserPoolId=pool["Id"])
+
+
+def test_sms_and_email_codes_and_choosing_a_factor(server, idp):
+    """SMS_MFA and EMAIL_OTP codes (read with `userpool codes`, as a phone or inbox would
+    receive them), and SELECT_MFA_TYPE when a user has both and prefers neither."""
+    from conftest import code_for
+    p = idp.create_user_pool(
+        PoolName=f"mfa-{uuid.uuid4().hex[:6]}",
+        EmailConfiguration={"EmailSendingAccount": "DEVELOPER",
+                            "SourceArn": "arn:aws:ses:us-east-1:000000000000:identity/example.com",
+                            "From": "no-reply@example.com"},
+        SmsConfiguration={"SnsCallerArn": "arn:aws:iam::000000000000:role/sns", "ExternalId": "x"})["UserPool"]
+    try:
+        idp.set_user_pool_mfa_config(
+            UserPoolId=p["Id"], MfaConfiguration="OPTIONAL",
+            SmsMfaConfiguration={"SmsAuthenticationMessage": "Your code is {####}",
+                                 "SmsConfiguration": {"SnsCallerArn": "arn:aws:iam::000000000000:role/sns"}},
+            EmailMfaConfiguration={"Message": "Your code is {####}", "Subject": "Your code"})
+        c = idp.create_user_pool_client(UserPoolId=p["Id"], ClientName="app",
+                                        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH",
+                                                           "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+        make_user(idp, p["Id"], "alice", phone_number="+15555550100")
+        idp.admin_set_user_mfa_preference(UserPoolId=p["Id"], Username="alice",
+                                          SMSMfaSettings={"Enabled": True}, EmailMfaSettings={"Enabled": True})
+        r = password_auth(idp, c)
+        assert r["ChallengeName"] == "SELECT_MFA_TYPE"
+        assert sorted(json.loads(r["ChallengeParameters"]["MFAS_CAN_CHOOSE"])) == ["EMAIL_OTP", "SMS_MFA"]
+        sms = idp.respond_to_auth_challenge(ClientId=c["ClientId"], ChallengeName="SELECT_MFA_TYPE",
+                                            Session=r["Session"],
+                                            ChallengeResponses={"USERNAME": "alice", "ANSWER": "SMS_MFA"})
+        assert sms["ChallengeName"] == "SMS_MFA"
+        assert sms["ChallengeParameters"]["CODE_DELIVERY_DELIVERY_MEDIUM"] == "SMS"
+        assert sms["ChallengeParameters"]["CODE_DELIVERY_DESTINATION"].endswith("0100")
+        answer = lambda name, key, code, session: idp.respond_to_auth_challenge(  # noqa: E731
+            ClientId=c["ClientId"], ChallengeName=name, Session=session,
+            ChallengeResponses={"USERNAME": "alice", key: code})
+        code = code_for(server, p["Id"], "alice", "mfa:SMS_MFA")
+        wrong = "000000" if code != "000000" else "111111"
+        assert error_of(lambda: answer("SMS_MFA", "SMS_MFA_CODE", wrong, sms["Session"])) == (
+            "CodeMismatchException", "Invalid code or auth state for the user.")
+        assert answer("SMS_MFA", "SMS_MFA_CODE", code, sms["Session"])["AuthenticationResult"]["AccessToken"]
+        # Preferring email: EMAIL_OTP straight away, to the masked address.
+        idp.admin_set_user_mfa_preference(UserPoolId=p["Id"], Username="alice",
+                                          EmailMfaSettings={"Enabled": True, "PreferredMfa": True})
+        e = password_auth(idp, c)
+        assert e["ChallengeName"] == "EMAIL_OTP"
+        assert e["ChallengeParameters"]["CODE_DELIVERY_DESTINATION"] == "a***@e***"
+        code = code_for(server, p["Id"], "alice", "mfa:EMAIL_OTP")
+        assert answer("EMAIL_OTP", "EMAIL_OTP_CODE", code, e["Session"])["AuthenticationResult"]["AccessToken"]
+        # A used code is gone (the next sign-in sends a new one).
+        e2 = password_auth(idp, c)
+        assert error_of(lambda: answer("EMAIL_OTP", "EMAIL_OTP_CODE", code, e2["Session"]))[0] == "CodeMismatchException"
+        got = idp.admin_get_user(UserPoolId=p["Id"], Username="alice")
+        assert sorted(got["UserMFASettingList"]) == ["EMAIL_OTP", "SMS_MFA"] and got["PreferredMfaSetting"] == "EMAIL_OTP"
+        assert got["MFAOptions"] == [{"DeliveryMedium": "SMS", "AttributeName": "phone_number"}]
+    finally:
+        idp.delete_user_pool(UserPoolId=p["Id"])
