@@ -231,6 +231,44 @@ pub struct RefreshRecord {
     pub rotated_at_ms: Option<i64>,
 }
 
+/// A message a user would have received (the outbox).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// Its number, in the order messages were sent (0 before it is stored).
+    pub id: i64,
+    /// The pool.
+    pub pool_id: String,
+    /// The user's lookup key.
+    pub username_key: String,
+    /// The username when it was sent.
+    pub username: String,
+    /// `EMAIL` or `SMS`.
+    pub channel: String,
+    /// The address or phone number, in full.
+    pub destination: String,
+    /// The email subject.
+    pub subject: Option<String>,
+    /// The rendered body, sealed by the caller (it holds codes).
+    pub sealed_body: Vec<u8>,
+    /// `signup`, `forgot_password`, `verify:<attribute>`, `invitation`, `mfa:<factor>`.
+    pub kind: String,
+    /// Sent, epoch ms.
+    pub created_ms: i64,
+    /// Pruned after, epoch ms.
+    pub expires_ms: i64,
+}
+
+impl std::fmt::Debug for MessageRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageRecord")
+            .field("id", &self.id)
+            .field("pool_id", &self.pool_id)
+            .field("kind", &self.kind)
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A pool's RSA signing key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
@@ -544,6 +582,18 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Page<UserRecord>>;
+
+    /// Adds a message to the outbox; its id.
+    async fn put_message(&self, message: &MessageRecord) -> StoreResult<i64>;
+    /// A pool's messages (one user's, when given) with an id above `after`, oldest first,
+    /// at most `limit`.
+    async fn list_messages(
+        &self,
+        pool_id: &str,
+        username_key: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<MessageRecord>>;
 
     /// Adds a signing key.
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;

@@ -14,8 +14,8 @@
 //!   (`block_in_place` measured 2x slower per request here; `spawn_blocking` more still).
 
 use crate::{
-    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Page, PasswordSpend, PasswordVerifier, PoolRecord,
-    RefreshRecord, SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
+    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, Page, PasswordSpend, PasswordVerifier,
+    PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0006_versions_and_limits.sql"),
     include_str!("../migrations/sqlite/0007_mfa.sql"),
     include_str!("../migrations/sqlite/0008_refresh_rotation.sql"),
+    include_str!("../migrations/sqlite/0009_outbox.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -1452,7 +1453,7 @@ impl Store for SqliteStore {
     }
 
     async fn prune_expired(&self, now_ms: i64, limit: usize) -> StoreResult<u64> {
-        const PRUNE: [&str; 5] = [
+        const PRUNE: [&str; 6] = [
             "DELETE FROM refresh_tokens WHERE rowid IN \
              (SELECT rowid FROM refresh_tokens WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
             "DELETE FROM revoked_origins WHERE origin_jti IN \
@@ -1463,6 +1464,8 @@ impl Store for SqliteStore {
              (SELECT nonce FROM consumed_states WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
             "DELETE FROM rate_counters WHERE key IN \
              (SELECT key FROM rate_counters WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
+            "DELETE FROM outbox WHERE id IN \
+             (SELECT id FROM outbox WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
         ];
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.write(|c| {
@@ -1687,6 +1690,69 @@ impl Store for SqliteStore {
                     next_after: page.next_after,
                 }
             }
+        })
+    }
+
+    async fn put_message(&self, m: &MessageRecord) -> StoreResult<i64> {
+        self.write(|c| {
+            c.prepare_cached(
+                "INSERT INTO outbox (pool_id, username_key, username, channel, destination, subject, sealed_body, \
+                 kind, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        m.pool_id,
+                        m.username_key,
+                        m.username,
+                        m.channel,
+                        m.destination,
+                        m.subject,
+                        m.sealed_body,
+                        m.kind,
+                        m.created_ms,
+                        m.expires_ms
+                    ],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(backend)
+        })
+    }
+
+    async fn list_messages(
+        &self,
+        pool_id: &str,
+        username_key: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT id, pool_id, username_key, username, channel, destination, subject, sealed_body, kind, \
+                 created_ms, expires_ms FROM outbox \
+                 WHERE pool_id = ?1 AND (?2 IS NULL OR username_key = ?2) AND id > ?3 ORDER BY id LIMIT ?4",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![pool_id, username_key, after, limit], |r| {
+                    Ok(MessageRecord {
+                        id: r.get(0)?,
+                        pool_id: r.get(1)?,
+                        username_key: r.get(2)?,
+                        username: r.get(3)?,
+                        channel: r.get(4)?,
+                        destination: r.get(5)?,
+                        subject: r.get(6)?,
+                        sealed_body: r.get(7)?,
+                        kind: r.get(8)?,
+                        created_ms: r.get(9)?,
+                        expires_ms: r.get(10)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(backend)
         })
     }
 

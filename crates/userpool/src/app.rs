@@ -45,6 +45,8 @@ pub struct App {
     pub auth: Authenticator,
     /// Per-pool token signing keys.
     pub keys: crate::tokens::keys::KeyRing,
+    /// Email to a real SMTP server (`--smtp-url`), besides the outbox.
+    pub mailer: Option<crate::outbox::Mailer>,
     /// Decoded pool settings by pool id, so a request does not re-parse a pool's JSON: the
     /// row is still read (another node may have changed it) and compared with the one
     /// decoded (a 3 KB comparison, 100x cheaper than the parse); any change means a fresh parse.

@@ -23,6 +23,28 @@ pub enum Command {
     /// no mail or SMS: this is how tests and developers read them). Reads the data file
     /// directly; works while the server runs.
     Codes(CodesArgs),
+    /// Print the messages a pool's users would have received by email or SMS (codes,
+    /// invitations, MFA codes), rendered from the pool's templates, as JSON, oldest first.
+    /// Reads the data file directly; works while the server runs.
+    Outbox(OutboxArgs),
+}
+
+/// `userpool outbox` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutboxArgs {
+    /// The SQLite data file the server uses.
+    #[arg(long, env = "USERPOOL_DATA", default_value = "userpool-data/userpool.db")]
+    pub data: PathBuf,
+    /// The data key file (defaults to the data file's path with `.key` appended).
+    #[arg(long, env = "USERPOOL_DATA_KEY_FILE")]
+    pub data_key_file: Option<PathBuf>,
+    /// Only messages with a number above this (to read only what is new).
+    #[arg(long, default_value_t = 0)]
+    pub after: i64,
+    /// The user pool id.
+    pub pool_id: String,
+    /// Only this user's messages: the username, an alias or the sub.
+    pub username: Option<String>,
 }
 
 /// `userpool codes` arguments.
@@ -104,4 +126,8 @@ pub struct ServeArgs {
     /// Commit durability of the SQLite store.
     #[arg(long, env = "USERPOOL_SYNC", value_enum, default_value_t = Sync::Normal)]
     pub sync: Sync,
+    /// Also send email messages to this SMTP server (`smtp://host:port`, plain SMTP, e.g.
+    /// Mailpit or MailHog); every message is kept in the outbox either way.
+    #[arg(long, env = "USERPOOL_SMTP_URL")]
+    pub smtp_url: Option<String>,
 }

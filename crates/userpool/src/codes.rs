@@ -7,6 +7,7 @@
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
 use crate::limits;
+use crate::outbox;
 use rand::Rng as _;
 use userpool_model::types::{CodeDeliveryDetailsType, DeliveryMediumType};
 use userpool_model::ErrorCode;
@@ -51,10 +52,11 @@ pub fn delivery(user: &UserRecord, prefer: Option<&str>) -> Option<CodeDeliveryD
     })
 }
 
-/// Issues a fresh six-digit code for `purpose`, logs it, stores it sealed; refused past
-/// the per-user request limit ([`limits::CODE_REQUESTS_PER_WINDOW`]), so a new code with
-/// fresh attempts cannot be had without end.
-pub async fn issue(ctx: &Ctx, user: &UserRecord, purpose: &str, destination: &str) -> OpResult<()> {
+/// Issues a fresh six-digit code for `purpose`, logs it, stores it sealed, and sends it
+/// (the outbox, [`crate::outbox`]) to where `to` names (`email` or `phone_number`);
+/// refused past the per-user request limit ([`limits::CODE_REQUESTS_PER_WINDOW`]), so a
+/// new code with fresh attempts cannot be had without end.
+pub async fn issue(ctx: &Ctx, user: &UserRecord, purpose: &str, to: Option<&CodeDeliveryDetailsType>) -> OpResult<()> {
     limits::count(
         ctx,
         "code-request",
@@ -67,15 +69,40 @@ pub async fn issue(ctx: &Ctx, user: &UserRecord, purpose: &str, destination: &st
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
     tracing::info!(
         pool = %user.pool_id, username = %user.username, purpose, code = %code,
-        "one-time code (no mail or SMS is sent: read it here or with `userpool codes`)"
+        "one-time code (also in the outbox: `userpool codes`, `userpool outbox`)"
     );
-    store_secret(ctx, user, purpose, &code, destination, CODE_TTL_MS).await
+    let destination = to.and_then(|d| d.destination.as_deref()).unwrap_or_default();
+    store_secret(ctx, user, purpose, &code, destination, CODE_TTL_MS).await?;
+    if let Some(attribute) = to.and_then(|d| d.attribute_name.as_deref()) {
+        let kind = if purpose.starts_with("mfa:") {
+            outbox::Kind::Mfa
+        } else {
+            outbox::Kind::Verification
+        };
+        outbox::deliver(ctx, user, kind, purpose, attribute, &code).await?;
+    }
+    Ok(())
 }
 
-/// Keeps a temporary password (invitation) readable by `userpool codes`, never logged.
-pub async fn keep_temporary_password(ctx: &Ctx, user: &UserRecord, password: &str, ttl_ms: i64) -> OpResult<()> {
-    tracing::info!(pool = %user.pool_id, username = %user.username, "invitation with a temporary password (read it with `userpool codes`)");
-    store_secret(ctx, user, "temporary_password", password, "", ttl_ms).await
+/// Keeps a temporary password (invitation) readable by `userpool codes`, never logged, and
+/// sends the invitation to each of `mediums` the user has an address for (the outbox).
+pub async fn keep_temporary_password(
+    ctx: &Ctx,
+    user: &UserRecord,
+    password: &str,
+    ttl_ms: i64,
+    mediums: &[DeliveryMediumType],
+) -> OpResult<()> {
+    tracing::info!(pool = %user.pool_id, username = %user.username, "invitation with a temporary password (read it with `userpool codes` or `userpool outbox`)");
+    store_secret(ctx, user, "temporary_password", password, "", ttl_ms).await?;
+    for medium in mediums {
+        let attribute = match medium {
+            DeliveryMediumType::Email => "email",
+            DeliveryMediumType::Sms => "phone_number",
+        };
+        outbox::deliver(ctx, user, outbox::Kind::Invitation, "invitation", attribute, password).await?;
+    }
+    Ok(())
 }
 
 async fn store_secret(

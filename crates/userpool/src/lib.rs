@@ -20,6 +20,7 @@ pub mod error;
 pub mod ids;
 pub mod limits;
 pub mod ops;
+pub mod outbox;
 pub mod passwords;
 pub mod protocol;
 pub mod seal;
@@ -59,6 +60,9 @@ pub enum StartError {
         "refusing to listen on {0} with the default test/test credentials: give --iam PATH, or --allow-default-credentials"
     )]
     DefaultCredentialsExposed(std::net::SocketAddr),
+    /// `--smtp-url` was refused.
+    #[error("{0}")]
+    Smtp(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -82,6 +86,10 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     let key_file = key_file(&args.data, args.data_key_file.as_ref());
     let sealer = seal::Sealer::load_or_create(&key_file)?;
     let identities = load_identities(&args)?;
+    let mailer = match &args.smtp_url {
+        Some(url) => Some(outbox::Mailer::new(url).map_err(StartError::Smtp)?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -108,6 +116,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         sealer,
         auth: auth::sigv4::Authenticator::new(identities, &args.region, &args.account_id, args.max_clock_skew_seconds),
         keys: tokens::keys::KeyRing::default(),
+        mailer,
         pools: std::sync::RwLock::default(),
     });
     tracing::info!(endpoint = %format!("http://{addr}"), data = %args.data.display(), region = %args.region, "userpool listening");
@@ -182,39 +191,63 @@ fn key_file(data: &std::path::Path, given: Option<&std::path::PathBuf>) -> std::
     })
 }
 
-/// `userpool codes`: the live codes of a user, as a JSON array.
-pub async fn codes(args: cli::CodesArgs, now_ms: i64) -> Result<String, StartError> {
-    use userpool_store::Store as _;
-    let store = SqliteStore::open_for_reading(&args.data).map_err(|source| StartError::Store {
-        path: args.data.display().to_string(),
+/// Opens the data file for reading beside a running server, with its data key.
+fn open_for_reading(
+    data: &std::path::Path,
+    key: Option<&std::path::PathBuf>,
+) -> Result<(SqliteStore, seal::Sealer), StartError> {
+    let store = SqliteStore::open_for_reading(data).map_err(|source| StartError::Store {
+        path: data.display().to_string(),
         source,
     })?;
-    let sealer = seal::Sealer::load_or_create(&key_file(&args.data, args.data_key_file.as_ref()))?;
-    let store_err = |source| StartError::Store {
-        path: args.data.display().to_string(),
-        source,
-    };
-    let (pool, name) = (args.pool_id.as_str(), args.username.as_str());
-    let mut user = store.get_user(pool, name).await.map_err(store_err)?;
+    let sealer = seal::Sealer::load_or_create(&key_file(data, key))?;
+    Ok((store, sealer))
+}
+
+/// The user a command names: the username (as given, then lowercased), an alias or the sub.
+async fn find_user(
+    store: &SqliteStore,
+    pool: &str,
+    name: &str,
+) -> Result<Option<userpool_store::UserRecord>, userpool_store::StoreError> {
+    use userpool_store::Store as _;
+    let mut user = store.get_user(pool, name).await?;
     if user.is_none() {
-        user = store.get_user(pool, &name.to_lowercase()).await.map_err(store_err)?;
+        user = store.get_user(pool, &name.to_lowercase()).await?;
     }
     for attr in ["email", "phone_number", "preferred_username"] {
         if user.is_none() {
             user = store
                 .find_user_by_alias(pool, &ops::users::alias_key(attr, name))
-                .await
-                .map_err(store_err)?;
+                .await?;
         }
     }
     if user.is_none() {
-        user = store.find_user_by_sub(pool, name).await.map_err(store_err)?;
+        user = store.find_user_by_sub(pool, name).await?;
     }
-    let Some(user) = user else {
+    Ok(user)
+}
+
+/// `userpool codes`: the live codes of a user, as a JSON array.
+pub async fn codes(args: cli::CodesArgs, now_ms: i64) -> Result<String, StartError> {
+    use userpool_store::Store as _;
+    let (store, sealer) = open_for_reading(&args.data, args.data_key_file.as_ref())?;
+    let store_err = |source| StartError::Store {
+        path: args.data.display().to_string(),
+        source,
+    };
+    let Some(user) = find_user(&store, &args.pool_id, &args.username)
+        .await
+        .map_err(store_err)?
+    else {
         return Ok("[]".into());
     };
     let mut out = Vec::new();
-    for c in store.list_codes(pool, &user.username_key).await.map_err(store_err)? {
+    for c in store
+        .list_codes(&args.pool_id, &user.username_key)
+        .await
+        .map_err(store_err)?
+    {
         if c.expires_ms <= now_ms || c.purpose.starts_with("device_auth:") {
             continue;
         }
@@ -226,5 +259,28 @@ pub async fn codes(args: cli::CodesArgs, now_ms: i64) -> Result<String, StartErr
             "username": user.username, "expiresAt": c.expires_ms / 1000,
         }));
     }
+    Ok(serde_json::to_string_pretty(&out).unwrap_or_default())
+}
+
+/// `userpool outbox`: the messages of a pool (or of one user), as a JSON array.
+pub async fn outbox(args: cli::OutboxArgs) -> Result<String, StartError> {
+    use userpool_store::Store as _;
+    let (store, sealer) = open_for_reading(&args.data, args.data_key_file.as_ref())?;
+    let store_err = |source| StartError::Store {
+        path: args.data.display().to_string(),
+        source,
+    };
+    let key = match &args.username {
+        Some(name) => match find_user(&store, &args.pool_id, name).await.map_err(store_err)? {
+            Some(u) => Some(u.username_key),
+            None => return Ok("[]".into()),
+        },
+        None => None,
+    };
+    let messages = store
+        .list_messages(&args.pool_id, key.as_deref(), args.after, 10_000)
+        .await
+        .map_err(store_err)?;
+    let out: Vec<serde_json::Value> = messages.iter().map(|m| outbox::view(&sealer, m)).collect();
     Ok(serde_json::to_string_pretty(&out).unwrap_or_default())
 }

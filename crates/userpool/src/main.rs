@@ -37,29 +37,32 @@ fn main() -> std::process::ExitCode {
                 }
             }
         }
-        Command::Codes(args) => {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("userpool: cannot start the runtime: {e}");
-                    return std::process::ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(userpool::codes(args, userpool::clock::now_ms())) {
-                Ok(json) => {
-                    println!("{json}");
-                    std::process::ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("userpool: {e}");
-                    std::process::ExitCode::FAILURE
-                }
-            }
+        Command::Codes(args) => print_json(userpool::codes(args, userpool::clock::now_ms())),
+        Command::Outbox(args) => print_json(userpool::outbox(args)),
+    }
+}
+
+/// Runs a reading command on a small runtime and prints its JSON.
+fn print_json(fut: impl std::future::Future<Output = Result<String, userpool::StartError>>) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("userpool: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(json) => {
+            println!("{json}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("userpool: {e}");
+            std::process::ExitCode::FAILURE
         }
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     #[cfg(unix)]
     {

@@ -89,6 +89,10 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
                 }
                 _ => None,
             };
+            let doc = match (doc, rest.strip_prefix("_userpool/outbox/")) {
+                (None, Some(pool)) => Some(outbox_http(&app, &parts, pool, now_ms).await),
+                (doc, _) => doc,
+            };
             match doc {
                 Some(Ok(body)) => return protocol::document(body, &request_id),
                 Some(Err(e)) => return protocol::error(&e, &request_id),
@@ -158,6 +162,56 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             protocol::error(&e, &request_id)
         }
     }
+}
+
+/// `GET /_userpool/outbox/<poolId>[?username=…&after=N]`: the outbox over HTTP, for tests
+/// that run elsewhere. Only with credentials: SigV4-signed (service `cognito-idp`) by an
+/// identity whose policies allow `cognito-idp:AdminGetUser` on the pool (reading what a
+/// user was sent is reading that user). Answers the same JSON as `userpool outbox`.
+async fn outbox_http(
+    app: &Arc<App>,
+    parts: &http::request::Parts,
+    pool_id: &str,
+    now_ms: i64,
+) -> Result<Vec<u8>, CognitoError> {
+    let identity = app.auth.authenticate(parts, &[], now_ms.div_euclid(1000))?;
+    let body = serde_json::json!({ "UserPoolId": pool_id });
+    app.auth
+        .authorize(identity, userpool_model::Operation::AdminGetUser, &body)?;
+    let mut username = None;
+    let mut after = 0i64;
+    for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "username" => username = Some(v.into_owned()),
+            "after" => {
+                after = v
+                    .parse()
+                    .map_err(|_| CognitoError::invalid_parameter("after must be a number."))?;
+            }
+            _ => {}
+        }
+    }
+    let ctx = Ctx {
+        app: app.clone(),
+        now_ms,
+        request_id: String::new(),
+        peer: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        forwarded_for: None,
+    };
+    let pool = crate::ops::users::load(&ctx, pool_id).await?;
+    let key = match &username {
+        Some(name) => match crate::ops::users::find(&ctx, &pool, name).await? {
+            Some(u) => Some(u.username_key),
+            None => return Ok(b"[]".to_vec()),
+        },
+        None => None,
+    };
+    let messages = app
+        .store
+        .list_messages(pool.id(), key.as_deref(), after, 10_000)
+        .await?;
+    let out: Vec<serde_json::Value> = messages.iter().map(|m| crate::outbox::view(&app.sealer, m)).collect();
+    Ok(serde_json::to_vec(&out).unwrap_or_default())
 }
 
 /// Reads the body up to the limit; a declared or actual size over it is refused without

@@ -78,14 +78,7 @@ pub async fn update_user_attributes(
             if let Some(d) = codes::delivery(&user, Some(name)) {
                 // The change is committed: past the code-request limit it stands, and
                 // only the code is not sent (the user asks for one later).
-                match codes::issue(
-                    ctx,
-                    &user,
-                    &format!("verify:{name}"),
-                    d.destination.as_deref().unwrap_or_default(),
-                )
-                .await
-                {
+                match codes::issue(ctx, &user, &format!("verify:{name}"), Some(&d)).await {
                     Ok(()) => details.push(d),
                     Err(e) if e.code == ErrorCode::LimitExceededException => {
                         tracing::info!(pool = %pool.id(), attribute = name, "verification code not sent: request limit reached");

@@ -64,11 +64,7 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
         .map(|a| a.as_str())
         .find(|a| users::attr(&user, a).is_some());
     let details = prefer.and_then(|a| codes::delivery(&user, Some(a)));
-    if let Some(d) = &details {
-        codes::issue(ctx, &user, "signup", d.destination.as_deref().unwrap_or_default()).await?;
-    } else {
-        codes::issue(ctx, &user, "signup", "").await?;
-    }
+    codes::issue(ctx, &user, "signup", details.as_ref()).await?;
     Ok(SignUpResponse {
         user_confirmed: false,
         code_delivery_details: details,
@@ -158,16 +154,7 @@ pub async fn resend_confirmation_code(
         return Err(CognitoError::invalid_parameter("User is already confirmed."));
     }
     let details = codes::delivery(&user, None);
-    codes::issue(
-        ctx,
-        &user,
-        "signup",
-        details
-            .as_ref()
-            .and_then(|d| d.destination.as_deref())
-            .unwrap_or_default(),
-    )
-    .await?;
+    codes::issue(ctx, &user, "signup", details.as_ref()).await?;
     Ok(ResendConfirmationCodeResponse {
         code_delivery_details: details,
     })
@@ -202,13 +189,7 @@ pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<
             "Cannot reset password for the user as there is no registered/verified email or phone_number",
         ));
     };
-    codes::issue(
-        ctx,
-        &user,
-        "forgot_password",
-        details.destination.as_deref().unwrap_or_default(),
-    )
-    .await?;
+    codes::issue(ctx, &user, "forgot_password", Some(&details)).await?;
     Ok(ForgotPasswordResponse {
         code_delivery_details: Some(details),
     })
@@ -256,13 +237,7 @@ pub async fn get_user_attribute_verification_code(
     }
     let details = codes::delivery(&user, Some(name))
         .ok_or_else(|| CognitoError::invalid_parameter(format!("User does not have the attribute {name}.")))?;
-    codes::issue(
-        ctx,
-        &user,
-        &format!("verify:{name}"),
-        details.destination.as_deref().unwrap_or_default(),
-    )
-    .await?;
+    codes::issue(ctx, &user, &format!("verify:{name}"), Some(&details)).await?;
     Ok(GetUserAttributeVerificationCodeResponse {
         code_delivery_details: Some(details),
     })

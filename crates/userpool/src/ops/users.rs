@@ -481,6 +481,11 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
     let attrs = req.user_attributes.unwrap_or_default();
     check_attributes(&pool, &attrs, true)?;
     let policy = pool.password_policy();
+    // "The default value is SMS."; a medium the user has no address for sends nothing.
+    let mediums = req
+        .desired_delivery_mediums
+        .clone()
+        .unwrap_or_else(|| vec![userpool_model::types::DeliveryMediumType::Sms]);
     if req.message_action == Some(MessageActionType::Resend) {
         let user = resolve(ctx, &pool, &req.username).await?;
         let temp = req
@@ -498,7 +503,7 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
             Ok(())
         })
         .await?;
-        codes::keep_temporary_password(ctx, &user, &temp, temporary_ttl_ms(&policy)).await?;
+        codes::keep_temporary_password(ctx, &user, &temp, temporary_ttl_ms(&policy), &mediums).await?;
         return Ok(AdminCreateUserResponse {
             user: Some(user_type(&user, None)),
         });
@@ -527,7 +532,7 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
         .await
         .map_err(|e| write_error(e, &pool))?;
     if req.message_action != Some(MessageActionType::Suppress) {
-        codes::keep_temporary_password(ctx, &user, &temp, temporary_ttl_ms(&policy)).await?;
+        codes::keep_temporary_password(ctx, &user, &temp, temporary_ttl_ms(&policy), &mediums).await?;
     }
     tracing::info!(pool = %pool.id(), username = %user.username, "created user");
     Ok(AdminCreateUserResponse {
@@ -721,13 +726,7 @@ pub async fn admin_reset_user_password(
         Ok(())
     })
     .await?;
-    codes::issue(
-        ctx,
-        &user,
-        "forgot_password",
-        details.destination.as_deref().unwrap_or_default(),
-    )
-    .await?;
+    codes::issue(ctx, &user, "forgot_password", Some(&details)).await?;
     Ok(AdminResetUserPasswordResponse {})
 }
 

@@ -146,8 +146,9 @@ pub(super) async fn challenge(
                 );
             } else {
                 let attribute = if factor == SMS { "phone_number" } else { "email" };
-                let destination = users::attr(user, attribute).map(codes::mask).unwrap_or_default();
-                codes::issue(ctx, user, &code_purpose(&factor), &destination).await?;
+                let to = codes::delivery(user, Some(attribute));
+                let destination = to.as_ref().and_then(|d| d.destination.clone()).unwrap_or_default();
+                codes::issue(ctx, user, &code_purpose(&factor), to.as_ref()).await?;
                 params.insert(
                     "CODE_DELIVERY_DELIVERY_MEDIUM".to_string(),
                     if factor == SMS { "SMS" } else { "EMAIL" }.to_string(),
