@@ -283,3 +283,52 @@ def test_sms_and_email_codes_and_choosing_a_factor(server, idp):
         assert got["MFAOptions"] == [{"DeliveryMedium": "SMS", "AttributeName": "phone_number"}]
     finally:
         idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def test_mfa_codes_go_to_the_address_stored_before_new_password_required(server, idp):
+    """NEW_PASSWORD_REQUIRED may set attributes, but the second factor's code goes to the
+    phone stored before: whoever knows only the temporary password cannot redirect it."""
+    from conftest import code_for
+    p = idp.create_user_pool(
+        PoolName=f"mfa-{uuid.uuid4().hex[:6]}",
+        SmsConfiguration={"SnsCallerArn": "arn:aws:iam::000000000000:role/sns", "ExternalId": "x"})["UserPool"]
+    try:
+        idp.set_user_pool_mfa_config(UserPoolId=p["Id"], MfaConfiguration="OPTIONAL", SmsMfaConfiguration={
+            "SmsConfiguration": {"SnsCallerArn": "arn:aws:iam::000000000000:role/sns"}})
+        c = idp.create_user_pool_client(UserPoolId=p["Id"], ClientName="app",
+                                        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]
+        make_user(idp, p["Id"], "alice", phone_number="+15555550100")
+        idp.admin_set_user_mfa_preference(UserPoolId=p["Id"], Username="alice",
+                                          SMSMfaSettings={"Enabled": True, "PreferredMfa": True})
+        idp.admin_set_user_password(UserPoolId=p["Id"], Username="alice", Password="Temp0rary!pw", Permanent=False)
+        r = idp.initiate_auth(ClientId=c["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": "alice", "PASSWORD": "Temp0rary!pw"})
+        assert r["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+        sms = idp.respond_to_auth_challenge(
+            ClientId=c["ClientId"], ChallengeName="NEW_PASSWORD_REQUIRED", Session=r["Session"],
+            ChallengeResponses={"USERNAME": "alice", "NEW_PASSWORD": PASSWORD,
+                                "userAttributes.phone_number": "+15555559999"})
+        assert sms["ChallengeName"] == "SMS_MFA"
+        assert sms["ChallengeParameters"]["CODE_DELIVERY_DESTINATION"].endswith("0100")
+        code = code_for(server, p["Id"], "alice", "mfa:SMS_MFA")
+        done = idp.respond_to_auth_challenge(ClientId=c["ClientId"], ChallengeName="SMS_MFA", Session=sms["Session"],
+                                             ChallengeResponses={"USERNAME": "alice", "SMS_MFA_CODE": code})
+        assert done["AuthenticationResult"]["AccessToken"]
+    finally:
+        idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def test_a_verified_token_not_turned_on_is_asked_for_not_replaced(idp):
+    """MFA turned ON for a user who verified TOTP but never enabled it: the sign-in asks for
+    that token (SOFTWARE_TOKEN_MFA), not MFA_SETUP, so a password alone binds nothing."""
+    pool, client = mfa_pool(idp)
+    try:
+        make_user(idp, pool["Id"], "alice")
+        access = password_auth(idp, client)["AuthenticationResult"]["AccessToken"]
+        secret = idp.associate_software_token(AccessToken=access)["SecretCode"]
+        idp.verify_software_token(AccessToken=access, UserCode=code_at(secret))
+        idp.set_user_pool_mfa_config(UserPoolId=pool["Id"], MfaConfiguration="ON",
+                                     SoftwareTokenMfaConfiguration={"Enabled": True})
+        assert password_auth(idp, client)["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    finally:
+        idp.delete_user_pool(UserPoolId=pool["Id"])

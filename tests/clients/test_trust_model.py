@@ -708,3 +708,58 @@ def test_create_user_pool_schema_errors(idp, schema, message):
     got = error_of(lambda: idp.create_user_pool(PoolName=name, Schema=schema))
     assert got == ("InvalidParameterException", message)
     assert not any(p["Name"] == name for p in idp.list_user_pools(MaxResults=60)["UserPools"])
+
+
+# ---- found by a hostile review -------------------------------------------------------
+
+def test_malformed_srp_answers_spend_no_attempt(idp):
+    """A PASSWORD_VERIFIER answer refused for its format (TIMESTAMP) spends no attempt: five
+    of them once left the user unable to sign in at all."""
+    p = new_pool(idp)
+    try:
+        c = password_client(idp, p["Id"])
+        make_user(idp, p["Id"], "vic")
+        for _ in range(6):
+            start = idp.initiate_auth(ClientId=c["ClientId"], AuthFlow="USER_SRP_AUTH",
+                                      AuthParameters={"USERNAME": "vic", "SRP_A": "0a" * 64})
+            got = error_of(lambda: idp.respond_to_auth_challenge(
+                ClientId=c["ClientId"], ChallengeName="PASSWORD_VERIFIER",
+                ChallengeResponses={"USERNAME": "vic", "TIMESTAMP": "nope", "PASSWORD_CLAIM_SIGNATURE": "AAAA",
+                                    "PASSWORD_CLAIM_SECRET_BLOCK": start["ChallengeParameters"]["SECRET_BLOCK"]}))
+            assert got[0] == "InvalidParameterException", got
+        assert password_auth(idp, c["ClientId"], "vic")["AuthenticationResult"]["AccessToken"]
+    finally:
+        idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def test_a_verification_code_proves_only_the_value_it_was_sent_to(server, idp):
+    p = new_pool(idp)
+    try:
+        c = password_client(idp, p["Id"])
+        make_user(idp, p["Id"], "eve", email="eve@example.com")
+        access = password_auth(idp, c["ClientId"], "eve")["AuthenticationResult"]["AccessToken"]
+        idp.get_user_attribute_verification_code(AccessToken=access, AttributeName="email")
+        code = code_for(server, p["Id"], "eve", "verify:email")
+        idp.update_user_attributes(AccessToken=access,
+                                   UserAttributes=[{"Name": "email", "Value": "ceo@victim.example"}])
+        got = error_of(lambda: idp.verify_user_attribute(AccessToken=access, AttributeName="email", Code=code))
+        assert got[0] == "ExpiredCodeException", got
+        attrs = attrs_of(idp.admin_get_user(UserPoolId=p["Id"], Username="eve")["UserAttributes"])
+        assert attrs["email"] == "ceo@victim.example" and attrs["email_verified"] == "false"
+    finally:
+        idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def test_confirm_forgot_password_checks_the_policy_before_the_user(idp):
+    """With existence hidden, a weak password is refused the same for a real and an unknown
+    user."""
+    p = new_pool(idp)
+    try:
+        c = password_client(idp, p["Id"], PreventUserExistenceErrors="ENABLED")
+        make_user(idp, p["Id"], "rob")
+        for name in ("rob", "nobody-here"):
+            assert error_of(lambda: idp.confirm_forgot_password(
+                ClientId=c["ClientId"], Username=name, ConfirmationCode="123456",
+                Password="weak"))[0] == "InvalidPasswordException", name
+    finally:
+        idp.delete_user_pool(UserPoolId=p["Id"])

@@ -422,10 +422,12 @@ pub trait Store: Send + Sync + 'static {
     /// finish:
     /// - `Locked` while `locked_until_ms > now_ms`;
     /// - `Spent(count)` while fewer than `free` are counted (failures and checks in
-    ///   flight), or, once a lock has been set and has passed, for the one check that
-    ///   takes the slot until `now_ms + check_ms`;
+    ///   flight); past that, for one check at a time: every spend holds the user's check
+    ///   slot until `now_ms + check_ms`, and a resolution frees it;
     /// - `Busy` otherwise: other checks are in flight and must finish first (the caller
-    ///   waits and tries again; a correct password among them frees everything).
+    ///   waits and tries again; a correct password among them frees everything). A check
+    ///   that never resolves (a node died mid-check) frees the slot after `check_ms`, so
+    ///   no user is ever stuck.
     ///
     /// So parallel guesses never check more than `free` passwords before the lock, then
     /// one per lock period; parallel correct sign-ins wait for each other, never fail.
@@ -500,8 +502,9 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a refresh token.
     async fn put_refresh_token(&self, token: &RefreshRecord) -> StoreResult<()>;
     /// Rotation: stores `new` and marks the token `old_hash` rotated at `now_ms` (the first
-    /// rotation's instant is kept), in one transaction.
-    async fn rotate_refresh_token(&self, old_hash: &[u8], new: &RefreshRecord, now_ms: i64) -> StoreResult<()>;
+    /// rotation's instant is kept), in one transaction; true when this call rotated it,
+    /// false when another had already (a concurrent use of the same token).
+    async fn rotate_refresh_token(&self, old_hash: &[u8], new: &RefreshRecord, now_ms: i64) -> StoreResult<bool>;
     /// A refresh token by hash.
     async fn get_refresh_token(&self, token_hash: &[u8]) -> StoreResult<Option<RefreshRecord>>;
     /// Deletes a refresh token and marks its family revoked until `expires_ms`.

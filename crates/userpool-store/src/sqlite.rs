@@ -893,10 +893,9 @@ impl Store for SqliteStore {
             let tx = c.transaction().map_err(backend)?;
             let spent: Option<i64> = tx
                 .prepare_cached(
-                    "UPDATE users SET failed_attempts = failed_attempts + 1, \
-                     checking_until_ms = CASE WHEN failed_attempts >= ?4 THEN ?3 + ?5 ELSE checking_until_ms END \
+                    "UPDATE users SET failed_attempts = failed_attempts + 1, checking_until_ms = ?3 + ?5 \
                      WHERE pool_id = ?1 AND username_key = ?2 AND locked_until_ms <= ?3 \
-                       AND (failed_attempts < ?4 OR (locked_until_ms > 0 AND checking_until_ms <= ?3)) \
+                       AND (failed_attempts < ?4 OR checking_until_ms <= ?3) \
                      RETURNING failed_attempts",
                 )
                 .and_then(|mut s| {
@@ -1205,14 +1204,16 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn rotate_refresh_token(&self, old_hash: &[u8], new: &RefreshRecord, now_ms: i64) -> StoreResult<()> {
+    async fn rotate_refresh_token(&self, old_hash: &[u8], new: &RefreshRecord, now_ms: i64) -> StoreResult<bool> {
         self.write(|c| {
             let tx = c.transaction().map_err(backend)?;
-            tx.prepare_cached(
-                "UPDATE refresh_tokens SET rotated_at_ms = ?2 WHERE token_hash = ?1 AND rotated_at_ms IS NULL",
-            )
-            .and_then(|mut s| s.execute(params![old_hash, now_ms]))
-            .map_err(backend)?;
+            let rotated = tx
+                .prepare_cached(
+                    "UPDATE refresh_tokens SET rotated_at_ms = ?2 WHERE token_hash = ?1 AND rotated_at_ms IS NULL",
+                )
+                .and_then(|mut s| s.execute(params![old_hash, now_ms]))
+                .map_err(backend)?
+                == 1;
             tx.prepare_cached(
                 "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, device_key, origin_jti, \
                  auth_time, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -1237,7 +1238,8 @@ impl Store for SqliteStore {
                     backend(e)
                 }
             })?;
-            tx.commit().map_err(backend)
+            tx.commit().map_err(backend)?;
+            Ok(rotated)
         })
     }
 

@@ -165,6 +165,38 @@ async fn password_attempts_hold_under_parallel_spends() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_check_that_never_resolves_frees_the_user_after_its_slot() {
+    for (name, store, _dir) in engines() {
+        let (pool, key) = seed(store.as_ref()).await;
+        let t = 5_000_000;
+        for _ in 0..5 {
+            assert!(matches!(
+                store.spend_password_attempt(&pool, &key, t, 5, 10_000).await.unwrap(),
+                PasswordSpend::Spent(_)
+            ));
+        }
+        // Five checks in flight, none resolved (say their node died): the next waits...
+        assert_eq!(
+            store
+                .spend_password_attempt(&pool, &key, t + 1, 5, 10_000)
+                .await
+                .unwrap(),
+            PasswordSpend::Busy,
+            "{name}"
+        );
+        // ...until the slot of the last one has passed; the user is never stuck.
+        assert_eq!(
+            store
+                .spend_password_attempt(&pool, &key, t + 10_000, 5, 10_000)
+                .await
+                .unwrap(),
+            PasswordSpend::Spent(6),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn code_attempts_are_spent_atomically_and_codes_taken_once() {
     for (name, store, _dir) in engines() {
         let (pool, key) = seed(store.as_ref()).await;

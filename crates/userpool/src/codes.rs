@@ -127,6 +127,23 @@ async fn store_secret(
     Ok(())
 }
 
+/// Voids the verification codes (`verify:email`, `verify:phone_number`) of the
+/// attributes whose value changed from `before`: a code proves the value it was sent to,
+/// never a value set after it (or VerifyUserAttribute would mark an address nobody
+/// received a code at as verified).
+pub async fn void_changed_verifications(ctx: &Ctx, user: &UserRecord, before: &[(String, String)]) -> OpResult<()> {
+    for attr in ["email", "phone_number"] {
+        let was = before.iter().find(|(n, _)| n == attr).map(|(_, v)| v.as_str());
+        let now = user.attributes.iter().find(|(n, _)| n == attr).map(|(_, v)| v.as_str());
+        if was != now {
+            ctx.store()
+                .delete_code(&user.pool_id, &user.username_key, &format!("verify:{attr}"))
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks and consumes a code. A guess first spends one of the code's attempts in one
 /// store statement, so parallel guesses never check more than [`limits::CODE_ATTEMPTS`];
 /// a right code is then taken (deleted) by one statement that succeeds once.

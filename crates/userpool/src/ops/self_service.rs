@@ -7,6 +7,7 @@ use crate::app::Ctx;
 use crate::auth::token as access_token;
 use crate::codes;
 use crate::error::{CognitoError, OpResult};
+use crate::limits;
 use crate::ops::{app_clients, permissions, users};
 use crate::passwords;
 use userpool_model::types::{
@@ -178,6 +179,17 @@ pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<
     let user = match users::find(ctx, &pool, &req.username).await? {
         Some(u) => u,
         None if client.hides_users() => {
+            // The same request limit as a real user's, keyed by the name given.
+            let name_key = format!("unknown:{}", pool.username_key(&req.username));
+            limits::count(
+                ctx,
+                "code-request",
+                pool.id(),
+                &name_key,
+                "forgot_password",
+                limits::CODE_REQUESTS_PER_WINDOW,
+            )
+            .await?;
             return Ok(ForgotPasswordResponse {
                 code_delivery_details: Some(simulated_delivery()),
             });
@@ -203,8 +215,10 @@ pub async fn confirm_forgot_password(
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
-    let user = user_for_client(ctx, &client, &pool, &req.username).await?;
+    // The policy is checked before the user is looked up, so its answer is the same for a
+    // user who does not exist (PreventUserExistenceErrors).
     passwords::check_policy(&pool.password_policy(), &req.password)?;
+    let user = user_for_client(ctx, &client, &pool, &req.username).await?;
     codes::redeem(ctx, &user, "forgot_password", &req.confirmation_code).await?;
     let verifier = passwords::make_verifier(pool.id(), &user.username, &req.password);
     let (user, ()) = users::modify(ctx, &pool, user, |user| {

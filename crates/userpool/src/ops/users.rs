@@ -641,13 +641,15 @@ pub async fn admin_update_user_attributes(
     let pool = load(ctx, &req.user_pool_id).await?;
     let user = resolve(ctx, &pool, &req.username).await?;
     check_attributes(&pool, &req.user_attributes, false)?;
-    modify(ctx, &pool, user, |user| {
+    let (user, before) = modify(ctx, &pool, user, |user| {
+        let before = user.attributes.clone();
         set_attributes(&mut user.attributes, &req.user_attributes);
         user.modified_ms = ctx.now_ms;
         refresh_lookups(&pool, user);
-        Ok(())
+        Ok(before)
     })
     .await?;
+    codes::void_changed_verifications(ctx, &user, &before).await?;
     Ok(AdminUpdateUserAttributesResponse {})
 }
 
@@ -674,13 +676,15 @@ pub async fn admin_delete_user_attributes(
 ) -> OpResult<AdminDeleteUserAttributesResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
     let user = resolve(ctx, &pool, &req.username).await?;
-    modify(ctx, &pool, user, |user| {
+    let (user, before) = modify(ctx, &pool, user, |user| {
+        let before = user.attributes.clone();
         delete_attributes(&pool, user, &req.user_attribute_names)?;
         user.modified_ms = ctx.now_ms;
         refresh_lookups(&pool, user);
-        Ok(())
+        Ok(before)
     })
     .await?;
+    codes::void_changed_verifications(ctx, &user, &before).await?;
     Ok(AdminDeleteUserAttributesResponse {})
 }
 

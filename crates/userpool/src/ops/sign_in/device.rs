@@ -2,7 +2,7 @@
 //! the password step it continues.
 
 use super::grant::tokens;
-use super::srp::{check_claim, client_public, srp_challenge};
+use super::srp::{check_claim, client_public, parse_claim, srp_challenge};
 use super::state::{self, State, Step};
 use super::{check_status, non_empty, param, Outcome};
 use crate::app::Ctx;
@@ -118,7 +118,8 @@ pub(super) async fn password_verifier(
         return Err(incorrect());
     };
     let v = userpool_srp::from_bytes_be(verifier);
-    if !check_claim(ctx, srp, &v, &device.device_group_key, &device.device_key, responses)? {
+    let claim = parse_claim(responses)?;
+    if !check_claim(ctx, &claim, srp, &v, &device.device_group_key, &device.device_key) {
         return Err(incorrect());
     }
     // The password step this continues is taken once: one password step, one set of tokens.

@@ -8,7 +8,8 @@
 //! - `ON` and no factor enabled: SMS_MFA to the phone number when the pool has SMS MFA
 //!   (the way pools with required SMS MFA worked before per-user preferences), else
 //!   EMAIL_OTP to the email address when the pool has email MFA, else MFA_SETUP
-//!   (`MFAS_CAN_SETUP: ["SOFTWARE_TOKEN_MFA"]`) when the pool has TOTP.
+//!   (`MFAS_CAN_SETUP: ["SOFTWARE_TOKEN_MFA"]`) when the pool has TOTP; a user with a
+//!   verified software token not yet turned on is asked for it instead of setting one up.
 //!
 //! The challenge parameters and errors are the real service's (research notes):
 //! SOFTWARE_TOKEN_MFA carries `FRIENDLY_DEVICE_NAME` and `USER_ID_FOR_SRP`; SMS_MFA and
@@ -65,6 +66,11 @@ pub fn due(pool: &users::Pool, user: &UserRecord) -> Option<Due> {
     }
     if mode != UserPoolMfaType::On {
         return None;
+    }
+    // A verified software token not yet turned on is still the user's token: asking for it
+    // (rather than MFA_SETUP) keeps anyone with only the password from binding their own.
+    if m.totp_secret.is_some() {
+        return Some(Due::Factor(TOTP.into()));
     }
     let pm = pool.mfa();
     if pm.sms.is_some() && users::attr(user, "phone_number").is_some() {

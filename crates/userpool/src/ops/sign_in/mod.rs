@@ -199,23 +199,39 @@ pub(super) async fn after_password(
             authentication_result: None,
         });
     }
-    // A second factor, unless a remembered device stands in for it.
-    if let Some(due) = mfa::due(pool, user) {
-        let device = match device_key {
-            Some(key) => Some(devices::presented(ctx, pool, user, key).await?),
-            None => None,
-        };
-        let replaces_mfa = pool
-            .settings()
-            .device_configuration
-            .as_ref()
-            .and_then(|c| c.challenge_required_on_new_device)
-            == Some(true);
-        if !(replaces_mfa && device.as_ref().is_some_and(devices::is_remembered)) {
-            return mfa::challenge(ctx, pool, client, user, due, device_key).await;
-        }
+    if let Some(challenge) = second_factor(ctx, pool, client, user, device_key).await? {
+        return Ok(challenge);
     }
     after_second_factor(ctx, pool, client, user, device_key).await
+}
+
+/// The second-factor challenge when MFA is due for `user` ([`mfa::due`]), unless a
+/// remembered device stands in for it (`ChallengeRequiredOnNewDevice`); `None` when
+/// nothing is asked. SMS and email codes go to `user`'s addresses as given here.
+pub(super) async fn second_factor(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    user: &UserRecord,
+    device_key: Option<&str>,
+) -> OpResult<Option<Outcome>> {
+    let Some(due) = mfa::due(pool, user) else {
+        return Ok(None);
+    };
+    let device = match device_key {
+        Some(key) => Some(devices::presented(ctx, pool, user, key).await?),
+        None => None,
+    };
+    let replaces_mfa = pool
+        .settings()
+        .device_configuration
+        .as_ref()
+        .and_then(|c| c.challenge_required_on_new_device)
+        == Some(true);
+    if replaces_mfa && device.as_ref().is_some_and(devices::is_remembered) {
+        return Ok(None);
+    }
+    mfa::challenge(ctx, pool, client, user, due, device_key).await.map(Some)
 }
 
 /// What follows the password and, when due, the second factor: DEVICE_SRP_AUTH for a

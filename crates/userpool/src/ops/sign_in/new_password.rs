@@ -1,7 +1,7 @@
 //! NEW_PASSWORD_REQUIRED: a user whose password is temporary sets a permanent one.
 
 use super::state::{self, Step};
-use super::{after_password, non_empty, param, Outcome};
+use super::{after_second_factor, non_empty, param, second_factor, Outcome};
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
 use crate::ops::app_clients::{check_secret_hash, Client};
@@ -61,6 +61,7 @@ pub(super) async fn respond(
         return Err(invalid_session());
     }
     let verifier = passwords::make_verifier(pool.id(), &user.username, new);
+    let attributes_before = user.attributes.clone();
     let (user, ()) = users::modify(ctx, pool, user, |user| {
         if user.status != "FORCE_CHANGE_PASSWORD" {
             return Err(invalid_session());
@@ -78,5 +79,13 @@ pub(super) async fn respond(
     })
     .await?;
     let device_key = non_empty(responses, "DEVICE_KEY");
-    after_password(ctx, pool, client, &user, device_key).await
+    // The second factor is asked of the user as they were before this answer: its SMS or
+    // email code goes to the phone or address stored before, never to one this answer
+    // just set (which would let whoever knows the temporary password receive it).
+    let mut before = user.clone();
+    before.attributes = attributes_before;
+    if let Some(challenge) = second_factor(ctx, pool, client, &before, device_key).await? {
+        return Ok(challenge);
+    }
+    after_second_factor(ctx, pool, client, &user, device_key).await
 }

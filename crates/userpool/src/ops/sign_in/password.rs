@@ -53,7 +53,15 @@ pub(super) async fn sign_in(
     name: &str,
     password: &str,
 ) -> OpResult<UserRecord> {
-    let user = sign_in_user(ctx, pool, client, name).await?;
+    let user = match sign_in_user(ctx, pool, client, name).await {
+        Ok(u) => u,
+        Err(e) => {
+            // The same password work as for a real user, so the answer's timing does not
+            // tell whether the user exists.
+            std::hint::black_box(passwords::make_verifier(pool.id(), name, password));
+            return Err(e);
+        }
+    };
     let failures = spend_attempt(ctx, pool, &user).await?;
     let ok = user
         .password

@@ -31,6 +31,22 @@ fn invalid() -> CognitoError {
     CognitoError::not_authorized("Invalid Refresh Token.")
 }
 
+/// A rotated refresh token used again: the whole sign-in (token family) is revoked.
+async fn reused(ctx: &Ctx, record: &RefreshRecord) -> CognitoError {
+    let until = (ctx.now_ms + 86_400_000).max(record.expires_ms);
+    if let Err(e) = ctx
+        .store()
+        .revoke_refresh_token(&record.token_hash, &record.origin_jti, until)
+        .await
+    {
+        return e.into();
+    }
+    CognitoError::new(
+        ErrorCode::RefreshTokenReuseException,
+        "Refresh token has already been used.",
+    )
+}
+
 /// The client's rotation grace period in ms, when it rotates refresh tokens.
 fn rotation_grace_ms(client: &Client) -> Option<i64> {
     client
@@ -78,14 +94,7 @@ async fn check(
     if let Some(at) = record.rotated_at_ms {
         let grace = rotation_grace_ms(client).unwrap_or(0);
         if ctx.now_ms > at.saturating_add(grace) {
-            let until = (ctx.now_ms + 86_400_000).max(record.expires_ms);
-            ctx.store()
-                .revoke_refresh_token(&record.token_hash, &record.origin_jti, until)
-                .await?;
-            return Err(CognitoError::new(
-                ErrorCode::RefreshTokenReuseException,
-                "Refresh token has already been used.",
-            ));
+            return Err(reused(ctx, &record).await);
         }
     }
     // A refresh token issued with a device works only with that device, confirmed and
@@ -123,7 +132,7 @@ async fn refreshed(
         &record.origin_jti,
     )
     .await?;
-    if rotation_grace_ms(client).is_some() {
+    if let Some(grace) = rotation_grace_ms(client) {
         let (token, hash) = jwt::new_refresh_token();
         let next = RefreshRecord {
             token_hash: hash,
@@ -132,10 +141,16 @@ async fn refreshed(
             rotated_at_ms: None,
             ..record.clone()
         };
-        ctx.store()
+        let rotated = ctx
+            .store()
             .rotate_refresh_token(&record.token_hash, &next, ctx.now_ms)
             .await
             .map_err(|e| users::write_error(e, pool))?;
+        // Two uses of one token at once: the second is a reuse unless a grace period
+        // allows retries (the check above read the token before either rotated it).
+        if !rotated && record.rotated_at_ms.is_none() && grace == 0 {
+            return Err(reused(ctx, record).await);
+        }
         result.refresh_token = Some(token);
     }
     Ok(result)

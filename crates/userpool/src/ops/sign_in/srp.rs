@@ -119,16 +119,16 @@ fn decoy_challenge(ctx: &Ctx, pool: &users::Pool, client: &Client, name: &str, a
     password_verifier_challenge(salt, &big_b, state::seal(ctx, &state), &user_id)
 }
 
-/// Checks an SRP claim against the exchange `srp`: TIMESTAMP format and freshness, then
-/// the signature.
-pub(super) fn check_claim(
-    ctx: &Ctx,
-    srp: &Srp,
-    verifier: &userpool_srp::Int,
-    pool_name: &str,
-    user_id: &str,
-    responses: &HashMap<String, String>,
-) -> OpResult<bool> {
+/// The parts of an SRP claim, parsed (and their format refused) before anything is spent.
+pub(super) struct Claim<'a> {
+    ts: &'a str,
+    at: i64,
+    block: Vec<u8>,
+    claimed: Vec<u8>,
+}
+
+/// Parses an SRP claim: the required members and TIMESTAMP's format.
+pub(super) fn parse_claim(responses: &HashMap<String, String>) -> OpResult<Claim<'_>> {
     let ts = param(responses, "TIMESTAMP")?;
     let block = param(responses, "PASSWORD_CLAIM_SECRET_BLOCK")?;
     let claimed = STANDARD
@@ -139,34 +139,50 @@ pub(super) fn check_claim(
             "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.",
         ));
     };
-    if (at - ctx.now_ms.div_euclid(1000)).abs() > TIMESTAMP_SKEW_SECS {
+    Ok(Claim {
+        ts,
+        at,
+        block: STANDARD.decode(block.as_bytes()).unwrap_or_default(),
+        claimed,
+    })
+}
+
+/// Checks a parsed SRP claim against the exchange `srp`: TIMESTAMP freshness, then the
+/// signature. Infallible, so a spent attempt is always resolved.
+pub(super) fn check_claim(
+    ctx: &Ctx,
+    claim: &Claim<'_>,
+    srp: &Srp,
+    verifier: &userpool_srp::Int,
+    pool_name: &str,
+    user_id: &str,
+) -> bool {
+    if (claim.at - ctx.now_ms.div_euclid(1000)).abs() > TIMESTAMP_SKEW_SECS {
         tracing::info!(
-            skew_s = at - ctx.now_ms.div_euclid(1000),
+            skew_s = claim.at - ctx.now_ms.div_euclid(1000),
             "SRP TIMESTAMP outside the clock window"
         );
-        return Ok(false);
+        return false;
     }
     // The signature is checked over the canonical text: a padded day or a wrong weekday
     // fails as on the real service.
-    let Some(canonical) = userpool_srp::timestamp::canonical(at) else {
-        return Ok(false);
+    let Some(canonical) = userpool_srp::timestamp::canonical(claim.at) else {
+        return false;
     };
     let (Some(b), Some(big_b), Some(a)) = (
         userpool_srp::from_hex(&srp.b),
         userpool_srp::from_hex(&srp.big_b),
         userpool_srp::from_hex(&srp.a),
     ) else {
-        return Ok(false);
+        return false;
     };
-    let block_bytes = STANDARD.decode(block.as_bytes()).unwrap_or_default();
-    let ok = crate::clock::blocking(|| match userpool_srp::server_key(&a, &big_b, &b, verifier) {
+    crate::clock::blocking(|| match userpool_srp::server_key(&a, &big_b, &b, verifier) {
         Ok(key) => {
-            let expected = userpool_srp::claim_signature(&key, pool_name, user_id, &block_bytes, &canonical);
-            userpool_srp::signature_matches(&expected, &claimed) && canonical == ts
+            let expected = userpool_srp::claim_signature(&key, pool_name, user_id, &claim.block, &canonical);
+            userpool_srp::signature_matches(&expected, &claim.claimed) && canonical == claim.ts
         }
         Err(_) => false,
-    });
-    Ok(ok)
+    })
 }
 
 /// PASSWORD_VERIFIER: the user's SRP proof.
@@ -200,16 +216,19 @@ pub(super) async fn password_verifier(
     let Some(stored) = &user.password else {
         return Err(incorrect());
     };
+    // Everything that can be refused is refused before an attempt is spent; from the spend
+    // on, the attempt is always resolved (given back or confirmed).
+    let claim = parse_claim(responses)?;
     let failures = spend_attempt(ctx, pool, &user).await?;
     let v = passwords::verifier_int(stored);
     if !check_claim(
         ctx,
+        &claim,
         srp,
         &v,
         passwords::srp_pool_name(pool.id()),
         &user.username,
-        responses,
-    )? {
+    ) {
         return Err(wrong_password(ctx, pool, &user, failures).await);
     }
     password_proven(ctx, pool, &user).await?;
