@@ -26,6 +26,9 @@ const UNSIGNED: &[&str] = &[
     "GetUser",
     "SignUp",
     "ConfirmSignUp",
+    "AssociateSoftwareToken",
+    "VerifySoftwareToken",
+    "SetUserMFAPreference",
 ];
 
 pub struct Conn {

@@ -29,8 +29,12 @@ impl Stats {
     }
 }
 
+/// The error text with which an iteration ends its connection's loop, uncounted (a
+/// scenario whose supply of work ran out before the time did).
+pub const STOP: &str = "\u{0}stop";
+
 /// Runs `f(conn, i)` in a loop on `conns` connections. `f` returns the connection and
-/// `Ok(())` or the error text.
+/// `Ok(())` or the error text ([`STOP`]: this connection stops, the iteration uncounted).
 pub async fn run<F, Fut>(addr: SocketAddr, conns: usize, duration: Duration, max: u64, f: F) -> Stats
 where
     F: Fn(Conn, u64) -> Fut + Clone + Send + Sync + 'static,
@@ -59,6 +63,7 @@ where
                 conn = c;
                 let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
                 match r {
+                    Err(e) if e == STOP => break,
                     Ok(()) => {
                         ok += 1;
                         let _ = hist.record(us.min(60_000_000));

@@ -17,6 +17,7 @@
 mod client;
 mod load;
 mod srp;
+mod totp;
 
 use client::Conn;
 use serde_json::{json, Value};
@@ -227,40 +228,55 @@ async fn srp_sign_in(
             &json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": client, "ChallengeResponses": answer}),
         )
         .await?;
-    if let Some((key, group, secret)) = device {
+    if let Some(device) = device {
         if r["ChallengeName"] != "DEVICE_SRP_AUTH" {
             return Err(format!("no DEVICE_SRP_AUTH: {r}"));
         }
-        let ch2 = srp::start();
-        let r = c
-            .ok(
-                "RespondToAuthChallenge",
-                &json!({"ChallengeName": "DEVICE_SRP_AUTH", "ClientId": client, "Session": r["Session"],
-                "ChallengeResponses": {"USERNAME": uid, "DEVICE_KEY": key, "SRP_A": userpool_srp::to_hex(&ch2.big_a)}}),
-            )
-            .await?;
-        let answer = srp::answer(
-            &ch2,
-            &r["ChallengeParameters"],
-            group,
-            key,
-            secret,
-            &[("DEVICE_KEY", key.as_str())],
-        )?;
-        let r = c
-            .ok(
-                "RespondToAuthChallenge",
-                &json!({"ChallengeName": "DEVICE_PASSWORD_VERIFIER", "ClientId": client,
-                "Session": r["Session"], "ChallengeResponses": answer}),
-            )
-            .await?;
-        return Ok(r["AuthenticationResult"].clone());
+        return device_srp(c, client, &uid, &r["Session"], device).await;
     }
     if r["AuthenticationResult"]["AccessToken"].is_string() {
         Ok(r["AuthenticationResult"].clone())
     } else {
         Err(format!("no tokens: {r}"))
     }
+}
+
+/// Answers a DEVICE_SRP_AUTH challenge (its `session`) with `device` (key, group key,
+/// device secret): DEVICE_SRP_AUTH, then DEVICE_PASSWORD_VERIFIER; the AuthenticationResult.
+async fn device_srp(
+    c: &mut Conn,
+    client: &str,
+    uid: &str,
+    session: &Value,
+    (key, group, secret): &(String, String, String),
+) -> Result<Value, String> {
+    let ch = srp::start();
+    let r = c
+        .ok(
+            "RespondToAuthChallenge",
+            &json!({"ChallengeName": "DEVICE_SRP_AUTH", "ClientId": client, "Session": session,
+            "ChallengeResponses": {"USERNAME": uid, "DEVICE_KEY": key, "SRP_A": userpool_srp::to_hex(&ch.big_a)}}),
+        )
+        .await?;
+    if r["ChallengeName"] != "DEVICE_PASSWORD_VERIFIER" {
+        return Err(format!("no DEVICE_PASSWORD_VERIFIER: {r}"));
+    }
+    let answer = srp::answer(
+        &ch,
+        &r["ChallengeParameters"],
+        group,
+        key,
+        secret,
+        &[("DEVICE_KEY", key.as_str())],
+    )?;
+    let r = c
+        .ok(
+            "RespondToAuthChallenge",
+            &json!({"ChallengeName": "DEVICE_PASSWORD_VERIFIER", "ClientId": client,
+            "Session": r["Session"], "ChallengeResponses": answer}),
+        )
+        .await?;
+    Ok(r["AuthenticationResult"].clone())
 }
 
 /// A confirmed, remembered device of `user`: (key, group key, device secret).
@@ -563,6 +579,365 @@ async fn s6_list_users_filter(t: &Target, o: &Options) -> Cell {
         },
     )
     .await
+}
+
+/// S7a's users per second of the run. A TOTP code is accepted once per 30-s step per
+/// user, so every new-device sign-in within one step needs its own user: the pool holds
+/// `min(secs, 31) * S7_USERS_PER_SEC` users (this machine signs in 600 to 1,100 a second,
+/// and builds about 700 a second). When every user has spent the current step, S7a ends early
+/// (no stall, no errors) and says so.
+const S7_USERS_PER_SEC: u64 = 1200;
+/// S7b's users, one remembered device each: more than the connections, so no two
+/// connections sign in the same user at once.
+const S7_DEVICES: usize = 4 * CONNS;
+const S7A: &str = "S7a MFA sign-in, new device (TOTP + ConfirmDevice)";
+const S7B: &str = "S7b MFA sign-in, remembered device (DEVICE_SRP_AUTH)";
+
+/// A pool for S7: device tracking that replaces MFA on a remembered device
+/// (ChallengeRequiredOnNewDevice, every device remembered), MFA OPTIONAL with TOTP.
+async fn mfa_pool(c: &mut Conn) -> Result<(String, String), String> {
+    let pool = new_pool(c, true).await?;
+    c.ok(
+        "SetUserPoolMfaConfig",
+        &json!({"UserPoolId": pool, "MfaConfiguration": "OPTIONAL",
+                "SoftwareTokenMfaConfiguration": {"Enabled": true}}),
+    )
+    .await?;
+    let client = new_client(c, &pool).await?;
+    Ok((pool, client))
+}
+
+/// A user with TOTP set up and preferred, as an app does it: USER_PASSWORD_AUTH,
+/// AssociateSoftwareToken, VerifySoftwareToken, SetUserMFAPreference. The secret and the
+/// step VerifySoftwareToken used (the user's next code must be of a later step).
+async fn totp_user(c: &mut Conn, pool: &str, client: &str, name: &str) -> Result<(Vec<u8>, i64), String> {
+    new_user(c, pool, name, true).await?;
+    let r = c
+        .ok(
+            "InitiateAuth",
+            &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client,
+                    "AuthParameters": {"USERNAME": name, "PASSWORD": PASSWORD}}),
+        )
+        .await?;
+    let access = r["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .ok_or_else(|| format!("set-up sign-in gave no tokens: {r}"))?
+        .to_string();
+    let r = c.ok("AssociateSoftwareToken", &json!({"AccessToken": access})).await?;
+    let text = r["SecretCode"].as_str().ok_or_else(|| format!("no SecretCode: {r}"))?;
+    let secret = totp::base32_decode(text).ok_or_else(|| format!("SecretCode {text:?} is not base32"))?;
+    // The previous step's code (one step of skew is accepted), so the current step is left
+    // for the measured sign-in; at a step boundary that can be two steps back, then the
+    // current one is used.
+    let mut step = totp::step_now() - 1;
+    let mut r = c
+        .call(
+            "VerifySoftwareToken",
+            &json!({"AccessToken": access, "UserCode": totp::code(&secret, step), "FriendlyDeviceName": "bench"}),
+        )
+        .await?;
+    if r.status != 200 {
+        step = totp::step_now();
+        r = c
+            .call(
+                "VerifySoftwareToken",
+                &json!({"AccessToken": access, "UserCode": totp::code(&secret, step), "FriendlyDeviceName": "bench"}),
+            )
+            .await?;
+    }
+    if r.status != 200 || r.body["Status"] != "SUCCESS" {
+        return Err(format!("VerifySoftwareToken: {} {}", r.status, r.body));
+    }
+    c.ok(
+        "SetUserMFAPreference",
+        &json!({"AccessToken": access, "SoftwareTokenMfaSettings": {"Enabled": true, "PreferredMfa": true}}),
+    )
+    .await?;
+    Ok((secret, step))
+}
+
+/// Waits (set-up only) until the current step is later than `used`; the step.
+async fn fresh_step(used: i64) -> i64 {
+    loop {
+        let step = totp::step_now();
+        if step > used {
+            return step;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// S7a's sign-in on a new device: USER_PASSWORD_AUTH, SOFTWARE_TOKEN_MFA answered with the
+/// code of `step`, tokens with NewDeviceMetadata, ConfirmDevice. The device: (key, group
+/// key, device secret).
+async fn mfa_new_device_sign_in(
+    c: &mut Conn,
+    client: &str,
+    name: &str,
+    secret: &[u8],
+    step: i64,
+) -> Result<(String, String, String), String> {
+    let r = c
+        .ok(
+            "InitiateAuth",
+            &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client,
+                    "AuthParameters": {"USERNAME": name, "PASSWORD": PASSWORD}}),
+        )
+        .await?;
+    if r["ChallengeName"] != "SOFTWARE_TOKEN_MFA" {
+        return Err(format!("no SOFTWARE_TOKEN_MFA challenge: {r}"));
+    }
+    let uid = r["ChallengeParameters"]["USER_ID_FOR_SRP"]
+        .as_str()
+        .unwrap_or(name)
+        .to_string();
+    let r = c
+        .ok(
+            "RespondToAuthChallenge",
+            &json!({"ChallengeName": "SOFTWARE_TOKEN_MFA", "ClientId": client, "Session": r["Session"],
+                    "ChallengeResponses": {"USERNAME": uid, "SOFTWARE_TOKEN_MFA_CODE": totp::code(secret, step)}}),
+        )
+        .await?;
+    let res = &r["AuthenticationResult"];
+    if !res["AccessToken"].is_string() {
+        return Err(format!("no tokens after SOFTWARE_TOKEN_MFA: {r}"));
+    }
+    let meta = &res["NewDeviceMetadata"];
+    let (Some(key), Some(group)) = (meta["DeviceKey"].as_str(), meta["DeviceGroupKey"].as_str()) else {
+        return Err("no NewDeviceMetadata after SOFTWARE_TOKEN_MFA: no device tracking".into());
+    };
+    let (device_secret, cfg) = srp::device_verifier(group, key);
+    let r = c
+        .ok(
+            "ConfirmDevice",
+            &json!({"AccessToken": res["AccessToken"], "DeviceKey": key,
+                    "DeviceSecretVerifierConfig": cfg, "DeviceName": "bench"}),
+        )
+        .await?;
+    if r["UserConfirmationNecessary"] == true {
+        return Err(format!("ConfirmDevice asks the user to confirm: {r}"));
+    }
+    Ok((key.to_string(), group.to_string(), device_secret))
+}
+
+/// S7b's sign-in: USER_PASSWORD_AUTH presenting a remembered device, which replaces MFA:
+/// DEVICE_SRP_AUTH, DEVICE_PASSWORD_VERIFIER, tokens.
+async fn remembered_device_sign_in(
+    c: &mut Conn,
+    client: &str,
+    name: &str,
+    device: &(String, String, String),
+) -> Result<(), String> {
+    let r = c
+        .ok(
+            "InitiateAuth",
+            &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client,
+                    "AuthParameters": {"USERNAME": name, "PASSWORD": PASSWORD, "DEVICE_KEY": device.0}}),
+        )
+        .await?;
+    if r["ChallengeName"] != "DEVICE_SRP_AUTH" {
+        return Err(format!("remembered device: no DEVICE_SRP_AUTH: {r}"));
+    }
+    let uid = r["ChallengeParameters"]["USERNAME"]
+        .as_str()
+        .unwrap_or(name)
+        .to_string();
+    let res = device_srp(c, client, &uid, &r["Session"], device).await?;
+    if res["AccessToken"].is_string() && res["NewDeviceMetadata"].is_null() {
+        Ok(())
+    } else {
+        Err(format!("remembered device: unexpected result {res}"))
+    }
+}
+
+/// S7: MFA sign-ins in one pool. (a) a user's sign-in on a new device, with its TOTP code
+/// and ConfirmDevice; every user does it at most once per 30-s step (the server's rule), so
+/// the connections rotate through a large pool of users. (b) the sign-in with a remembered
+/// device, which replaces MFA and can repeat freely: 64 users, one device each.
+async fn s7_mfa_sign_in(t: &Target, o: &Options, want_a: bool, want_b: bool) -> (Cell, Cell) {
+    let mut c = connect(t).await;
+    let setup = async {
+        let (pool, client) = mfa_pool(&mut c).await?;
+        // S7b's devices; the first user also checks that a wrong code is refused (as S4
+        // checks the password), and is the only one when S7b is not run.
+        let mut devices = Vec::new();
+        let mut fakes = false;
+        for j in 0..if want_b { S7_DEVICES } else { 1 } {
+            let name = format!("mfa-device{j}@example.com");
+            let (secret, used) = totp_user(&mut c, &pool, &client, &name).await?;
+            let step = fresh_step(used).await;
+            if j == 0 {
+                let r = c
+                    .ok(
+                        "InitiateAuth",
+                        &json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client,
+                                "AuthParameters": {"USERNAME": name, "PASSWORD": PASSWORD}}),
+                    )
+                    .await?;
+                if r["ChallengeName"] != "SOFTWARE_TOKEN_MFA" {
+                    return Err(format!("no SOFTWARE_TOKEN_MFA challenge: {r}"));
+                }
+                let valid: Vec<String> = (step - 2..=step + 2).map(|s| totp::code(&secret, s)).collect();
+                let wrong = (0..)
+                    .map(|n: u32| format!("{:06}", (n * 7919) % 1_000_000))
+                    .find(|w| !valid.contains(w))
+                    .unwrap_or_default();
+                let r = c
+                    .call(
+                        "RespondToAuthChallenge",
+                        &json!({"ChallengeName": "SOFTWARE_TOKEN_MFA", "ClientId": client, "Session": r["Session"],
+                                "ChallengeResponses": {"USERNAME": name, "SOFTWARE_TOKEN_MFA_CODE": wrong}}),
+                    )
+                    .await?;
+                fakes = r.status == 200;
+            }
+            let device = mfa_new_device_sign_in(&mut c, &client, &name, &secret, step)
+                .await
+                .map_err(|e| {
+                    if fakes {
+                        format!("{e}; it accepts a wrong TOTP code")
+                    } else {
+                        e
+                    }
+                })?;
+            // The device now replaces MFA (checked once here, measured in S7b).
+            remembered_device_sign_in(&mut c, &client, &name, &device).await?;
+            devices.push((name, device));
+        }
+        // S7a's users.
+        let users = if want_a {
+            let n = o.secs.clamp(1, 31) * S7_USERS_PER_SEC;
+            let built = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(
+                usize::try_from(n).unwrap_or(0),
+            )));
+            let (p2, c2, b2) = (pool.clone(), client.clone(), built.clone());
+            let started = Instant::now();
+            let s = load::run(
+                t.addr,
+                CONNS,
+                Duration::from_secs(600),
+                n,
+                move |mut c: Conn, i: u64| {
+                    let (pool, client, built) = (p2.clone(), c2.clone(), b2.clone());
+                    async move {
+                        let name = format!("mfa{i}@example.com");
+                        let r = totp_user(&mut c, &pool, &client, &name).await.map(|(secret, used)| {
+                            built.lock().unwrap().push((name, secret, used));
+                        });
+                        (c, r)
+                    }
+                },
+            )
+            .await;
+            if s.ok < n {
+                return Err(format!(
+                    "setup: only {} of {n} TOTP users built in {:.0} s{}",
+                    s.ok,
+                    s.elapsed.as_secs_f64(),
+                    s.first_error.map(|e| format!(" ({e})")).unwrap_or_default()
+                ));
+            }
+            eprintln!(
+                "  S7a: {n} TOTP users built in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+            let users = std::mem::take(&mut *built.lock().unwrap());
+            users
+        } else {
+            Vec::new()
+        };
+        Ok::<_, String>((client, devices, users, fakes))
+    };
+    let (client, devices, mut users, fakes) = match setup.await {
+        Ok(v) => v,
+        Err(e) => return (Cell::Cannot(e.clone()), Cell::Cannot(e)),
+    };
+    let fake_note = if fakes { "accepts a wrong TOTP code" } else { "" };
+    let cell_a = if want_a {
+        let n = users.len();
+        // Least recently used first: (name, secret, last step used). The queue stays in
+        // step order (a sign-in puts its user at the back with the current step), so when
+        // the front user has spent the current step, every user has.
+        users.sort_by_key(|u| u.2);
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(
+            users.into_iter().collect::<std::collections::VecDeque<_>>(),
+        ));
+        let client = client.clone();
+        let note = [
+            format!("{n} TOTP users, each signing in once per 30-s step"),
+            fake_note.to_string(),
+        ]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+        let cell = measure(t, o.secs, u64::MAX, note, move |mut c: Conn, _i: u64| {
+            let (queue, client) = (queue.clone(), client.clone());
+            async move {
+                let step = totp::step_now();
+                let next = {
+                    let mut q = queue.lock().unwrap();
+                    match q.pop_front() {
+                        Some(u) if u.2 < step => Some(u),
+                        Some(u) => {
+                            q.push_front(u);
+                            None
+                        }
+                        None => None,
+                    }
+                };
+                let Some((name, secret, _)) = next else {
+                    // Every user has spent this step: the run ends here.
+                    return (c, Err(load::STOP.to_string()));
+                };
+                let r = mfa_new_device_sign_in(&mut c, &client, &name, &secret, step)
+                    .await
+                    .map(|_| ());
+                queue.lock().unwrap().push_back((name, secret, step));
+                (c, r)
+            }
+        })
+        .await;
+        match cell {
+            Cell::Done {
+                stats,
+                cpu,
+                rss_kib,
+                mut note,
+            } if stats.elapsed.as_secs_f64() < o.secs as f64 - 0.5 => {
+                let _ = write!(
+                    note,
+                    "; ended after {:.1} s: every user had spent the current step",
+                    stats.elapsed.as_secs_f64()
+                );
+                Cell::Done {
+                    stats,
+                    cpu,
+                    rss_kib,
+                    note,
+                }
+            }
+            other => other,
+        }
+    } else {
+        Cell::Cannot("not run".into())
+    };
+    let cell_b = if want_b {
+        let devices = std::sync::Arc::new(devices);
+        let note = format!("{} users, one remembered device each", devices.len());
+        measure(t, o.secs, u64::MAX, note, move |mut c: Conn, i: u64| {
+            let (devices, client) = (devices.clone(), client.clone());
+            async move {
+                let (name, device) = &devices[usize::try_from(i).unwrap_or(0) % devices.len()];
+                let r = remembered_device_sign_in(&mut c, &client, name, device).await;
+                (c, r)
+            }
+        })
+        .await
+    } else {
+        Cell::Cannot("not run".into())
+    };
+    (cell_a, cell_b)
 }
 
 /// The mixed soak on userpool: sign-ins, device reads and writes, admin reads, with RSS
@@ -936,6 +1311,25 @@ async fn main() {
             cells,
         });
     }
+    let (want_a, want_b) = (o.wants(S7A), o.wants(S7B));
+    if want_a || want_b {
+        let (mut cells_a, mut cells_b) = (Vec::new(), Vec::new());
+        for t in &targets {
+            eprintln!("S7 MFA sign-in on {}", t.name);
+            let (a, b) = s7_mfa_sign_in(t, &o, want_a, want_b).await;
+            eprintln!("  S7a: {}\n  S7b: {}", fmt_cell(&a), fmt_cell(&b));
+            cells_a.push((t.name, a));
+            cells_b.push((t.name, b));
+        }
+        for (want, name, cells) in [(want_a, S7A, cells_a), (want_b, S7B, cells_b)] {
+            if want {
+                rows.push(Row {
+                    scenario: name.to_string(),
+                    cells,
+                });
+            }
+        }
+    }
     let ceil_after = ceiling_rate(&ceiling_target, &o).await;
     eprintln!("ceiling: {ceil_before:.0}/s before, {ceil_after:.0}/s after");
     let soak_table = if o.soak_secs > 0 && o.wants("soak") {
@@ -945,8 +1339,11 @@ async fn main() {
     } else {
         String::new()
     };
-    // S4's server CPU per sign-in.
-    if let Some(row) = rows.iter_mut().find(|r| r.scenario.starts_with("S4")) {
+    // The server CPU per sign-in of the sign-in scenarios (S4, S7).
+    for row in rows
+        .iter_mut()
+        .filter(|r| r.scenario.starts_with("S4") || r.scenario.starts_with("S7"))
+    {
         for (_, cell) in &mut row.cells {
             if let Cell::Done { stats, cpu, note, .. } = cell {
                 if stats.ok > 0 {
