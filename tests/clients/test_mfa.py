@@ -332,3 +332,31 @@ def test_a_verified_token_not_turned_on_is_asked_for_not_replaced(idp):
         assert password_auth(idp, client)["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
     finally:
         idp.delete_user_pool(UserPoolId=pool["Id"])
+
+
+def test_admin_sign_in_forms_ask_for_the_second_factor_too(idp):
+    """AdminInitiateAuth / AdminRespondToAuthChallenge go through the same steps."""
+    pool, _ = mfa_pool(idp)
+    try:
+        c = idp.create_user_pool_client(UserPoolId=pool["Id"], ClientName="admin", ExplicitAuthFlows=[
+            "ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+        make_user(idp, pool["Id"], "alice")
+        secret = set_up_totp(idp, pool, c)
+        r = idp.admin_initiate_auth(UserPoolId=pool["Id"], ClientId=c["ClientId"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                                    AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD})
+        assert r["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+        done = idp.admin_respond_to_auth_challenge(
+            UserPoolId=pool["Id"], ClientId=c["ClientId"], ChallengeName="SOFTWARE_TOKEN_MFA", Session=r["Session"],
+            ChallengeResponses={"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": code_at(secret, 1)})
+        assert done["AuthenticationResult"]["AccessToken"]
+        # A challenge answered as another one is refused.
+        r2 = idp.admin_initiate_auth(UserPoolId=pool["Id"], ClientId=c["ClientId"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                                     AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD})
+        assert error_of(lambda: idp.admin_respond_to_auth_challenge(
+            UserPoolId=pool["Id"], ClientId=c["ClientId"], ChallengeName="SMS_MFA", Session=r2["Session"],
+            ChallengeResponses={"USERNAME": "alice", "SMS_MFA_CODE": "123456"}))[0] == "NotAuthorizedException"
+        assert error_of(lambda: idp.admin_respond_to_auth_challenge(
+            UserPoolId=pool["Id"], ClientId=c["ClientId"], ChallengeName="MFA_SETUP", Session=r2["Session"],
+            ChallengeResponses={"USERNAME": "alice"}))[0] in ("InvalidParameterException", "NotAuthorizedException")
+    finally:
+        idp.delete_user_pool(UserPoolId=pool["Id"])
