@@ -67,10 +67,16 @@ pub async fn issue(ctx: &Ctx, user: &UserRecord, purpose: &str, to: Option<&Code
     )
     .await?;
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-    tracing::info!(
-        pool = %user.pool_id, username = %user.username, purpose, code = %code,
-        "one-time code (also in the outbox: `userpool codes`, `userpool outbox`)"
-    );
+    if purpose.starts_with("mfa:") {
+        // A second factor is never written to the log: whoever reads the log would pass
+        // it. It is in the outbox, as a phone or mailbox would receive it.
+        tracing::info!(pool = %user.pool_id, username = %user.username, purpose, "MFA code sent (read it in the outbox)");
+    } else {
+        tracing::info!(
+            pool = %user.pool_id, username = %user.username, purpose, code = %code,
+            "one-time code (also in the outbox: `userpool codes`, `userpool outbox`)"
+        );
+    }
     let destination = to.and_then(|d| d.destination.as_deref()).unwrap_or_default();
     store_secret(ctx, user, purpose, &code, destination, CODE_TTL_MS).await?;
     if let Some(attribute) = to.and_then(|d| d.attribute_name.as_deref()) {
