@@ -19,8 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
-    /// Print the live one-time codes and temporary password of a user, as JSON (there is
-    /// no mail or SMS: this is how tests and developers read them). Reads the data file
+    /// Print the live one-time codes and temporary password of a user, as JSON (the
+    /// messages that carried them are in `userpool outbox`). Reads the data file
     /// directly; works while the server runs.
     Codes(CodesArgs),
     /// Print the messages a pool's users would have received by email or SMS (codes,

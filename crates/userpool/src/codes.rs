@@ -1,8 +1,9 @@
-//! One-time codes (sign-up confirmation, password reset, attribute verification) and the
-//! temporary passwords of invitations. There is no mail or SMS here: a code is written to
-//! the log (it is a short-lived, single-use secret meant to be read by the developer) and
-//! kept sealed in the store, where `userpool codes` reads it. Temporary passwords are
-//! never logged; `userpool codes` is the only way to read them.
+//! One-time codes (sign-up confirmation, password reset, attribute verification, SMS and
+//! email MFA) and the temporary passwords of invitations. A code is kept sealed in the
+//! store, where `userpool codes` reads it, and sent through the outbox
+//! ([`crate::outbox`]), where `userpool outbox` reads the message as rendered. Sign-up,
+//! reset and verification codes are also written to the log (short-lived, single-use
+//! secrets meant for the developer); MFA codes and temporary passwords never are.
 
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
