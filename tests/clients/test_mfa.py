@@ -360,3 +360,55 @@ def test_admin_sign_in_forms_ask_for_the_second_factor_too(idp):
             ChallengeResponses={"USERNAME": "alice"}))[0] in ("InvalidParameterException", "NotAuthorizedException")
     finally:
         idp.delete_user_pool(UserPoolId=pool["Id"])
+
+
+def test_the_chosen_factor_goes_to_the_address_stored_before_new_password_required(server, idp):
+    """SELECT_MFA_TYPE after NEW_PASSWORD_REQUIRED: the chosen factor's code still goes to
+    the phone stored before that answer, not one it set."""
+    from conftest import code_for
+    p = idp.create_user_pool(
+        PoolName=f"mfa-{uuid.uuid4().hex[:6]}",
+        EmailConfiguration={"EmailSendingAccount": "DEVELOPER",
+                            "SourceArn": "arn:aws:ses:us-east-1:000000000000:identity/example.com"},
+        SmsConfiguration={"SnsCallerArn": "arn:aws:iam::000000000000:role/sns", "ExternalId": "x"})["UserPool"]
+    try:
+        idp.set_user_pool_mfa_config(
+            UserPoolId=p["Id"], MfaConfiguration="OPTIONAL",
+            SmsMfaConfiguration={"SmsConfiguration": {"SnsCallerArn": "arn:aws:iam::000000000000:role/sns"}},
+            EmailMfaConfiguration={"Message": "Code {####}", "Subject": "Code"})
+        c = idp.create_user_pool_client(UserPoolId=p["Id"], ClientName="app",
+                                        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"])["UserPoolClient"]
+        make_user(idp, p["Id"], "alice", phone_number="+15555550100")
+        idp.admin_set_user_mfa_preference(UserPoolId=p["Id"], Username="alice",
+                                          SMSMfaSettings={"Enabled": True}, EmailMfaSettings={"Enabled": True})
+        idp.admin_set_user_password(UserPoolId=p["Id"], Username="alice", Password="Temp0rary!pw", Permanent=False)
+        r = idp.initiate_auth(ClientId=c["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": "alice", "PASSWORD": "Temp0rary!pw"})
+        sel = idp.respond_to_auth_challenge(
+            ClientId=c["ClientId"], ChallengeName="NEW_PASSWORD_REQUIRED", Session=r["Session"],
+            ChallengeResponses={"USERNAME": "alice", "NEW_PASSWORD": PASSWORD,
+                                "userAttributes.phone_number": "+15555559999",
+                                "userAttributes.email": "attacker@example.net"})
+        assert sel["ChallengeName"] == "SELECT_MFA_TYPE"
+        sms = idp.respond_to_auth_challenge(ClientId=c["ClientId"], ChallengeName="SELECT_MFA_TYPE",
+                                            Session=sel["Session"],
+                                            ChallengeResponses={"USERNAME": "alice", "ANSWER": "SMS_MFA"})
+        assert sms["ChallengeParameters"]["CODE_DELIVERY_DESTINATION"].endswith("0100")
+        assert code_for(server, p["Id"], "alice", "mfa:SMS_MFA")
+    finally:
+        idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def test_turning_totp_off_lets_the_user_set_up_a_new_one(idp):
+    """An admin turning off a lost authenticator: under MFA ON the user sets up a new one."""
+    pool, client = mfa_pool(idp, mode="OPTIONAL")
+    try:
+        make_user(idp, pool["Id"], "alice")
+        set_up_totp(idp, pool, client)
+        idp.admin_set_user_mfa_preference(UserPoolId=pool["Id"], Username="alice",
+                                          SoftwareTokenMfaSettings={"Enabled": False})
+        idp.set_user_pool_mfa_config(UserPoolId=pool["Id"], MfaConfiguration="ON",
+                                     SoftwareTokenMfaConfiguration={"Enabled": True})
+        assert password_auth(idp, client)["ChallengeName"] == "MFA_SETUP"
+    finally:
+        idp.delete_user_pool(UserPoolId=pool["Id"])

@@ -140,3 +140,36 @@ def test_email_is_sent_to_a_real_smtp_server():
                 s.stop()
     finally:
         smtp.stop()
+
+
+def test_the_outbox_needs_more_than_read_access(tmp_path):
+    """The outbox holds temporary passwords and reset codes: a read-only identity
+    (AdminGet*, List*, Describe*) cannot read it; one that may set passwords can. Deleting
+    the user deletes their messages."""
+    arn = "arn:aws:cognito-idp:us-east-1:000000000000:userpool/*"
+    iam = tmp_path / "iam.json"
+    iam.write_text(json.dumps({"users": [
+        {"name": "admin", "accessKeyId": "AKIAADMIN", "secretAccessKey": "admin-secret",
+         "policies": [{"Version": "2012-10-17", "Statement": [
+             {"Effect": "Allow", "Action": "cognito-idp:*", "Resource": "*"}]}]},
+        {"name": "reader", "accessKeyId": "AKIAREADER", "secretAccessKey": "reader-secret",
+         "policies": [{"Version": "2012-10-17", "Statement": [
+             {"Effect": "Allow", "Action": ["cognito-idp:AdminGet*", "cognito-idp:List*", "cognito-idp:Describe*"],
+              "Resource": arn}]}]}]}))
+    s = Server(tmp_path, ["--iam", str(iam)]).start()
+    try:
+        import boto3
+        idp = boto3.client("cognito-idp", endpoint_url=s.endpoint, region_name="us-east-1",
+                           aws_access_key_id="AKIAADMIN", aws_secret_access_key="admin-secret")
+        p = templated_pool(idp)
+        idp.admin_create_user(UserPoolId=p["Id"], Username="ivy", DesiredDeliveryMediums=["EMAIL"],
+                              UserAttributes=[{"Name": "email", "Value": "ivy@example.com"}])
+        url = f"{s.endpoint}/_userpool/outbox/{p['Id']}?username=ivy"
+        denied = signed_get(url, "AKIAREADER", "reader-secret")
+        assert denied.json()["__type"] == "AccessDeniedException"
+        assert "cognito-idp:AdminSetUserPassword" in denied.json()["message"]
+        assert len(signed_get(url, "AKIAADMIN", "admin-secret").json()) == 1
+        idp.admin_delete_user(UserPoolId=p["Id"], Username="ivy")
+        assert signed_get(f"{s.endpoint}/_userpool/outbox/{p['Id']}", "AKIAADMIN", "admin-secret").json() == []
+    finally:
+        s.stop()

@@ -763,3 +763,25 @@ def test_confirm_forgot_password_checks_the_policy_before_the_user(idp):
                 Password="weak"))[0] == "InvalidPasswordException", name
     finally:
         idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def test_new_password_required_attributes_void_verification_codes(server, idp):
+    p = new_pool(idp)
+    try:
+        c = password_client(idp, p["Id"])
+        make_user(idp, p["Id"], "gus", email="gus@example.com")
+        access = password_auth(idp, c["ClientId"], "gus")["AuthenticationResult"]["AccessToken"]
+        idp.get_user_attribute_verification_code(AccessToken=access, AttributeName="email")
+        code = code_for(server, p["Id"], "gus", "verify:email")
+        idp.admin_set_user_password(UserPoolId=p["Id"], Username="gus", Password="Temp0rary!pw", Permanent=False)
+        r = idp.initiate_auth(ClientId=c["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": "gus", "PASSWORD": "Temp0rary!pw"})
+        done = idp.respond_to_auth_challenge(
+            ClientId=c["ClientId"], ChallengeName="NEW_PASSWORD_REQUIRED", Session=r["Session"],
+            ChallengeResponses={"USERNAME": "gus", "NEW_PASSWORD": PASSWORD,
+                                "userAttributes.email": "ceo@victim.example"})
+        access = done["AuthenticationResult"]["AccessToken"]
+        got = error_of(lambda: idp.verify_user_attribute(AccessToken=access, AttributeName="email", Code=code))
+        assert got[0] == "ExpiredCodeException", got
+    finally:
+        idp.delete_user_pool(UserPoolId=p["Id"])

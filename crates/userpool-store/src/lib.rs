@@ -384,7 +384,7 @@ pub trait Store: Send + Sync + 'static {
     async fn update_pool(&self, pool: &PoolRecord) -> StoreResult<()>;
     /// Pools in id order, starting after `after`, at most `limit`.
     async fn list_pools(&self, after: Option<&str>, limit: usize) -> StoreResult<Page<PoolRecord>>;
-    /// Deletes a pool and everything in it; `NotFound` if absent.
+    /// Deletes a pool and everything in it (its outbox too); `NotFound` if absent.
     async fn delete_pool(&self, id: &str) -> StoreResult<()>;
 
     /// Adds an app client; `NotFound` if its pool is gone, `Conflict` if its id exists.
@@ -458,7 +458,8 @@ pub trait Store: Send + Sync + 'static {
     /// Resets the failure count, the lock and the check slot (a correct password, a new
     /// password).
     async fn clear_password_failures(&self, pool_id: &str, username_key: &str) -> StoreResult<()>;
-    /// Deletes a user and everything of theirs; `NotFound` if absent.
+    /// Deletes a user and everything of theirs (their outbox messages too); `NotFound` if
+    /// absent.
     async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<()>;
     /// Users in lookup-key order, optionally filtered, after `after`, at most `limit`.
     async fn list_users(

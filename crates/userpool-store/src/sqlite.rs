@@ -625,15 +625,18 @@ impl Store for SqliteStore {
         self.forget_pool(id);
         let _guard = PoolForget(self, id);
         self.write(|c| {
-            let n = c
+            let tx = c.transaction().map_err(backend)?;
+            let n = tx
                 .prepare_cached("DELETE FROM user_pools WHERE id = ?1")
                 .and_then(|mut s| s.execute([id]))
                 .map_err(backend)?;
             if n == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(())
+                return Err(StoreError::NotFound);
             }
+            tx.prepare_cached("DELETE FROM outbox WHERE pool_id = ?1")
+                .and_then(|mut s| s.execute([id]))
+                .map_err(backend)?;
+            tx.commit().map_err(backend)
         })
     }
 
@@ -971,11 +974,17 @@ impl Store for SqliteStore {
 
     async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<()> {
         self.write(|c| {
-            let n = c
+            let tx = c.transaction().map_err(backend)?;
+            let n = tx
                 .prepare_cached("DELETE FROM users WHERE pool_id = ?1 AND username_key = ?2")
                 .and_then(|mut s| s.execute([pool_id, username_key]))
                 .map_err(backend)?;
-            one_row(n)
+            one_row(n)?;
+            // Its messages go with it (a user made again under the name sees none of them).
+            tx.prepare_cached("DELETE FROM outbox WHERE pool_id = ?1 AND username_key = ?2")
+                .and_then(|mut s| s.execute([pool_id, username_key]))
+                .map_err(backend)?;
+            tx.commit().map_err(backend)
         })
     }
 

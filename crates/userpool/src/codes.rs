@@ -68,10 +68,11 @@ pub async fn issue(ctx: &Ctx, user: &UserRecord, purpose: &str, to: Option<&Code
     )
     .await?;
     let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-    if purpose.starts_with("mfa:") {
-        // A second factor is never written to the log: whoever reads the log would pass
-        // it. It is in the outbox, as a phone or mailbox would receive it.
-        tracing::info!(pool = %user.pool_id, username = %user.username, purpose, "MFA code sent (read it in the outbox)");
+    if purpose.starts_with("mfa:") || ctx.app.mailer.is_some() {
+        // A second factor is never written to the log (whoever reads the log would pass
+        // it), and no code is when real mail goes out (--smtp-url): it is in the outbox,
+        // as a phone or mailbox would receive it.
+        tracing::info!(pool = %user.pool_id, username = %user.username, purpose, "code sent (read it in the outbox)");
     } else {
         tracing::info!(
             pool = %user.pool_id, username = %user.username, purpose, code = %code,
@@ -134,17 +135,27 @@ async fn store_secret(
     Ok(())
 }
 
-/// Voids the verification codes (`verify:email`, `verify:phone_number`) of the
-/// attributes whose value changed from `before`: a code proves the value it was sent to,
-/// never a value set after it (or VerifyUserAttribute would mark an address nobody
-/// received a code at as verified).
+/// Voids the codes sent to an address that changed from `before`: the attribute's
+/// verification code (`verify:email`, `verify:phone_number`), and the sign-up and
+/// password-reset codes, which may have gone to it. A code proves the address it was sent
+/// to, never one set after it (or VerifyUserAttribute would mark an address nobody
+/// received a code at as verified, and an old mailbox could still reset the password).
 pub async fn void_changed_verifications(ctx: &Ctx, user: &UserRecord, before: &[(String, String)]) -> OpResult<()> {
+    let mut changed = false;
     for attr in ["email", "phone_number"] {
         let was = before.iter().find(|(n, _)| n == attr).map(|(_, v)| v.as_str());
         let now = user.attributes.iter().find(|(n, _)| n == attr).map(|(_, v)| v.as_str());
         if was != now {
+            changed = true;
             ctx.store()
                 .delete_code(&user.pool_id, &user.username_key, &format!("verify:{attr}"))
+                .await?;
+        }
+    }
+    if changed {
+        for purpose in ["signup", "forgot_password"] {
+            ctx.store()
+                .delete_code(&user.pool_id, &user.username_key, purpose)
                 .await?;
         }
     }

@@ -186,12 +186,18 @@ pub fn view(sealer: &crate::seal::Sealer, m: &MessageRecord) -> serde_json::Valu
     })
 }
 
+/// Messages in flight to the SMTP server at most.
+const MAX_IN_FLIGHT: usize = 64;
+
 /// Email through a real SMTP server (`--smtp-url smtp://host:port`), with `lettre`: plain
 /// SMTP on the given port, as local relays (Mailpit, MailHog) and test listeners speak it.
 /// Sending happens in the background; a failure is logged, never answered to the API
 /// caller (the outbox has the message either way).
 pub struct Mailer {
     transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    /// At most this many messages in flight to the SMTP server; past it a message is not
+    /// mailed (the outbox has it), so a slow server cannot pile up tasks and sockets.
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -217,14 +223,22 @@ impl Mailer {
         let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous(host)
             .port(port)
             .build();
-        Ok(Mailer { transport })
+        Ok(Mailer {
+            transport,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        })
     }
 
     /// Sends in the background.
     pub fn send(&self, from: String, to: String, subject: String, body: String) {
         use lettre::AsyncTransport as _;
+        let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            tracing::warn!("MB0004 not mailed: {MAX_IN_FLIGHT} messages already in flight (the outbox has it)");
+            return;
+        };
         let transport = self.transport.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let message = match (from.parse(), to.parse()) {
                 (Ok(f), Ok(t)) => lettre::Message::builder().from(f).to(t).subject(subject).body(body),
                 _ => {

@@ -166,8 +166,10 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
 
 /// `GET /_userpool/outbox/<poolId>[?username=…&after=N]`: the outbox over HTTP, for tests
 /// that run elsewhere. Only with credentials: SigV4-signed (service `cognito-idp`) by an
-/// identity whose policies allow `cognito-idp:AdminGetUser` on the pool (reading what a
-/// user was sent is reading that user). Answers the same JSON as `userpool outbox`.
+/// identity whose policies allow `cognito-idp:AdminSetUserPassword` on the pool: the
+/// outbox holds temporary passwords and reset and MFA codes, so reading it is as strong as
+/// setting a password (a read-only `AdminGet*` policy must not reach it). Answers the same
+/// JSON as `userpool outbox`, at most [`OUTBOX_PAGE`] messages; read on with `after`.
 async fn outbox_http(
     app: &Arc<App>,
     parts: &http::request::Parts,
@@ -177,7 +179,7 @@ async fn outbox_http(
     let identity = app.auth.authenticate(parts, &[], now_ms.div_euclid(1000))?;
     let body = serde_json::json!({ "UserPoolId": pool_id });
     app.auth
-        .authorize(identity, userpool_model::Operation::AdminGetUser, &body)?;
+        .authorize(identity, userpool_model::Operation::AdminSetUserPassword, &body)?;
     let mut username = None;
     let mut after = 0i64;
     for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()) {
@@ -208,11 +210,14 @@ async fn outbox_http(
     };
     let messages = app
         .store
-        .list_messages(pool.id(), key.as_deref(), after, 10_000)
+        .list_messages(pool.id(), key.as_deref(), after, OUTBOX_PAGE)
         .await?;
     let out: Vec<serde_json::Value> = messages.iter().map(|m| crate::outbox::view(&app.sealer, m)).collect();
     Ok(serde_json::to_vec(&out).unwrap_or_default())
 }
+
+/// The most messages one outbox request answers.
+const OUTBOX_PAGE: usize = 100;
 
 /// Reads the body up to the limit; a declared or actual size over it is refused without
 /// reading the rest.

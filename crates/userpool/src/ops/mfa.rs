@@ -255,6 +255,12 @@ async fn set_preference(
                 return Err(no_delivery(TOTP));
             }
             m.set(TOTP, s.enabled.or(s.preferred_mfa.filter(|p| *p)), s.preferred_mfa);
+            // Turned off: the token is disassociated, so a user who lost it can set up a
+            // new one (MFA_SETUP) when the pool requires MFA.
+            if s.enabled == Some(false) {
+                m.totp_secret = None;
+                m.totp_name = None;
+            }
         }
         if let Some(s) = &sms {
             if wants(s.enabled, s.preferred_mfa) && users::attr(user, "phone_number").is_none() {

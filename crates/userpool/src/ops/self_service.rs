@@ -180,13 +180,13 @@ pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<
         Some(u) => u,
         None if client.hides_users() => {
             // The same request limit as a real user's, keyed by the name given.
-            let name_key = format!("unknown:{}", pool.username_key(&req.username));
+            // (A purpose of its own: no real user's key can collide with the name.)
             limits::count(
                 ctx,
                 "code-request",
                 pool.id(),
-                &name_key,
-                "forgot_password",
+                &pool.username_key(&req.username),
+                "forgot_password(unknown)",
                 limits::CODE_REQUESTS_PER_WINDOW,
             )
             .await?;

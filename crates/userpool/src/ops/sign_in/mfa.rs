@@ -140,7 +140,16 @@ pub(super) async fn challenge(
                 "MFAS_CAN_CHOOSE".to_string(),
                 serde_json::to_string(&factors).unwrap_or_default(),
             )]),
-            Step::SelectMfaType { factors, device },
+            Step::SelectMfaType {
+                factors,
+                addresses: user
+                    .attributes
+                    .iter()
+                    .filter(|(n, _)| n == "email" || n == "phone_number")
+                    .cloned()
+                    .collect(),
+                device,
+            },
         ),
         Due::Factor(factor) => {
             let mut params = HashMap::new();
@@ -281,7 +290,12 @@ pub(super) async fn select(
     responses: &HashMap<String, String>,
 ) -> OpResult<Outcome> {
     let (st, user) = open(ctx, pool, client, session, responses).await?;
-    let Step::SelectMfaType { factors, device } = &st.step else {
+    let Step::SelectMfaType {
+        factors,
+        addresses,
+        device,
+    } = &st.step
+    else {
         return Err(expired());
     };
     let answer = param(responses, "ANSWER")?;
@@ -294,11 +308,15 @@ pub(super) async fn select(
         )));
     }
     consume(ctx, &st).await?;
+    // The code goes to the addresses the user had when the choice was offered.
+    let mut as_asked = user.clone();
+    as_asked.attributes.retain(|(n, _)| n != "email" && n != "phone_number");
+    as_asked.attributes.extend(addresses.iter().cloned());
     challenge(
         ctx,
         pool,
         client,
-        &user,
+        &as_asked,
         Due::Factor(answer.to_string()),
         device.as_deref(),
     )

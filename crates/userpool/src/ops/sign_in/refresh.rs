@@ -93,7 +93,8 @@ async fn check(
     // A rotated token: usable for the grace period, then its reuse ends the sign-in.
     if let Some(at) = record.rotated_at_ms {
         let grace = rotation_grace_ms(client).unwrap_or(0);
-        if ctx.now_ms > at.saturating_add(grace) {
+        // Without a grace period any second use is a reuse, however close in time.
+        if grace == 0 || ctx.now_ms > at.saturating_add(grace) {
             return Err(reused(ctx, &record).await);
         }
     }
@@ -148,7 +149,7 @@ async fn refreshed(
             .map_err(|e| users::write_error(e, pool))?;
         // Two uses of one token at once: the second is a reuse unless a grace period
         // allows retries (the check above read the token before either rotated it).
-        if !rotated && record.rotated_at_ms.is_none() && grace == 0 {
+        if !rotated && grace == 0 {
             return Err(reused(ctx, record).await);
         }
         result.refresh_token = Some(token);

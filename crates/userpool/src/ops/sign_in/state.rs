@@ -74,6 +74,10 @@ pub enum Step {
     SelectMfaType {
         /// The factors offered.
         factors: Vec<String>,
+        /// The email address and phone number the chosen factor's code goes to, as they
+        /// were when the challenge was asked (an answer in between cannot redirect it).
+        #[serde(default)]
+        addresses: Vec<(String, String)>,
         /// The DEVICE_KEY the client presented, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device: Option<String>,
