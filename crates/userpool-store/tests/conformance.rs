@@ -7,17 +7,39 @@
 // `#[test]` functions only, not in the helpers they call).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use userpool_store::postgres::PostgresStore;
 use userpool_store::sqlite::{Durability, SqliteStore};
 use userpool_store::{
     CodeRecord, DeviceRecord, PasswordSpend, PoolRecord, Store, StoreError, UserRecord, VERSION_CONFLICT,
 };
 
-/// A fresh store of every engine this build can reach, with its name.
-fn engines() -> Vec<(&'static str, Arc<dyn Store>, tempfile::TempDir)> {
+/// A fresh store of every engine this build can reach, with its name: SQLite always,
+/// PostgreSQL when `USERPOOL_TEST_POSTGRES` holds a connection URL (each store in a schema
+/// of its own, so tests run in parallel on one database; `.ci/run` starts a throw-away
+/// cluster and sets it).
+async fn engines() -> Vec<(&'static str, Arc<dyn Store>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
-    vec![("sqlite", Arc::new(sqlite) as Arc<dyn Store>, dir)]
+    let mut engines = vec![("sqlite", Arc::new(sqlite) as Arc<dyn Store>, dir)];
+    if let Some(url) = std::env::var("USERPOOL_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let schema = format!(
+            "conformance_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let store = PostgresStore::connect_in_schema(&url, Some(&schema)).await.unwrap();
+        engines.push((
+            "postgres",
+            Arc::new(store) as Arc<dyn Store>,
+            tempfile::tempdir().unwrap(),
+        ));
+    }
+    engines
 }
 
 async fn seed(store: &dyn Store) -> (String, String) {
@@ -54,7 +76,7 @@ async fn seed(store: &dyn Store) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn update_user_is_compare_and_set() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let a = store.get_user(&pool, &key).await.unwrap().unwrap();
         let b = a.clone();
@@ -83,7 +105,7 @@ async fn update_user_is_compare_and_set() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn password_attempts_hold_under_parallel_spends() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let now = 1_000_000;
         let spend = |s: Arc<dyn Store>, p: String, k: String, at: i64| async move {
@@ -166,7 +188,7 @@ async fn password_attempts_hold_under_parallel_spends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_check_that_never_resolves_frees_the_user_after_its_slot() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let t = 5_000_000;
         for _ in 0..5 {
@@ -198,7 +220,7 @@ async fn a_check_that_never_resolves_frees_the_user_after_its_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn code_attempts_are_spent_atomically_and_codes_taken_once() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let code = CodeRecord {
             pool_id: pool.clone(),
@@ -249,7 +271,7 @@ async fn code_attempts_are_spent_atomically_and_codes_taken_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn windows_count_and_roll_over() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let counts: Vec<i64> = {
             let mut v = Vec::new();
             for _ in 0..3 {
@@ -280,7 +302,7 @@ async fn windows_count_and_roll_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn device_writes_keep_their_own_columns() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let d = DeviceRecord {
             pool_id: pool.clone(),
