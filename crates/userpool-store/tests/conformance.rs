@@ -897,3 +897,45 @@ async fn groups_members_messages_and_keys() {
         );
     }
 }
+
+/// PostgreSQL only: several nodes starting at once on one (empty) schema migrate it once,
+/// and a restart applies nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_nodes_starting_together_migrate_once() {
+    let Some(url) = std::env::var("USERPOOL_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) else {
+        return;
+    };
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("migrate_{}_{nanos}", std::process::id());
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let (url, schema) = (url.clone(), schema.clone());
+        nodes.push(tokio::spawn(async move {
+            PostgresStore::connect_in_schema(&url, Some(&schema)).await.unwrap()
+        }));
+    }
+    let mut stores = Vec::new();
+    for n in nodes {
+        stores.push(n.await.unwrap());
+    }
+    // Each sees the others' writes: one database.
+    stores[0].create_pool(&pool("us-east-1_shared")).await.unwrap();
+    for s in &stores {
+        assert!(s.get_pool("us-east-1_shared").await.unwrap().is_some());
+    }
+    drop(stores);
+    let again = PostgresStore::connect_in_schema(&url, Some(&schema)).await.unwrap();
+    assert_eq!(again.list_pools(None, 10).await.unwrap().items.len(), 1);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let applied: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 1);
+    assert!(matches!(
+        PostgresStore::connect_in_schema(&url, Some("no-such\"schema")).await,
+        Err(StoreError::Backend(_))
+    ));
+}
