@@ -8,7 +8,8 @@
 //!   and dates them, and keeps the configuration the operations layer encodes in
 //!   `settings` without reading it;
 //! - [`StoreError`] is the typed failure every verb returns;
-//! - [`sqlite::SqliteStore`] is the embedded default.
+//! - [`sqlite::SqliteStore`] is the embedded default; [`postgres::PostgresStore`] the shared
+//!   store several nodes use at once.
 //!
 //! Rules every implementation keeps:
 //! - a write returns only once it is committed (a crash after that loses nothing);
@@ -37,6 +38,7 @@
 //!
 //! This crate knows nothing of HTTP or of the wire types.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

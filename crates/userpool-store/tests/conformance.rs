@@ -7,17 +7,40 @@
 // `#[test]` functions only, not in the helpers they call).
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use userpool_store::postgres::PostgresStore;
 use userpool_store::sqlite::{Durability, SqliteStore};
 use userpool_store::{
-    CodeRecord, DeviceRecord, PasswordSpend, PoolRecord, Store, StoreError, UserRecord, VERSION_CONFLICT,
+    ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Lookups, MessageRecord, PasswordSpend, PoolRecord,
+    RefreshRecord, SigningKeyRecord, Store, StoreError, UserFilter, UserRecord, VERSION_CONFLICT,
 };
 
-/// A fresh store of every engine this build can reach, with its name.
-fn engines() -> Vec<(&'static str, Arc<dyn Store>, tempfile::TempDir)> {
+/// A fresh store of every engine this build can reach, with its name: SQLite always,
+/// PostgreSQL when `USERPOOL_TEST_POSTGRES` holds a connection URL (each store in a schema
+/// of its own, so tests run in parallel on one database; `.ci/run` starts a throw-away
+/// cluster and sets it).
+async fn engines() -> Vec<(&'static str, Arc<dyn Store>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteStore::open(&dir.path().join("t.db"), Durability::Normal).unwrap();
-    vec![("sqlite", Arc::new(sqlite) as Arc<dyn Store>, dir)]
+    let mut engines = vec![("sqlite", Arc::new(sqlite) as Arc<dyn Store>, dir)];
+    if let Some(url) = std::env::var("USERPOOL_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let schema = format!(
+            "conformance_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let store = PostgresStore::connect_in_schema(&url, Some(&schema)).await.unwrap();
+        engines.push((
+            "postgres",
+            Arc::new(store) as Arc<dyn Store>,
+            tempfile::tempdir().unwrap(),
+        ));
+    }
+    engines
 }
 
 async fn seed(store: &dyn Store) -> (String, String) {
@@ -54,7 +77,7 @@ async fn seed(store: &dyn Store) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn update_user_is_compare_and_set() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let a = store.get_user(&pool, &key).await.unwrap().unwrap();
         let b = a.clone();
@@ -83,7 +106,7 @@ async fn update_user_is_compare_and_set() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn password_attempts_hold_under_parallel_spends() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let now = 1_000_000;
         let spend = |s: Arc<dyn Store>, p: String, k: String, at: i64| async move {
@@ -166,7 +189,7 @@ async fn password_attempts_hold_under_parallel_spends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_check_that_never_resolves_frees_the_user_after_its_slot() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let t = 5_000_000;
         for _ in 0..5 {
@@ -198,7 +221,7 @@ async fn a_check_that_never_resolves_frees_the_user_after_its_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn code_attempts_are_spent_atomically_and_codes_taken_once() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let code = CodeRecord {
             pool_id: pool.clone(),
@@ -249,7 +272,7 @@ async fn code_attempts_are_spent_atomically_and_codes_taken_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn windows_count_and_roll_over() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let counts: Vec<i64> = {
             let mut v = Vec::new();
             for _ in 0..3 {
@@ -280,7 +303,7 @@ async fn windows_count_and_roll_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn device_writes_keep_their_own_columns() {
-    for (name, store, _dir) in engines() {
+    for (name, store, _dir) in engines().await {
         let (pool, key) = seed(store.as_ref()).await;
         let d = DeviceRecord {
             pool_id: pool.clone(),
@@ -326,4 +349,593 @@ async fn device_writes_keep_their_own_columns() {
         let now = store.get_device(&pool, &d.device_key).await.unwrap().unwrap();
         assert_eq!(now.last_auth_ms, 500, "{name}");
     }
+}
+
+fn pool(id: &str) -> PoolRecord {
+    PoolRecord {
+        id: id.into(),
+        name: "p".into(),
+        created_ms: 1,
+        modified_ms: 1,
+        settings: "{}".into(),
+    }
+}
+
+fn client(pool_id: &str, id: &str) -> ClientRecord {
+    ClientRecord {
+        client_id: id.into(),
+        pool_id: pool_id.into(),
+        name: "c".into(),
+        created_ms: 1,
+        modified_ms: 1,
+        sealed_secret: Some(vec![1, 2, 3]),
+        settings: "{}".into(),
+    }
+}
+
+fn user(pool_id: &str, key: &str, sub: &str, email: &str) -> UserRecord {
+    UserRecord {
+        pool_id: pool_id.into(),
+        username_key: key.into(),
+        username: key.to_uppercase(),
+        sub: sub.into(),
+        status: "CONFIRMED".into(),
+        enabled: true,
+        created_ms: 1,
+        modified_ms: 1,
+        attributes: vec![("sub".into(), sub.into()), ("email".into(), email.into())],
+        password: None,
+        password_set_ms: 0,
+        failed_attempts: 0,
+        locked_until_ms: 0,
+        tokens_valid_after_ms: 0,
+        version: 0,
+        mfa: String::new(),
+        lookups: Some(Lookups {
+            aliases: vec![format!("email:{email}")],
+            search: vec![("email".into(), email.into())],
+        }),
+    }
+}
+
+fn token(pool_id: &str, key: &str, hash: u8, origin: &str, expires_ms: i64) -> RefreshRecord {
+    RefreshRecord {
+        token_hash: vec![hash; 32],
+        pool_id: pool_id.into(),
+        username_key: key.into(),
+        client_id: "c".into(),
+        device_key: None,
+        origin_jti: origin.into(),
+        auth_time: 1,
+        created_ms: 1,
+        expires_ms,
+        rotated_at_ms: None,
+    }
+}
+
+fn device(pool_id: &str, key: &str, n: u8, confirmed: bool, remembered: bool, created_ms: i64) -> DeviceRecord {
+    DeviceRecord {
+        pool_id: pool_id.into(),
+        device_key: format!("us-east-1_00000000-0000-4000-8000-0000000000{n:02}"),
+        username_key: key.into(),
+        device_group_key: "-grp".into(),
+        confirmed,
+        remembered,
+        name: None,
+        salt: None,
+        verifier: None,
+        last_ip: None,
+        sdk: "s".into(),
+        created_ms,
+        modified_ms: created_ms,
+        last_auth_ms: created_ms,
+        version: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pools_and_clients_page_in_key_order_and_cascade() {
+    for (name, store, _dir) in engines().await {
+        for i in [3, 0, 4, 1, 2] {
+            store.create_pool(&pool(&format!("us-east-1_{i}"))).await.unwrap();
+        }
+        assert!(
+            matches!(
+                store.create_pool(&pool("us-east-1_0")).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+        let p1 = store.list_pools(None, 2).await.unwrap();
+        assert_eq!(p1.items.len(), 2, "{name}");
+        assert_eq!(p1.next_after.as_deref(), Some("us-east-1_1"), "{name}");
+        let p3 = store.list_pools(Some("us-east-1_3"), 2).await.unwrap();
+        assert_eq!((p3.items.len(), p3.next_after), (1, None), "{name}");
+        let mut p = store.get_pool("us-east-1_2").await.unwrap().unwrap();
+        p.settings = "{\"x\":1}".into();
+        p.modified_ms = 9;
+        store.update_pool(&p).await.unwrap();
+        assert_eq!(store.get_pool("us-east-1_2").await.unwrap(), Some(p), "{name}");
+        assert!(
+            matches!(store.update_pool(&pool("us-east-1_9")).await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+
+        for id in ["b", "a", "c"] {
+            store.create_client(&client("us-east-1_0", id)).await.unwrap();
+        }
+        assert!(
+            matches!(
+                store.create_client(&client("us-east-1_9", "z")).await,
+                Err(StoreError::NotFound)
+            ),
+            "{name}"
+        );
+        assert!(
+            matches!(
+                store.create_client(&client("us-east-1_1", "a")).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+        let page = store.list_clients("us-east-1_0", Some("a"), 1).await.unwrap();
+        assert_eq!(page.items[0].client_id, "b", "{name}");
+        assert_eq!(page.next_after.as_deref(), Some("b"), "{name}");
+        assert!(store.get_client("us-east-1_1", "a").await.unwrap().is_none(), "{name}");
+        let mut c = store.find_client("a").await.unwrap().unwrap();
+        assert_eq!(c.sealed_secret.as_deref(), Some(&[1u8, 2, 3][..]), "{name}");
+        c.name = "renamed".into();
+        store.update_client(&c).await.unwrap();
+        assert_eq!(
+            store.get_client("us-east-1_0", "a").await.unwrap().unwrap().name,
+            "renamed"
+        );
+        store.delete_client("us-east-1_0", "c").await.unwrap();
+        assert!(
+            matches!(store.delete_client("us-east-1_0", "c").await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+        // Deleting a pool takes everything in it.
+        store
+            .create_user(&user("us-east-1_0", "u", "s-u", "u@x.y"))
+            .await
+            .unwrap();
+        store.delete_pool("us-east-1_0").await.unwrap();
+        assert!(store.find_client("a").await.unwrap().is_none(), "{name}");
+        assert!(store.get_user("us-east-1_0", "u").await.unwrap().is_none(), "{name}");
+        assert!(
+            matches!(store.delete_pool("us-east-1_0").await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn users_are_unique_by_username_sub_and_alias() {
+    for (name, store, _dir) in engines().await {
+        let p = "us-east-1_users";
+        store.create_pool(&pool(p)).await.unwrap();
+        store.create_user(&user(p, "alice", "s-a", "a@x.y")).await.unwrap();
+        let clash = |u: UserRecord| {
+            let store = store.clone();
+            async move {
+                match store.create_user(&u).await {
+                    Err(StoreError::Conflict(c)) => c,
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        assert_eq!(clash(user(p, "alice", "s-2", "2@x.y")).await, "username", "{name}");
+        assert_eq!(clash(user(p, "bob", "s-a", "2@x.y")).await, "sub", "{name}");
+        assert_eq!(clash(user(p, "bob", "s-b", "a@x.y")).await, "alias", "{name}");
+        // Nothing of a refused create is left.
+        assert!(store.get_user(p, "bob").await.unwrap().is_none(), "{name}");
+        assert!(
+            matches!(
+                store.create_user(&user("us-east-1_none", "x", "s", "e")).await,
+                Err(StoreError::NotFound)
+            ),
+            "{name}"
+        );
+        store.create_user(&user(p, "bob", "s-b", "b@x.y")).await.unwrap();
+        let alice = store.find_user_by_alias(p, "email:a@x.y").await.unwrap().unwrap();
+        assert_eq!((alice.username.as_str(), alice.enabled), ("ALICE", true), "{name}");
+        assert_eq!(alice.attributes, user(p, "alice", "s-a", "a@x.y").attributes, "{name}");
+        assert_eq!(
+            store.find_user_by_sub(p, "s-b").await.unwrap().unwrap().username_key,
+            "bob"
+        );
+        // An update moves the alias; taking another user's alias is refused whole.
+        let mut a = alice.clone();
+        a.lookups = Some(Lookups {
+            aliases: vec!["email:new@x.y".into()],
+            search: vec![("email".into(), "new@x.y".into())],
+        });
+        store.update_user(&a).await.unwrap();
+        assert!(
+            store.find_user_by_alias(p, "email:a@x.y").await.unwrap().is_none(),
+            "{name}"
+        );
+        let mut a = store.find_user_by_alias(p, "email:new@x.y").await.unwrap().unwrap();
+        a.status = "RESET_REQUIRED".into();
+        a.lookups = Some(Lookups {
+            aliases: vec!["email:b@x.y".into()],
+            search: vec![],
+        });
+        assert!(
+            matches!(store.update_user(&a).await, Err(StoreError::Conflict("alias"))),
+            "{name}"
+        );
+        let now = store.get_user(p, "alice").await.unwrap().unwrap();
+        assert_eq!(now.status, "CONFIRMED", "{name}");
+        assert!(
+            store.find_user_by_alias(p, "email:new@x.y").await.unwrap().is_some(),
+            "{name}"
+        );
+        assert_eq!(store.count_users(p).await.unwrap(), 2, "{name}");
+        // TOTP steps are accepted once, in order.
+        assert!(store.use_totp_step(p, "alice", 10).await.unwrap(), "{name}");
+        assert!(!store.use_totp_step(p, "alice", 10).await.unwrap(), "{name}");
+        assert!(!store.use_totp_step(p, "alice", 9).await.unwrap(), "{name}");
+        store.delete_user(p, "alice").await.unwrap();
+        assert!(
+            store.find_user_by_alias(p, "email:new@x.y").await.unwrap().is_none(),
+            "{name}"
+        );
+        assert!(
+            matches!(store.delete_user(p, "alice").await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_users_filters_and_pages() {
+    for (name, store, _dir) in engines().await {
+        let p = "us-east-1_list";
+        store.create_pool(&pool(p)).await.unwrap();
+        for (k, e) in [
+            ("d", "ann@x.y"),
+            ("a", "bob@x.y"),
+            ("c", "ann@z.y"),
+            ("b", "al@x.y"),
+            ("e", "\u{e9}@x.y"),
+        ] {
+            store.create_user(&user(p, k, &format!("s-{k}"), e)).await.unwrap();
+        }
+        let mut disabled = store.get_user(p, "c").await.unwrap().unwrap();
+        disabled.enabled = false;
+        store.update_user(&disabled).await.unwrap();
+        let keys = |page: &userpool_store::Page<UserRecord>| {
+            page.items.iter().map(|u| u.username_key.clone()).collect::<Vec<_>>()
+        };
+        let first = store.list_users(p, None, None, 2).await.unwrap();
+        assert_eq!(keys(&first), ["a", "b"], "{name}");
+        let rest = store
+            .list_users(p, None, first.next_after.as_deref(), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            (keys(&rest), rest.next_after),
+            (vec!["c".into(), "d".into(), "e".into()], None),
+            "{name}"
+        );
+        let filter = |attribute: &str, value: &str, prefix: bool| UserFilter {
+            attribute: attribute.into(),
+            value: value.into(),
+            prefix,
+        };
+        // By attribute value, in (value, key) order, resumed after the page's last pair.
+        let f = filter("email", "a", true);
+        let page = store.list_users(p, Some(&f), None, 2).await.unwrap();
+        assert_eq!(keys(&page), ["b", "d"], "{name}");
+        let page = store
+            .list_users(p, Some(&f), page.next_after.as_deref(), 2)
+            .await
+            .unwrap();
+        assert_eq!((keys(&page), page.next_after), (vec!["c".into()], None), "{name}");
+        let f = filter("email", "ann@x.y", false);
+        assert_eq!(
+            keys(&store.list_users(p, Some(&f), None, 10).await.unwrap()),
+            ["d"],
+            "{name}"
+        );
+        // Byte order: a non-ASCII value sorts after every ASCII one.
+        let f = filter("email", "", true);
+        let all = store.list_users(p, Some(&f), None, 10).await.unwrap();
+        assert_eq!(keys(&all), ["b", "d", "c", "a", "e"], "{name}");
+        let f = filter("status", "Disabled", false);
+        assert_eq!(
+            keys(&store.list_users(p, Some(&f), None, 10).await.unwrap()),
+            ["c"],
+            "{name}"
+        );
+        let f = filter("sub", "s-", true);
+        assert_eq!(
+            store.list_users(p, Some(&f), None, 10).await.unwrap().items.len(),
+            5,
+            "{name}"
+        );
+        let f = filter("cognito:user_status", "CONF", true);
+        assert_eq!(
+            store.list_users(p, Some(&f), None, 10).await.unwrap().items.len(),
+            5,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_tokens_rotate_once_and_sign_out_revokes_families() {
+    for (name, store, _dir) in engines().await {
+        let (p, k) = seed(store.as_ref()).await;
+        store.put_refresh_token(&token(&p, &k, 1, "o1", 10_000)).await.unwrap();
+        assert!(
+            matches!(
+                store.put_refresh_token(&token(&p, "nobody", 9, "o9", 1)).await,
+                Err(StoreError::NotFound)
+            ),
+            "{name}"
+        );
+        // Two uses of one token at once: one rotates it.
+        let (t2, t3) = (token(&p, &k, 2, "o1", 10_000), token(&p, &k, 3, "o1", 10_000));
+        let (a, b) = tokio::join!(
+            store.rotate_refresh_token(&[1; 32], &t2, 50),
+            store.rotate_refresh_token(&[1; 32], &t3, 60),
+        );
+        assert!(a.unwrap() ^ b.unwrap(), "{name}");
+        let old = store.get_refresh_token(&[1; 32]).await.unwrap().unwrap();
+        assert!(matches!(old.rotated_at_ms, Some(50 | 60)), "{name}");
+        assert_eq!(
+            store.get_refresh_token(&[2; 32]).await.unwrap().unwrap().origin_jti,
+            "o1"
+        );
+        store.revoke_refresh_token(&[2; 32], "o1", 20_000).await.unwrap();
+        assert!(store.get_refresh_token(&[2; 32]).await.unwrap().is_none(), "{name}");
+        assert!(store.is_origin_revoked("o1").await.unwrap(), "{name}");
+        store.put_refresh_token(&token(&p, &k, 4, "o4", 10_000)).await.unwrap();
+        store.put_refresh_token(&token(&p, &k, 5, "o4", 10_000)).await.unwrap();
+        store.sign_out_user(&p, &k, 700).await.unwrap();
+        assert!(store.is_origin_revoked("o4").await.unwrap(), "{name}");
+        assert!(store.get_refresh_token(&[4; 32]).await.unwrap().is_none(), "{name}");
+        assert!(store.get_refresh_token(&[3; 32]).await.unwrap().is_none(), "{name}");
+        assert_eq!(
+            store.get_user(&p, &k).await.unwrap().unwrap().tokens_valid_after_ms,
+            700
+        );
+        // The instant never goes back.
+        store.sign_out_user(&p, &k, 600).await.unwrap();
+        assert_eq!(
+            store.get_user(&p, &k).await.unwrap().unwrap().tokens_valid_after_ms,
+            700
+        );
+        assert!(
+            matches!(store.sign_out_user(&p, "nobody", 1).await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+        // Sign-in states are consumed once.
+        assert!(store.consume_state(&[9; 16], 100).await.unwrap(), "{name}");
+        assert!(!store.consume_state(&[9; 16], 100).await.unwrap(), "{name}");
+        // Expired rows go in batches.
+        store.put_refresh_token(&token(&p, &k, 6, "o6", 100)).await.unwrap();
+        assert!(store.prune_expired(1_000_000, 10).await.unwrap() >= 2, "{name}");
+        assert!(store.get_refresh_token(&[6; 32]).await.unwrap().is_none(), "{name}");
+        assert!(store.consume_state(&[9; 16], 100).await.unwrap(), "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn devices_list_replace_stale_ones_and_go_with_their_user() {
+    for (name, store, _dir) in engines().await {
+        let (p, k) = seed(store.as_ref()).await;
+        store.put_device(&device(&p, &k, 1, true, true, 10), 0).await.unwrap();
+        store.put_device(&device(&p, &k, 2, true, false, 10), 0).await.unwrap();
+        store.put_device(&device(&p, &k, 3, false, false, 10), 0).await.unwrap();
+        assert!(
+            matches!(
+                store.put_device(&device(&p, &k, 1, true, true, 10), 0).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{name}"
+        );
+        assert!(
+            matches!(
+                store.put_device(&device(&p, "nobody", 9, true, true, 10), 0).await,
+                Err(StoreError::NotFound)
+            ),
+            "{name}"
+        );
+        let all = store.list_devices(&p, &k, false, None, 1).await.unwrap();
+        assert_eq!(all.items.len(), 1, "{name}");
+        let rest = store
+            .list_devices(&p, &k, false, all.next_after.as_deref(), 10)
+            .await
+            .unwrap();
+        assert_eq!((rest.items.len(), rest.next_after), (1, None), "{name}");
+        assert_eq!(store.list_devices(&p, &k, true, None, 10).await.unwrap().items.len(), 1);
+        assert_eq!(store.device_group_key(&p, &k).await.unwrap().as_deref(), Some("-grp"));
+        // A new issued device clears the never-confirmed ones issued before the cutoff.
+        store
+            .put_device(&device(&p, &k, 4, false, false, 100), 50)
+            .await
+            .unwrap();
+        assert!(store
+            .get_device(&p, &device(&p, &k, 3, false, false, 0).device_key)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .get_device(&p, &device(&p, &k, 1, false, false, 0).device_key)
+            .await
+            .unwrap()
+            .is_some());
+        let d2 = device(&p, &k, 2, false, false, 0).device_key;
+        store.delete_device(&p, &d2).await.unwrap();
+        assert!(
+            matches!(store.delete_device(&p, &d2).await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+        assert!(
+            matches!(store.touch_device(&p, &d2, 1, "ip").await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+        store.delete_user(&p, &k).await.unwrap();
+        assert!(store.device_group_key(&p, &k).await.unwrap().is_none(), "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn groups_members_messages_and_keys() {
+    for (name, store, _dir) in engines().await {
+        let (p, k) = seed(store.as_ref()).await;
+        let group = |n: &str| GroupRecord {
+            pool_id: p.clone(),
+            name: n.into(),
+            description: None,
+            role_arn: None,
+            precedence: Some(3),
+            created_ms: 1,
+            modified_ms: 1,
+        };
+        for g in ["b", "a", "c"] {
+            store.create_group(&group(g)).await.unwrap();
+        }
+        assert!(
+            matches!(store.create_group(&group("a")).await, Err(StoreError::Conflict(_))),
+            "{name}"
+        );
+        let mut g = group("none");
+        g.pool_id = "us-east-1_none".into();
+        assert!(
+            matches!(store.create_group(&g).await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+        let page = store.list_groups(&p, None, 2).await.unwrap();
+        assert_eq!(page.next_after.as_deref(), Some("b"), "{name}");
+        let mut a = store.get_group(&p, "a").await.unwrap().unwrap();
+        a.description = Some("d".into());
+        a.precedence = None;
+        store.update_group(&a).await.unwrap();
+        assert_eq!(store.get_group(&p, "a").await.unwrap(), Some(a.clone()), "{name}");
+        store.add_to_group(&p, "a", &k).await.unwrap();
+        store.add_to_group(&p, "a", &k).await.unwrap();
+        store.add_to_group(&p, "c", &k).await.unwrap();
+        assert!(
+            matches!(store.add_to_group(&p, "zz", &k).await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+        let of_user = store.groups_of_user(&p, &k, None, 10).await.unwrap();
+        assert_eq!(
+            of_user.items.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+            ["a", "c"],
+            "{name}"
+        );
+        assert_eq!(
+            store.users_in_group(&p, "a", None, 10).await.unwrap().items.len(),
+            1,
+            "{name}"
+        );
+        store.remove_from_group(&p, "a", &k).await.unwrap();
+        store.remove_from_group(&p, "a", &k).await.unwrap();
+        store.delete_group(&p, "c").await.unwrap();
+        assert!(
+            store.groups_of_user(&p, &k, None, 10).await.unwrap().items.is_empty(),
+            "{name}"
+        );
+        assert!(
+            matches!(store.delete_group(&p, "c").await, Err(StoreError::NotFound)),
+            "{name}"
+        );
+
+        // The outbox numbers messages in the order they were sent.
+        let message = |who: &str| MessageRecord {
+            id: 0,
+            pool_id: p.clone(),
+            username_key: who.into(),
+            username: who.into(),
+            channel: "EMAIL".into(),
+            destination: "a@x.y".into(),
+            subject: Some("s".into()),
+            sealed_body: vec![1, 2],
+            kind: "signup".into(),
+            created_ms: 1,
+            expires_ms: 100,
+        };
+        let first = store.put_message(&message(&k)).await.unwrap();
+        let second = store.put_message(&message("other")).await.unwrap();
+        let third = store.put_message(&message(&k)).await.unwrap();
+        assert!(first < second && second < third, "{name}");
+        let mine = store.list_messages(&p, Some(&k), 0, 10).await.unwrap();
+        assert_eq!(mine.iter().map(|m| m.id).collect::<Vec<_>>(), [first, third], "{name}");
+        assert_eq!(mine[0].sealed_body, vec![1, 2], "{name}");
+        assert_eq!(
+            store.list_messages(&p, None, first, 1).await.unwrap()[0].id,
+            second,
+            "{name}"
+        );
+
+        let key = |kid: &str, created_ms: i64| SigningKeyRecord {
+            pool_id: p.clone(),
+            kid: kid.into(),
+            token_use: "id".into(),
+            sealed_private: vec![1],
+            public_n: vec![2],
+            public_e: vec![1, 0, 1],
+            created_ms,
+        };
+        store.put_signing_key(&key("k2", 5)).await.unwrap();
+        store.put_signing_key(&key("k1", 7)).await.unwrap();
+        assert!(
+            matches!(store.put_signing_key(&key("k1", 7)).await, Err(StoreError::Conflict(_))),
+            "{name}"
+        );
+        let keys = store.signing_keys(&p).await.unwrap();
+        assert_eq!(
+            keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            ["k2", "k1"],
+            "{name}"
+        );
+    }
+}
+
+/// PostgreSQL only: several nodes starting at once on one (empty) schema migrate it once,
+/// and a restart applies nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_nodes_starting_together_migrate_once() {
+    let Some(url) = std::env::var("USERPOOL_TEST_POSTGRES").ok().filter(|u| !u.is_empty()) else {
+        return;
+    };
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let schema = format!("migrate_{}_{nanos}", std::process::id());
+    let mut nodes = Vec::new();
+    for _ in 0..4 {
+        let (url, schema) = (url.clone(), schema.clone());
+        nodes.push(tokio::spawn(async move {
+            PostgresStore::connect_in_schema(&url, Some(&schema)).await.unwrap()
+        }));
+    }
+    let mut stores = Vec::new();
+    for n in nodes {
+        stores.push(n.await.unwrap());
+    }
+    // Each sees the others' writes: one database.
+    stores[0].create_pool(&pool("us-east-1_shared")).await.unwrap();
+    for s in &stores {
+        assert!(s.get_pool("us-east-1_shared").await.unwrap().is_some());
+    }
+    drop(stores);
+    let again = PostgresStore::connect_in_schema(&url, Some(&schema)).await.unwrap();
+    assert_eq!(again.list_pools(None, 10).await.unwrap().items.len(), 1);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let applied: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 1);
+    assert!(matches!(
+        PostgresStore::connect_in_schema(&url, Some("no-such\"schema")).await,
+        Err(StoreError::Backend(_))
+    ));
 }
