@@ -559,10 +559,17 @@ impl Store for PostgresStore {
 
     async fn delete_pool(&self, id: &str) -> StoreResult<()> {
         let c = self.client().await?;
-        let n = execute(&c, "DELETE FROM user_pools WHERE id = $1", &[&id])
-            .await
-            .map_err(pg)?;
-        one_row(n)
+        // One statement: the pool (its children cascade) and its outbox messages.
+        let rows = query(
+            &c,
+            "WITH gone AS (DELETE FROM user_pools WHERE id = $1 RETURNING 1), \
+             messages AS (DELETE FROM outbox WHERE pool_id = $1 AND EXISTS (SELECT 1 FROM gone)) \
+             SELECT 1 FROM gone",
+            &[&id],
+        )
+        .await
+        .map_err(pg)?;
+        one_row(u64::try_from(rows.len()).unwrap_or(0))
     }
 
     async fn create_client(&self, client: &ClientRecord) -> StoreResult<()> {
@@ -906,14 +913,18 @@ impl Store for PostgresStore {
 
     async fn delete_user(&self, pool_id: &str, username_key: &str) -> StoreResult<()> {
         let c = self.client().await?;
-        let n = execute(
+        // One statement: the user (their children cascade) and their outbox messages.
+        let rows = query(
             &c,
-            "DELETE FROM users WHERE pool_id = $1 AND username_key = $2",
+            "WITH gone AS (DELETE FROM users WHERE pool_id = $1 AND username_key = $2 RETURNING 1), \
+             messages AS (DELETE FROM outbox WHERE pool_id = $1 AND username_key = $2 \
+                          AND EXISTS (SELECT 1 FROM gone)) \
+             SELECT 1 FROM gone",
             &[&pool_id, &username_key],
         )
         .await
         .map_err(pg)?;
-        one_row(n)
+        one_row(u64::try_from(rows.len()).unwrap_or(0))
     }
 
     async fn list_users(

@@ -873,6 +873,10 @@ async fn groups_members_messages_and_keys() {
             second,
             "{name}"
         );
+        // A user's messages go with the user.
+        store.delete_user(&p, &k).await.unwrap();
+        let left = store.list_messages(&p, None, 0, 10).await.unwrap();
+        assert_eq!(left.iter().map(|m| m.id).collect::<Vec<_>>(), [second], "{name}");
 
         let key = |kid: &str, created_ms: i64| SigningKeyRecord {
             pool_id: p.clone(),
