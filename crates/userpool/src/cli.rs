@@ -35,6 +35,9 @@ pub struct OutboxArgs {
     /// The SQLite data file the server uses.
     #[arg(long, env = "USERPOOL_DATA", default_value = "userpool-data/userpool.db")]
     pub data: PathBuf,
+    /// The PostgreSQL database the server uses (instead of `--data`).
+    #[arg(long, env = "USERPOOL_DATABASE")]
+    pub database: Option<String>,
     /// The data key file (defaults to the data file's path with `.key` appended).
     #[arg(long, env = "USERPOOL_DATA_KEY_FILE")]
     pub data_key_file: Option<PathBuf>,
@@ -53,6 +56,9 @@ pub struct CodesArgs {
     /// The SQLite data file the server uses.
     #[arg(long, env = "USERPOOL_DATA", default_value = "userpool-data/userpool.db")]
     pub data: PathBuf,
+    /// The PostgreSQL database the server uses (instead of `--data`).
+    #[arg(long, env = "USERPOOL_DATABASE")]
+    pub database: Option<String>,
     /// The data key file (defaults to the data file's path with `.key` appended).
     #[arg(long, env = "USERPOOL_DATA_KEY_FILE")]
     pub data_key_file: Option<PathBuf>,
@@ -126,6 +132,12 @@ pub struct ServeArgs {
     /// Commit durability of the SQLite store.
     #[arg(long, env = "USERPOOL_SYNC", value_enum, default_value_t = Sync::Normal)]
     pub sync: Sync,
+    /// Keep state in this PostgreSQL database (`postgres://user@host:port/db`) instead of
+    /// the SQLite file: several nodes can share it. Needs `--data-key-file` (every node
+    /// must seal with the same key). Migrations are applied at start, once, under an
+    /// advisory lock.
+    #[arg(long, env = "USERPOOL_DATABASE")]
+    pub database: Option<String>,
     /// Also send email messages to this SMTP server (`smtp://host:port`, plain SMTP, e.g.
     /// Mailpit or MailHog); every message is kept in the outbox either way.
     #[arg(long, env = "USERPOOL_SMTP_URL")]

@@ -31,6 +31,7 @@ pub mod totp;
 use app::{App, Config};
 use cli::ServeArgs;
 use std::sync::Arc;
+use userpool_store::postgres::PostgresStore;
 use userpool_store::sqlite::{Durability, SqliteStore};
 
 /// Why the server could not start.
@@ -60,6 +61,9 @@ pub enum StartError {
         "refusing to listen on {0} with the default test/test credentials: give --iam PATH, or --allow-default-credentials"
     )]
     DefaultCredentialsExposed(std::net::SocketAddr),
+    /// `--database` without a shared data key.
+    #[error("--database needs --data-key-file (or USERPOOL_DATA_KEY_FILE): every node must seal with the same key")]
+    NoSharedKey,
     /// `--smtp-url` was refused.
     #[error("{0}")]
     Smtp(String),
@@ -79,10 +83,23 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         cli::Sync::Normal => Durability::Normal,
         cli::Sync::Full => Durability::Full,
     };
-    let store = SqliteStore::open(&args.data, durability).map_err(|source| StartError::Store {
-        path: args.data.display().to_string(),
-        source,
-    })?;
+    let store: Arc<dyn userpool_store::Store> = match &args.database {
+        Some(url) => {
+            if args.data_key_file.is_none() {
+                return Err(StartError::NoSharedKey);
+            }
+            Arc::new(PostgresStore::connect(url).await.map_err(|source| StartError::Store {
+                path: redact(url),
+                source,
+            })?)
+        }
+        None => Arc::new(
+            SqliteStore::open(&args.data, durability).map_err(|source| StartError::Store {
+                path: args.data.display().to_string(),
+                source,
+            })?,
+        ),
+    };
     let key_file = key_file(&args.data, args.data_key_file.as_ref());
     let sealer = seal::Sealer::load_or_create(&key_file)?;
     let identities = load_identities(&args)?;
@@ -105,7 +122,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         None => format!("http://{addr}"),
     };
     let app = Arc::new(App {
-        store: Arc::new(store),
+        store,
         config: Config {
             region: args.region.clone(),
             account_id: args.account_id.clone(),
@@ -119,7 +136,11 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         mailer,
         pools: std::sync::RwLock::default(),
     });
-    tracing::info!(endpoint = %format!("http://{addr}"), data = %args.data.display(), region = %args.region, "userpool listening");
+    let data = match &args.database {
+        Some(url) => redact(url),
+        None => args.data.display().to_string(),
+    };
+    tracing::info!(endpoint = %format!("http://{addr}"), data = %data, region = %args.region, "userpool listening");
     let pruner = tokio::spawn(prune_expired(app.store.clone()));
     server::serve(app, listener, shutdown).await;
     pruner.abort();
@@ -191,26 +212,41 @@ fn key_file(data: &std::path::Path, given: Option<&std::path::PathBuf>) -> std::
     })
 }
 
-/// Opens the data file for reading beside a running server, with its data key.
-fn open_for_reading(
+/// A database URL without its password, for logs and errors.
+fn redact(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://…@{host}"),
+        _ => url.to_string(),
+    }
+}
+
+/// Opens the store for reading beside a running server (the SQLite file, or the
+/// PostgreSQL database), with its data key.
+async fn open_for_reading(
     data: &std::path::Path,
+    database: Option<&str>,
     key: Option<&std::path::PathBuf>,
-) -> Result<(SqliteStore, seal::Sealer), StartError> {
-    let store = SqliteStore::open_for_reading(data).map_err(|source| StartError::Store {
-        path: data.display().to_string(),
-        source,
-    })?;
+) -> Result<(Arc<dyn userpool_store::Store>, seal::Sealer), StartError> {
+    let store: Arc<dyn userpool_store::Store> = match database {
+        Some(url) => Arc::new(PostgresStore::connect(url).await.map_err(|source| StartError::Store {
+            path: redact(url),
+            source,
+        })?),
+        None => Arc::new(SqliteStore::open_for_reading(data).map_err(|source| StartError::Store {
+            path: data.display().to_string(),
+            source,
+        })?),
+    };
     let sealer = seal::Sealer::load_or_create(&key_file(data, key))?;
     Ok((store, sealer))
 }
 
 /// The user a command names: the username (as given, then lowercased), an alias or the sub.
 async fn find_user(
-    store: &SqliteStore,
+    store: &dyn userpool_store::Store,
     pool: &str,
     name: &str,
 ) -> Result<Option<userpool_store::UserRecord>, userpool_store::StoreError> {
-    use userpool_store::Store as _;
     let mut user = store.get_user(pool, name).await?;
     if user.is_none() {
         user = store.get_user(pool, &name.to_lowercase()).await?;
@@ -230,13 +266,12 @@ async fn find_user(
 
 /// `userpool codes`: the live codes of a user, as a JSON array.
 pub async fn codes(args: cli::CodesArgs, now_ms: i64) -> Result<String, StartError> {
-    use userpool_store::Store as _;
-    let (store, sealer) = open_for_reading(&args.data, args.data_key_file.as_ref())?;
+    let (store, sealer) = open_for_reading(&args.data, args.database.as_deref(), args.data_key_file.as_ref()).await?;
     let store_err = |source| StartError::Store {
         path: args.data.display().to_string(),
         source,
     };
-    let Some(user) = find_user(&store, &args.pool_id, &args.username)
+    let Some(user) = find_user(store.as_ref(), &args.pool_id, &args.username)
         .await
         .map_err(store_err)?
     else {
@@ -264,14 +299,16 @@ pub async fn codes(args: cli::CodesArgs, now_ms: i64) -> Result<String, StartErr
 
 /// `userpool outbox`: the messages of a pool (or of one user), as a JSON array.
 pub async fn outbox(args: cli::OutboxArgs) -> Result<String, StartError> {
-    use userpool_store::Store as _;
-    let (store, sealer) = open_for_reading(&args.data, args.data_key_file.as_ref())?;
+    let (store, sealer) = open_for_reading(&args.data, args.database.as_deref(), args.data_key_file.as_ref()).await?;
     let store_err = |source| StartError::Store {
         path: args.data.display().to_string(),
         source,
     };
     let key = match &args.username {
-        Some(name) => match find_user(&store, &args.pool_id, name).await.map_err(store_err)? {
+        Some(name) => match find_user(store.as_ref(), &args.pool_id, name)
+            .await
+            .map_err(store_err)?
+        {
             Some(u) => Some(u.username_key),
             None => return Ok("[]".into()),
         },

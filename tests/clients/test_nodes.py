@@ -1,0 +1,128 @@
+"""Several stateless nodes on one PostgreSQL database (`--database`), as a load balancer
+would spread requests: a sign-in begun on node 1 finishes on node 2, a device confirmed
+through node 2 is read on node 3 the moment the confirm returned, a change on one node is
+seen by the next request on another, and a node killed with SIGKILL loses nothing
+acknowledged while the others keep serving.
+
+Needs USERPOOL_TEST_POSTGRES (a database URL; `.ci/run` starts a throw-away cluster and
+sets it)."""
+
+import os
+import secrets
+import threading
+
+import pytest
+from pycognito import aws_srp
+
+from conftest import PASSWORD, Server, make_user
+
+DATABASE = os.environ.get("USERPOOL_TEST_POSTGRES")
+pytestmark = pytest.mark.skipif(not DATABASE, reason="USERPOOL_TEST_POSTGRES is not set")
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    key = tmp_path / "shared.key"
+    key.write_bytes(secrets.token_bytes(32))
+    started = []
+    try:
+        for i in range(3):
+            d = tmp_path / f"node{i}"
+            d.mkdir()
+            # One --public-url for all, as behind a load balancer: tokens name one issuer.
+            started.append(Server(d, ["--database", DATABASE, "--data-key-file", str(key),
+                                      "--public-url", "http://userpool.test"]).start())
+        yield started
+    finally:
+        for s in started:
+            s.stop()
+
+
+class Split:
+    """A boto3-like client sending InitiateAuth to one node and the challenge answers to
+    another."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def initiate_auth(self, **kw):
+        return self.first.initiate_auth(**kw)
+
+    def respond_to_auth_challenge(self, **kw):
+        return self.second.respond_to_auth_challenge(**kw)
+
+
+def test_requests_hop_between_nodes(nodes):
+    n1, n2, n3 = (s.client() for s in nodes)
+    pool = n1.create_user_pool(PoolName="nodes", DeviceConfiguration={
+        "ChallengeRequiredOnNewDevice": True, "DeviceOnlyRememberedOnUserPrompt": False})["UserPool"]
+    client = n2.create_user_pool_client(UserPoolId=pool["Id"], ClientName="app", ExplicitAuthFlows=[
+        "ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+    make_user(n3, pool["Id"], "alice")
+    # SRP: InitiateAuth on node 1, PASSWORD_VERIFIER on node 2.
+    srp = aws_srp.AWSSRP(username="alice", password=PASSWORD, pool_id=pool["Id"], client_id=client["ClientId"],
+                         client=Split(n1, n2))
+    res = srp.authenticate_user()["AuthenticationResult"]
+    ndm = res["NewDeviceMetadata"]
+    # Confirmed through node 2, read on node 3 at once.
+    device_password, cfg = aws_srp.generate_hash_device(ndm["DeviceGroupKey"], ndm["DeviceKey"])
+    n2.confirm_device(AccessToken=res["AccessToken"], DeviceKey=ndm["DeviceKey"],
+                      DeviceSecretVerifierConfig=cfg, DeviceName="laptop")
+    got = n3.admin_get_device(UserPoolId=pool["Id"], Username="alice", DeviceKey=ndm["DeviceKey"])["Device"]
+    attrs = {a["Name"]: a["Value"] for a in got["DeviceAttributes"]}
+    assert attrs["device_name"] == "laptop" and attrs["dev:device_remembered_status"] == "remembered"
+    # The remembered device's sign-in hops too: node 3 starts, node 1 answers every step.
+    device = {"device_key": ndm["DeviceKey"], "device_group_key": ndm["DeviceGroupKey"],
+              "device_password": device_password}
+    again = aws_srp.AWSSRP(username="alice", password=PASSWORD, pool_id=pool["Id"], client_id=client["ClientId"],
+                           client=Split(n3, n1), **device).authenticate_user()["AuthenticationResult"]
+    # The token one node signed is accepted by another (the keys are shared).
+    assert n2.get_user(AccessToken=again["AccessToken"])["Username"] == "alice"
+    # A change on one node is seen by the next request on another.
+    n1.update_user_pool_client(UserPoolId=pool["Id"], ClientId=client["ClientId"], ClientName="renamed",
+                               ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+    with pytest.raises(n3.exceptions.InvalidParameterException):
+        n3.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_SRP_AUTH",
+                         AuthParameters={"USERNAME": "alice", "SRP_A": "0a" * 64})
+    n2.update_user_pool(UserPoolId=pool["Id"], MfaConfiguration="OFF",
+                        DeviceConfiguration={"ChallengeRequiredOnNewDevice": False})
+    assert n3.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["DeviceConfiguration"] == {
+        "ChallengeRequiredOnNewDevice": False}
+    # Attempt limits hold across nodes: five failures anywhere lock everywhere.
+    for n in (n1, n2, n3, n1, n2):
+        with pytest.raises(n.exceptions.NotAuthorizedException):
+            n.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                            AuthParameters={"USERNAME": "alice", "PASSWORD": "wrong-Passw0rd!"})
+    with pytest.raises(n3.exceptions.NotAuthorizedException) as e:
+        n3.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                         AuthParameters={"USERNAME": "alice", "PASSWORD": PASSWORD})
+    assert e.value.response["Error"]["Message"] == "Password attempts exceeded"
+
+
+def test_a_killed_node_loses_nothing_acknowledged(nodes):
+    n1, n2, n3 = nodes
+    a, b = n1.client(), n2.client()
+    pool = a.create_user_pool(PoolName="kill")["UserPool"]
+    made, errors, stop = [], [], threading.Event()
+
+    def create_on_node_1():
+        i = 0
+        while not stop.is_set():
+            try:
+                a.admin_create_user(UserPoolId=pool["Id"], Username=f"u{i}", MessageAction="SUPPRESS")
+                made.append(f"u{i}")
+            except Exception:  # the node is being killed: unacknowledged, so not counted
+                return
+            i += 1
+
+    t = threading.Thread(target=create_on_node_1)
+    t.start()
+    while len(made) < 20 and t.is_alive():
+        threading.Event().wait(0.01)
+    n1.kill()
+    stop.set()
+    t.join(30)
+    # Every create node 1 acknowledged is there, read through the other nodes.
+    for name in made:
+        assert b.admin_get_user(UserPoolId=pool["Id"], Username=name)["Username"] == name
+    assert n3.client().describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["Id"] == pool["Id"]
