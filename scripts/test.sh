@@ -15,5 +15,15 @@ echo "== client venv"
 bash scripts/setup-clients.sh
 echo "== end-to-end: boto3, AWS CLI, pycognito against target/debug/userpool"
 USERPOOL_BIN="$PWD/target/debug/userpool" .venv/bin/python -m pytest tests/clients -n 2 -q -p no:cacheprovider "$@"
+if [ -n "${USERPOOL_TEST_POSTGRES:-}" ]; then
+  # The same suite again with every server (and `userpool codes` / `outbox`) on
+  # PostgreSQL, through the environment the flags read; one data key for all of them.
+  echo "== end-to-end again on PostgreSQL ($USERPOOL_TEST_POSTGRES)"
+  key_dir=$(mktemp -d)
+  head -c 32 /dev/urandom > "$key_dir/shared.key"
+  USERPOOL_DATABASE="$USERPOOL_TEST_POSTGRES" USERPOOL_DATA_KEY_FILE="$key_dir/shared.key" \
+    USERPOOL_BIN="$PWD/target/debug/userpool" .venv/bin/python -m pytest tests/clients -n 2 -q -p no:cacheprovider "$@"
+  rm -rf "$key_dir"
+fi
 echo "== end-to-end: aws-sdk-js v3, amazon-cognito-identity-js against target/debug/userpool"
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error && USERPOOL_BIN="$PWD/../../target/debug/userpool" node --test --test-reporter=spec)
