@@ -166,3 +166,10 @@ def test_server_keeps_serving_after_bad_input(server, idp):
     for _ in range(20):
         post(server, b"\x00\x01garbage")
     assert "UserPools" in idp.list_user_pools(MaxResults=1)
+
+
+def test_health_and_readiness_endpoints(server):
+    """For load balancers: /health while the process runs, /ready once the store answers."""
+    assert requests.get(f"{server.endpoint}/health", timeout=5).json() == {"status": "ok"}
+    r = requests.get(f"{server.endpoint}/ready", timeout=5)
+    assert r.status_code == 200 and r.json() == {"status": "ready"}

@@ -126,3 +126,47 @@ def test_a_killed_node_loses_nothing_acknowledged(nodes):
     for name in made:
         assert b.admin_get_user(UserPoolId=pool["Id"], Username=name)["Username"] == name
     assert n3.client().describe_user_pool(UserPoolId=pool["Id"])["UserPool"]["Id"] == pool["Id"]
+
+
+def test_concurrent_writes_through_different_nodes(nodes):
+    """The same username created through three nodes at once: exactly one wins. Parallel
+    attribute writes to one user through different nodes: every acknowledged one stands."""
+    from concurrent.futures import ThreadPoolExecutor
+    clients = [s.client() for s in nodes]
+    schema = [{"Name": f"a{i}", "AttributeDataType": "String"} for i in range(9)]
+    pool = clients[0].create_user_pool(PoolName="race", Schema=schema)["UserPool"]
+    for round_ in range(5):
+        name = f"dup{round_}"
+        barrier = threading.Barrier(3)
+
+        def create(c):
+            barrier.wait()
+            try:
+                c.admin_create_user(UserPoolId=pool["Id"], Username=name, MessageAction="SUPPRESS")
+                return "ok"
+            except c.exceptions.UsernameExistsException:
+                return "exists"
+
+        with ThreadPoolExecutor(3) as ex:
+            outcomes = list(ex.map(create, clients))
+        assert sorted(outcomes) == ["exists", "exists", "ok"], outcomes
+    barrier = threading.Barrier(9)
+
+    def write(i):
+        c = clients[i % 3]
+        barrier.wait()
+        c.admin_update_user_attributes(UserPoolId=pool["Id"], Username="dup0",
+                                       UserAttributes=[{"Name": f"custom:a{i}", "Value": str(i)}])
+
+    with ThreadPoolExecutor(9) as ex:
+        list(ex.map(write, range(9)))
+    attrs = {a["Name"]: a["Value"] for a in
+             clients[2].admin_get_user(UserPoolId=pool["Id"], Username="dup0")["UserAttributes"]}
+    assert all(attrs.get(f"custom:a{i}") == str(i) for i in range(9)), attrs
+
+
+def test_health_and_readiness(nodes):
+    import requests
+    for s in nodes:
+        assert requests.get(f"{s.endpoint}/health", timeout=5).json() == {"status": "ok"}
+        assert requests.get(f"{s.endpoint}/ready", timeout=5).json() == {"status": "ready"}

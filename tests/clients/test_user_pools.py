@@ -199,8 +199,13 @@ def test_cli_create_describe_list_delete(server):
     assert abs(created["CreationDate"] - time.time()) < 120
     described = server.aws("describe-user-pool", "--user-pool-id", pid)["UserPool"]
     assert described["Name"] == "cli-pool"
+    # Every page (a shared database may hold more pools than one page).
     listed = server.aws("list-user-pools", "--max-results", "60")
-    assert pid in [p["Id"] for p in listed["UserPools"]]
+    ids = [p["Id"] for p in listed["UserPools"]]
+    while "NextToken" in listed and pid not in ids:
+        listed = server.aws("list-user-pools", "--max-results", "60", "--next-token", listed["NextToken"])
+        ids += [p["Id"] for p in listed["UserPools"]]
+    assert pid in ids
     server.aws("update-user-pool", "--user-pool-id", pid, "--mfa-configuration", "OFF")
     server.aws("delete-user-pool", "--user-pool-id", pid)
     p = server.aws("describe-user-pool", "--user-pool-id", pid, check=False)

@@ -81,6 +81,24 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
         return protocol::preflight(&request_id);
     }
     if parts.method == Method::GET {
+        // For load balancers: `/health` answers while the process runs; `/ready` once the
+        // store answers (the database reachable, its migrations applied at start).
+        match parts.uri.path() {
+            "/health" => return protocol::document(br#"{"status":"ok"}"#.to_vec(), &request_id),
+            "/ready" => {
+                return match app.store.get_pool("readiness-probe").await {
+                    Ok(_) => protocol::document(br#"{"status":"ready"}"#.to_vec(), &request_id),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "not ready: the store does not answer");
+                        protocol::error(
+                            &CognitoError::new(ErrorCode::InternalErrorException, "The store is not reachable."),
+                            &request_id,
+                        )
+                    }
+                };
+            }
+            _ => {}
+        }
         if let Some(rest) = parts.uri.path().strip_prefix('/') {
             let doc = match rest.split_once('/') {
                 Some((pool, ".well-known/jwks.json")) => Some(crate::tokens::jwks::jwks(&app, pool, now_ms).await),
