@@ -27,3 +27,11 @@ if [ -n "${USERPOOL_TEST_POSTGRES:-}" ]; then
 fi
 echo "== end-to-end: aws-sdk-js v3, amazon-cognito-identity-js against target/debug/userpool"
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error && USERPOOL_BIN="$PWD/../../target/debug/userpool" node --test --test-reporter=spec)
+if [ -n "${USERPOOL_TEST_POSTGRES:-}" ]; then
+  echo "== end-to-end (Node) again on PostgreSQL"
+  key_dir=$(mktemp -d)
+  head -c 32 /dev/urandom > "$key_dir/shared.key"
+  (cd tests/node && USERPOOL_DATABASE="$USERPOOL_TEST_POSTGRES" USERPOOL_DATA_KEY_FILE="$key_dir/shared.key" \
+    USERPOOL_BIN="$PWD/../../target/debug/userpool" node --test --test-reporter=spec)
+  rm -rf "$key_dir"
+fi
