@@ -38,6 +38,7 @@
 //!
 //! This crate knows nothing of HTTP or of the wire types.
 
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 

@@ -165,6 +165,11 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// A pooled connection, for `copy`.
+    pub(crate) async fn raw_client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.client().await
+    }
+
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => pg(e),

@@ -259,6 +259,22 @@ impl SqliteStore {
         result
     }
 
+    /// The writer connection, for `copy` (its section must leave no transaction open).
+    pub(crate) fn write_conn<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let result = self.write(f);
+        // The copy may have written any pool row.
+        self.pool_generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut cache) = self.pools.write() {
+            cache.clear();
+        }
+        result
+    }
+
+    /// A reader connection, for `copy`.
+    pub(crate) fn read_conn<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.read(f)
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         blocking(|| {
             let n = self.readers.len();

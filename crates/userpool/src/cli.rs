@@ -27,6 +27,26 @@ pub enum Command {
     /// invitations, MFA codes), rendered from the pool's templates, as JSON, oldest first.
     /// Reads the data file directly; works while the server runs.
     Outbox(OutboxArgs),
+    /// Copy a whole store to another: SQLite data file ⇄ PostgreSQL URL (or file to file,
+    /// database to database), then check each table's row count and checksum on both sides;
+    /// prints them as JSON. Stop the server of the source first. Sealed values (client
+    /// secrets, codes, keys) are copied as they are: the target's server needs the same
+    /// data key file.
+    Copy(CopyArgs),
+}
+
+/// `userpool copy` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CopyArgs {
+    /// The store to copy: an SQLite data file path or a `postgres://` URL.
+    #[arg(long)]
+    pub from: String,
+    /// The store to fill (created and migrated if needed): a path or a `postgres://` URL.
+    #[arg(long)]
+    pub to: String,
+    /// Replace the content of a target that is not empty (refused otherwise).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `userpool outbox` arguments.

@@ -45,6 +45,16 @@ pub enum StartError {
         /// The cause.
         source: userpool_store::StoreError,
     },
+    /// `userpool copy` failed.
+    #[error("cannot copy {from} to {to}: {source}")]
+    Copy {
+        /// The source store.
+        from: String,
+        /// The target store.
+        to: String,
+        /// The cause.
+        source: userpool_store::StoreError,
+    },
     /// The data key could not be loaded.
     #[error(transparent)]
     Key(#[from] seal::SealError),
@@ -320,4 +330,17 @@ pub async fn outbox(args: cli::OutboxArgs) -> Result<String, StartError> {
         .map_err(store_err)?;
     let out: Vec<serde_json::Value> = messages.iter().map(|m| outbox::view(&sealer, m)).collect();
     Ok(serde_json::to_string_pretty(&out).unwrap_or_default())
+}
+
+/// `userpool copy`: copies the store at `--from` into `--to` and answers the per-table row
+/// counts and checksums, verified equal on both sides, as JSON.
+pub async fn copy(args: cli::CopyArgs) -> Result<String, StartError> {
+    let report = userpool_store::copy::copy_store(&args.from, &args.to, args.force)
+        .await
+        .map_err(|source| StartError::Copy {
+            from: redact(&args.from),
+            to: redact(&args.to),
+            source,
+        })?;
+    Ok(serde_json::to_string_pretty(&report.to_json()).unwrap_or_default())
 }

@@ -39,6 +39,7 @@ fn main() -> std::process::ExitCode {
         }
         Command::Codes(args) => print_json(userpool::codes(args, userpool::clock::now_ms())),
         Command::Outbox(args) => print_json(userpool::outbox(args)),
+        Command::Copy(args) => print_json(userpool::copy(args)),
     }
 }
 
