@@ -170,3 +170,37 @@ def test_health_and_readiness(nodes):
     for s in nodes:
         assert requests.get(f"{s.endpoint}/health", timeout=5).json() == {"status": "ok"}
         assert requests.get(f"{s.endpoint}/ready", timeout=5).json() == {"status": "ready"}
+
+
+def test_an_mfa_sign_in_hops_nodes(nodes):
+    """TOTP set up through node 1; the password on node 2; the code answered on node 3. The
+    code is then spent on every node (a TOTP step is accepted once, in the database)."""
+    import time
+
+    import pyotp
+    n1, n2, n3 = (s.client() for s in nodes)
+    pool = n1.create_user_pool(PoolName="mfa-nodes")["UserPool"]
+    n1.set_user_pool_mfa_config(UserPoolId=pool["Id"], MfaConfiguration="OPTIONAL",
+                                SoftwareTokenMfaConfiguration={"Enabled": True})
+    client = n1.create_user_pool_client(UserPoolId=pool["Id"], ClientName="app", ExplicitAuthFlows=[
+        "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+    make_user(n1, pool["Id"], "alice")
+    auth = {"USERNAME": "alice", "PASSWORD": PASSWORD}
+    access = n1.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters=auth)["AuthenticationResult"]["AccessToken"]
+    secret = n2.associate_software_token(AccessToken=access)["SecretCode"]
+    totp = pyotp.TOTP(secret)
+    assert n3.verify_software_token(AccessToken=access, UserCode=totp.now())["Status"] == "SUCCESS"
+    n1.set_user_mfa_preference(AccessToken=access, SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    challenge = n2.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH", AuthParameters=auth)
+    assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    code = totp.at(time.time() + 30)
+    done = n3.respond_to_auth_challenge(ClientId=client["ClientId"], ChallengeName="SOFTWARE_TOKEN_MFA",
+                                        Session=challenge["Session"],
+                                        ChallengeResponses={"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": code})
+    assert done["AuthenticationResult"]["AccessToken"]
+    again = n1.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH", AuthParameters=auth)
+    with pytest.raises(n1.exceptions.ExpiredCodeException):
+        n1.respond_to_auth_challenge(ClientId=client["ClientId"], ChallengeName="SOFTWARE_TOKEN_MFA",
+                                     Session=again["Session"],
+                                     ChallengeResponses={"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": code})
