@@ -68,7 +68,6 @@ pub async fn update_user_attributes(
         Ok(before)
     })
     .await?;
-    codes::void_changed_verifications(ctx, &user, &before).await?;
     // A changed email or phone that the pool verifies automatically gets a code.
     let auto = pool.settings().auto_verified_attributes.clone().unwrap_or_default();
     let mut details = Vec::new();
@@ -102,15 +101,13 @@ pub async fn delete_user_attributes(
     let (pool, user, claims) = access_token::authorize(ctx, &req.access_token).await?;
     let client = token_client(ctx, &claims).await?;
     permissions::check_writable(&client, req.user_attribute_names.iter().map(String::as_str))?;
-    let (user, before) = users::modify(ctx, &pool, user, |user| {
-        let before = user.attributes.clone();
+    users::modify(ctx, &pool, user, |user| {
         users::delete_attributes(&pool, user, &req.user_attribute_names)?;
         user.modified_ms = ctx.now_ms;
         users::refresh_lookups(&pool, user);
-        Ok(before)
+        Ok(())
     })
     .await?;
-    codes::void_changed_verifications(ctx, &user, &before).await?;
     Ok(DeleteUserAttributesResponse {})
 }
 

@@ -330,7 +330,9 @@ const WRITE_ATTEMPTS: usize = 16;
 /// write to the user came first, re-reads the user and applies `change` again, so the
 /// change lands on top of every write acknowledged before it (the concurrent-write rule
 /// of `userpool_store::Store`). `change` sees the current row each time and may refuse
-/// (its error is returned, nothing written). The user as written and what `change` gave.
+/// (its error is returned, nothing written). A change of `email` or `phone_number` voids
+/// the codes sent to the old address ([`codes::void_changed_verifications`]), whichever
+/// operation made it. The user as written and what `change` gave.
 pub async fn modify<T>(
     ctx: &Ctx,
     pool: &Pool,
@@ -338,10 +340,12 @@ pub async fn modify<T>(
     mut change: impl FnMut(&mut UserRecord) -> OpResult<T>,
 ) -> OpResult<(UserRecord, T)> {
     for _ in 0..WRITE_ATTEMPTS {
+        let before = user.attributes.clone();
         let out = change(&mut user)?;
         match ctx.store().update_user(&user).await {
             Ok(()) => {
                 user.version += 1;
+                codes::void_changed_verifications(ctx, &user, &before).await?;
                 return Ok((user, out));
             }
             Err(StoreError::Conflict(userpool_store::VERSION_CONFLICT)) => {
@@ -641,15 +645,13 @@ pub async fn admin_update_user_attributes(
     let pool = load(ctx, &req.user_pool_id).await?;
     let user = resolve(ctx, &pool, &req.username).await?;
     check_attributes(&pool, &req.user_attributes, false)?;
-    let (user, before) = modify(ctx, &pool, user, |user| {
-        let before = user.attributes.clone();
+    modify(ctx, &pool, user, |user| {
         set_attributes(&mut user.attributes, &req.user_attributes);
         user.modified_ms = ctx.now_ms;
         refresh_lookups(&pool, user);
-        Ok(before)
+        Ok(())
     })
     .await?;
-    codes::void_changed_verifications(ctx, &user, &before).await?;
     Ok(AdminUpdateUserAttributesResponse {})
 }
 
@@ -676,15 +678,13 @@ pub async fn admin_delete_user_attributes(
 ) -> OpResult<AdminDeleteUserAttributesResponse> {
     let pool = load(ctx, &req.user_pool_id).await?;
     let user = resolve(ctx, &pool, &req.username).await?;
-    let (user, before) = modify(ctx, &pool, user, |user| {
-        let before = user.attributes.clone();
+    modify(ctx, &pool, user, |user| {
         delete_attributes(&pool, user, &req.user_attribute_names)?;
         user.modified_ms = ctx.now_ms;
         refresh_lookups(&pool, user);
-        Ok(before)
+        Ok(())
     })
     .await?;
-    codes::void_changed_verifications(ctx, &user, &before).await?;
     Ok(AdminDeleteUserAttributesResponse {})
 }
 

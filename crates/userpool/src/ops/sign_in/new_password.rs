@@ -78,7 +78,6 @@ pub(super) async fn respond(
         Ok(())
     })
     .await?;
-    crate::codes::void_changed_verifications(ctx, &user, &attributes_before).await?;
     let device_key = non_empty(responses, "DEVICE_KEY");
     // The second factor is asked of the user as they were before this answer: its SMS or
     // email code goes to the phone or address stored before, never to one this answer
