@@ -5,7 +5,8 @@
 # pg_cluster_start: installs Debian's PostgreSQL if it is missing, makes a cluster in a
 # temporary directory (as the `postgres` user when run as root: the server refuses root),
 # starts it on a free loopback port with its socket in that directory, creates the
-# database `userpool_test` and exports USERPOOL_TEST_POSTGRES. pg_cluster_stop stops it and
+# database `userpool_test` and exports USERPOOL_TEST_POSTGRES (and USERPOOL_TEST_POSTGRES_CA,
+# the CA of the server's TLS certificate). pg_cluster_stop stops it and
 # removes the directory. Durability is off (fsync=off): nothing in it outlives the run.
 
 pg_cluster_bin() {
@@ -30,12 +31,26 @@ pg_cluster_start() {
   if [ "$(id -u)" = 0 ]; then
     chown postgres "$PG_CLUSTER_DIR"
   fi
+  # TLS beside plain connections: a throw-away CA and a server certificate for 127.0.0.1
+  # and localhost (the TLS test connects with sslmode=require and this CA).
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=userpool test CA" \
+    -keyout "$PG_CLUSTER_DIR/ca.key" -out "$PG_CLUSTER_DIR/ca.pem" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+    -keyout "$PG_CLUSTER_DIR/server.key" -out "$PG_CLUSTER_DIR/server.csr" >/dev/null 2>&1
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$PG_CLUSTER_DIR/san.ext"
+  openssl x509 -req -in "$PG_CLUSTER_DIR/server.csr" -CA "$PG_CLUSTER_DIR/ca.pem" -CAkey "$PG_CLUSTER_DIR/ca.key" \
+    -CAcreateserial -days 2 -extfile "$PG_CLUSTER_DIR/san.ext" -out "$PG_CLUSTER_DIR/server.pem" >/dev/null 2>&1
+  chmod 600 "$PG_CLUSTER_DIR/server.key"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$PG_CLUSTER_DIR/server.key" "$PG_CLUSTER_DIR/server.pem"
+  fi
   PG_CLUSTER_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   pg_cluster_as "$PG_CLUSTER_BIN/initdb" -D "$PG_CLUSTER_DIR/data" -U userpool --auth=trust -E UTF8 --locale=C >/dev/null
   pg_cluster_as "$PG_CLUSTER_BIN/pg_ctl" -D "$PG_CLUSTER_DIR/data" -l "$PG_CLUSTER_DIR/server.log" -w \
-    -o "-p $PG_CLUSTER_PORT -k $PG_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
+    -o "-p $PG_CLUSTER_PORT -k $PG_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 -c ssl=on -c ssl_cert_file=$PG_CLUSTER_DIR/server.pem -c ssl_key_file=$PG_CLUSTER_DIR/server.key" start >/dev/null
   pg_cluster_as "$PG_CLUSTER_BIN/createdb" -h "$PG_CLUSTER_DIR" -p "$PG_CLUSTER_PORT" -U userpool userpool_test
   export USERPOOL_TEST_POSTGRES="postgres://userpool@127.0.0.1:$PG_CLUSTER_PORT/userpool_test"
+  export USERPOOL_TEST_POSTGRES_CA="$PG_CLUSTER_DIR/ca.pem"
   echo "PostgreSQL $("$PG_CLUSTER_BIN/postgres" --version | awk '{print $3}') on port $PG_CLUSTER_PORT ($PG_CLUSTER_DIR)"
 }
 

@@ -9,6 +9,7 @@ sets it)."""
 
 import os
 import secrets
+import subprocess
 import threading
 
 import pytest
@@ -17,6 +18,8 @@ from pycognito import aws_srp
 from conftest import PASSWORD, Server, make_user
 
 DATABASE = os.environ.get("USERPOOL_TEST_POSTGRES")
+# The CA of the test cluster's TLS certificate (scripts/pg-cluster.sh).
+DATABASE_CA = os.environ.get("USERPOOL_TEST_POSTGRES_CA")
 pytestmark = pytest.mark.skipif(not DATABASE, reason="USERPOOL_TEST_POSTGRES is not set")
 
 
@@ -204,3 +207,52 @@ def test_an_mfa_sign_in_hops_nodes(nodes):
         n1.respond_to_auth_challenge(ClientId=client["ClientId"], ChallengeName="SOFTWARE_TOKEN_MFA",
                                      Session=again["Session"],
                                      ChallengeResponses={"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": code})
+
+
+def psql(sql):
+    return subprocess.run(["psql", DATABASE, "-Atc", sql], capture_output=True, text=True,
+                          check=True, timeout=30).stdout.strip()
+
+
+@pytest.mark.skipif(not DATABASE_CA, reason="USERPOOL_TEST_POSTGRES_CA is not set")
+def test_tls_to_postgres_and_pool_size(tmp_path):
+    """`sslmode=require` connects over TLS, the server's certificate checked against
+    --database-ca-file; --database-pool-size caps the node's connections; a certificate
+    from another CA is refused at start, with the reason."""
+    key = tmp_path / "shared.key"
+    key.write_bytes(secrets.token_bytes(32))
+    url = DATABASE + ("&" if "?" in DATABASE else "?") + "sslmode=require&application_name=userpool-tls"
+    node = Server(tmp_path, ["--database", url, "--data-key-file", str(key),
+                             "--database-ca-file", DATABASE_CA, "--database-pool-size", "2"]).start()
+    try:
+        idp = node.client()
+        pool = idp.create_user_pool(PoolName="tls")["UserPool"]
+        errors = []
+
+        def reads():
+            try:
+                for _ in range(20):
+                    idp.describe_user_pool(UserPoolId=pool["Id"])
+            except Exception as e:  # noqa: BLE001: reported below
+                errors.append(e)
+        threads = [threading.Thread(target=reads) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        row = psql("SELECT count(*), bool_and(s.ssl) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+                   "WHERE a.application_name = 'userpool-tls'")
+        count, all_tls = row.split("|")
+        assert 1 <= int(count) <= 2 and all_tls == "t", row
+        idp.delete_user_pool(UserPoolId=pool["Id"])
+    finally:
+        node.stop()
+    other = tmp_path / "other-ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other",
+                    "-keyout", str(tmp_path / "other-ca.key"), "-out", str(other)], check=True, capture_output=True)
+    d = tmp_path / "refused"
+    d.mkdir()
+    with pytest.raises(RuntimeError) as e:
+        Server(d, ["--database", url, "--data-key-file", str(key), "--database-ca-file", str(other)]).start()
+    assert "certificate" in str(e.value).lower(), str(e.value)

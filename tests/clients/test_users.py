@@ -4,6 +4,7 @@ import re
 import time
 
 import pytest
+from pycognito import aws_srp
 
 from conftest import PASSWORD, make_user, read_codes
 
@@ -39,6 +40,35 @@ def test_generated_temporary_password_is_readable_locally(server, idp, app):
     r = idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
                           AuthParameters={"USERNAME": "carol", "PASSWORD": temp})
     assert r["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+
+
+def test_suppressed_generated_password_signs_nobody_in(idp, app):
+    """AdminCreateUser with MessageAction SUPPRESS and no TemporaryPassword: the generated
+    password reaches nobody (userpool keeps no verifier for it). Every way of signing in
+    answers as for a wrong password, attempts count, and AdminSetUserPassword lets the user in."""
+    pool, client = app
+    idp.admin_create_user(UserPoolId=pool["Id"], Username="erin", MessageAction="SUPPRESS")
+    for _ in range(2):
+        with pytest.raises(idp.exceptions.NotAuthorizedException) as e:
+            idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                              AuthParameters={"USERNAME": "erin", "PASSWORD": PASSWORD})
+        assert e.value.response["Error"]["Message"] == "Incorrect username or password."
+    srp = aws_srp.AWSSRP(username="erin", password=PASSWORD, pool_id=pool["Id"],
+                         client_id=client["ClientId"], client=idp)
+    params = srp.get_auth_params()
+    first = idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_SRP_AUTH", AuthParameters=params)
+    assert first["ChallengeName"] == "PASSWORD_VERIFIER"
+    again = idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_SRP_AUTH",
+                              AuthParameters=srp.get_auth_params())
+    assert again["ChallengeParameters"]["SALT"] == first["ChallengeParameters"]["SALT"]
+    with pytest.raises(idp.exceptions.NotAuthorizedException) as e:
+        idp.respond_to_auth_challenge(ClientId=client["ClientId"], ChallengeName="PASSWORD_VERIFIER",
+                                      ChallengeResponses=srp.process_challenge(first["ChallengeParameters"], params))
+    assert e.value.response["Error"]["Message"] == "Incorrect username or password."
+    idp.admin_set_user_password(UserPoolId=pool["Id"], Username="erin", Password=PASSWORD, Permanent=True)
+    r = idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+                          AuthParameters={"USERNAME": "erin", "PASSWORD": PASSWORD})
+    assert "AccessToken" in r["AuthenticationResult"]
 
 
 def test_schema_checks(idp, app):

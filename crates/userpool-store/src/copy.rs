@@ -13,7 +13,7 @@
 //! the commit and must agree. A target that holds any row is refused unless `force`, which
 //! empties it (in the same transaction) first.
 
-use crate::postgres::PostgresStore;
+use crate::postgres::{PgOptions, PostgresStore};
 use crate::sqlite::{Durability, SqliteStore};
 use crate::{StoreError, StoreResult};
 use sha2::{Digest, Sha256};
@@ -274,9 +274,11 @@ enum Opened {
 }
 
 impl Opened {
-    async fn open(location: &str) -> StoreResult<Self> {
+    async fn open(location: &str, options: &PgOptions) -> StoreResult<Self> {
         if is_url(location) {
-            Ok(Opened::Postgres(PostgresStore::connect(location).await?))
+            Ok(Opened::Postgres(
+                PostgresStore::connect_with(location, None, options).await?,
+            ))
         } else {
             Ok(Opened::Sqlite(Box::new(SqliteStore::open(
                 Path::new(location),
@@ -296,8 +298,8 @@ impl Opened {
 /// Copies the whole store at `from` into the store at `to`, each an SQLite file path or a
 /// `postgres://` URL (the target is created and migrated if needed), then verifies both
 /// hold the same rows. Refuses a target holding any row unless `force` (which replaces its
-/// content).
-pub async fn copy_store(from: &str, to: &str, force: bool) -> StoreResult<CopyReport> {
+/// content). `options` apply to each PostgreSQL side.
+pub async fn copy_store(from: &str, to: &str, force: bool, options: &PgOptions) -> StoreResult<CopyReport> {
     if from == to {
         return Err(StoreError::Backend(
             "ST0030 the source and the target are the same store".into(),
@@ -306,8 +308,8 @@ pub async fn copy_store(from: &str, to: &str, force: bool) -> StoreResult<CopyRe
     if !is_url(from) && !Path::new(from).exists() {
         return Err(StoreError::Backend(format!("ST0034 no data file at {from}")));
     }
-    let source = Opened::open(from).await?;
-    let target = Opened::open(to).await?;
+    let source = Opened::open(from, options).await?;
+    let target = Opened::open(to, options).await?;
     copy_between(source.endpoint(), target.endpoint(), force).await
 }
 

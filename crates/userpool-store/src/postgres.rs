@@ -1,7 +1,10 @@
 //! The shared store: PostgreSQL, for several stateless nodes on one database.
 //!
-//! - `tokio-postgres` behind a `deadpool-postgres` pool; statements are prepared once per
-//!   connection (`prepare_cached`). No TLS yet (`NoTls`).
+//! - `tokio-postgres` behind a `deadpool-postgres` pool ([`PgOptions::pool_size`]
+//!   connections per node); statements are prepared once per connection (`prepare_cached`).
+//! - TLS when the URL says `sslmode=require`: rustls, the server's certificate verified
+//!   against the system's roots or [`PgOptions::ca_file`]. Any other `sslmode` connects in
+//!   the clear (libpq's `prefer` would try TLS without verifying it: userpool does not).
 //! - The same semantics as [`crate::sqlite`], verb by verb, with the database enforcing
 //!   them for every node at once: uniqueness by primary keys and unique constraints (their
 //!   names tell a username clash from a `sub` or an alias clash), cascades by foreign keys
@@ -32,8 +35,54 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "0001_schema", include_str!("../m
 /// The advisory lock key the migrations are applied under ("userpool" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7573_6572_706f_6f6c;
 
-/// Connections per node.
-const POOL_SIZE: usize = 16;
+/// How a node connects: the pool size and the CA for TLS.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connections this node keeps open at most (default 16).
+    pub pool_size: usize,
+    /// PEM certificates to trust for `sslmode=require` instead of the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: 16,
+            ca_file: None,
+        }
+    }
+}
+
+/// The TLS connector for `sslmode=require`.
+fn tls_connector(options: &PgOptions) -> StoreResult<tokio_postgres_rustls::MakeRustlsConnect> {
+    use rustls::pki_types::{pem::PemObject as _, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    match &options.ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| StoreError::Backend(format!("ST0014 the CA file {}: {e}", path.display())))?;
+            let (added, _) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(StoreError::Backend(format!(
+                    "ST0014 the CA file {}: no certificate in it",
+                    path.display()
+                )));
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Backend(format!("ST0015 TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
 
 /// The PostgreSQL implementation of [`Store`].
 pub struct PostgresStore {
@@ -45,7 +94,18 @@ type Params<'a> = [&'a (dyn ToSql + Sync)];
 fn pg(e: tokio_postgres::Error) -> StoreError {
     match e.as_db_error() {
         Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
-        None => StoreError::Backend(e.to_string()),
+        // The driver's message names the step ("error performing TLS handshake"); its
+        // sources say why ("invalid peer certificate: UnknownIssuer").
+        None => {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                message.push_str(": ");
+                message.push_str(&s.to_string());
+                source = s.source();
+            }
+            StoreError::Backend(message)
+        }
     }
 }
 
@@ -126,13 +186,18 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:port/db`) and
     /// applies pending migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        Self::connect_in_schema(url, None).await
+        Self::connect_with(url, None, &PgOptions::default()).await
     }
 
-    /// Like [`PostgresStore::connect`], with every table in `schema` (created if
+    /// Like [`PostgresStore::connect_with`] with the default options.
+    pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> StoreResult<Self> {
+        Self::connect_with(url, schema, &PgOptions::default()).await
+    }
+
+    /// Connects with `options`; with a `schema`, every table is in it (created if
     /// missing): each connection's `search_path` is set to it. The tests give each store
     /// its own schema of one database. A schema name is ASCII letters, digits and `_`.
-    pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> StoreResult<Self> {
+    pub async fn connect_with(url: &str, schema: Option<&str>, options: &PgOptions) -> StoreResult<Self> {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Backend(format!("ST0010 the database URL: {e}")))?;
@@ -149,15 +214,19 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("userpool");
         }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            Manager::from_config(config, tls_connector(options)?, manager_config)
+        } else {
+            Manager::from_config(config, NoTls, manager_config)
+        };
+        if options.pool_size == 0 {
+            return Err(StoreError::Backend("ST0016 the pool size must be at least 1".into()));
+        }
         let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
+            .max_size(options.pool_size)
             .build()
             .map_err(|e| StoreError::Backend(format!("ST0012 connection pool: {e}")))?;
         let store = PostgresStore { pool };

@@ -7,7 +7,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 use userpool_store::copy::copy_store;
-use userpool_store::postgres::PostgresStore;
+use userpool_store::postgres::{PgOptions, PostgresStore};
 use userpool_store::sqlite::{Durability, SqliteStore};
 use userpool_store::{
     ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Lookups, MessageRecord, PasswordVerifier, PoolRecord,
@@ -310,22 +310,27 @@ async fn copy_keeps_every_row_and_refuses_a_filled_target() {
     check_filled(&original);
 
     // SQLite → SQLite.
-    let report = copy_store(a_s, b_s, false).await.unwrap();
+    let report = copy_store(a_s, b_s, false, &PgOptions::default()).await.unwrap();
     let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
     assert!(rows > 20, "{:?}", report);
     assert!(report.tables.iter().all(|t| t.checksum.len() == 64));
-    refused(copy_store(a_s, b_s, false).await);
-    assert_eq!(copy_store(a_s, b_s, true).await.unwrap(), report);
+    refused(copy_store(a_s, b_s, false, &PgOptions::default()).await);
+    assert_eq!(copy_store(a_s, b_s, true, &PgOptions::default()).await.unwrap(), report);
     {
         let store = SqliteStore::open(&b, Durability::Normal).unwrap();
         assert!(snapshot(&store).await == original, "sqlite → sqlite changed the data");
         let max = original.messages.iter().map(|m| m.id).max().unwrap();
         assert!(next_message_id(&store).await > max);
     }
-    assert!(copy_store(a_s, a_s, true).await.is_err(), "a store copied onto itself");
+    assert!(
+        copy_store(a_s, a_s, true, &PgOptions::default()).await.is_err(),
+        "a store copied onto itself"
+    );
     let missing = dir.path().join("missing.db");
     assert!(
-        copy_store(missing.to_str().unwrap(), b_s, true).await.is_err(),
+        copy_store(missing.to_str().unwrap(), b_s, true, &PgOptions::default())
+            .await
+            .is_err(),
         "no source file"
     );
     assert!(!missing.exists());
@@ -339,17 +344,23 @@ async fn copy_keeps_every_row_and_refuses_a_filled_target() {
     let pg = PostgresStore::connect_in_schema(&url, Some(&schema)).await.unwrap();
     let sep = if url.contains('?') { '&' } else { '?' };
     let pg_url = format!("{url}{sep}options=-c%20search_path%3D{schema}");
-    let to_pg = copy_store(a_s, &pg_url, false).await.unwrap();
+    let to_pg = copy_store(a_s, &pg_url, false, &PgOptions::default()).await.unwrap();
     assert_eq!(to_pg, report, "the checksums are engine-neutral");
     assert!(snapshot(&pg).await == original, "sqlite → postgres changed the data");
-    refused(copy_store(a_s, &pg_url, false).await);
+    refused(copy_store(a_s, &pg_url, false, &PgOptions::default()).await);
     assert_eq!(
-        copy_store(b_s, &pg_url, true).await.unwrap().tables.len(),
+        copy_store(b_s, &pg_url, true, &PgOptions::default())
+            .await
+            .unwrap()
+            .tables
+            .len(),
         report.tables.len()
     );
 
     let c = dir.path().join("c.db");
-    let back = copy_store(&pg_url, c.to_str().unwrap(), false).await.unwrap();
+    let back = copy_store(&pg_url, c.to_str().unwrap(), false, &PgOptions::default())
+        .await
+        .unwrap();
     {
         let store = SqliteStore::open(&c, Durability::Normal).unwrap();
         let copied = snapshot(&store).await;
@@ -372,7 +383,9 @@ async fn copy_keeps_every_row_and_refuses_a_filled_target() {
     let schema2 = format!("{schema}_b");
     let pg2 = PostgresStore::connect_in_schema(&url, Some(&schema2)).await.unwrap();
     let pg2_url = format!("{url}{sep}options=-c%20search_path%3D{schema2}");
-    copy_store(&pg_url, &pg2_url, false).await.unwrap();
+    copy_store(&pg_url, &pg2_url, false, &PgOptions::default())
+        .await
+        .unwrap();
     assert!(
         snapshot(&pg2).await == snapshot(&pg).await,
         "postgres → postgres changed the data"

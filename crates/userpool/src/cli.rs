@@ -47,6 +47,30 @@ pub struct CopyArgs {
     /// Replace the content of a target that is not empty (refused otherwise).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub pg: PgArgs,
+}
+
+/// How to connect to PostgreSQL (with `--database`, or a `postgres://` URL to copy).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PgArgs {
+    /// PEM certificates to trust for TLS to PostgreSQL (a URL with `sslmode=require`)
+    /// instead of the system's roots.
+    #[arg(long, env = "USERPOOL_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
+    /// Connections each node keeps open to PostgreSQL at most.
+    #[arg(long, env = "USERPOOL_DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub database_pool_size: u16,
+}
+
+impl PgArgs {
+    /// The store's connection options.
+    pub fn options(&self) -> userpool_store::postgres::PgOptions {
+        userpool_store::postgres::PgOptions {
+            pool_size: usize::from(self.database_pool_size),
+            ca_file: self.database_ca_file.clone(),
+        }
+    }
 }
 
 /// `userpool outbox` arguments.
@@ -58,6 +82,8 @@ pub struct OutboxArgs {
     /// The PostgreSQL database the server uses (instead of `--data`).
     #[arg(long, env = "USERPOOL_DATABASE")]
     pub database: Option<String>,
+    #[command(flatten)]
+    pub pg: PgArgs,
     /// The data key file (defaults to the data file's path with `.key` appended).
     #[arg(long, env = "USERPOOL_DATA_KEY_FILE")]
     pub data_key_file: Option<PathBuf>,
@@ -79,6 +105,8 @@ pub struct CodesArgs {
     /// The PostgreSQL database the server uses (instead of `--data`).
     #[arg(long, env = "USERPOOL_DATABASE")]
     pub database: Option<String>,
+    #[command(flatten)]
+    pub pg: PgArgs,
     /// The data key file (defaults to the data file's path with `.key` appended).
     #[arg(long, env = "USERPOOL_DATA_KEY_FILE")]
     pub data_key_file: Option<PathBuf>,
@@ -152,12 +180,14 @@ pub struct ServeArgs {
     /// Commit durability of the SQLite store.
     #[arg(long, env = "USERPOOL_SYNC", value_enum, default_value_t = Sync::Normal)]
     pub sync: Sync,
-    /// Keep state in this PostgreSQL database (`postgres://user@host:port/db`) instead of
-    /// the SQLite file: several nodes can share it. Needs `--data-key-file` (every node
+    /// Keep state in this PostgreSQL database (`postgres://user@host:port/db`; add
+    /// `?sslmode=require` for TLS) instead of the SQLite file: several nodes can share it. Needs `--data-key-file` (every node
     /// must seal with the same key). Migrations are applied at start, once, under an
     /// advisory lock.
     #[arg(long, env = "USERPOOL_DATABASE")]
     pub database: Option<String>,
+    #[command(flatten)]
+    pub pg: PgArgs,
     /// Also send email messages to this SMTP server (`smtp://host:port`, plain SMTP, e.g.
     /// Mailpit or MailHog); every message is kept in the outbox either way.
     #[arg(long, env = "USERPOOL_SMTP_URL")]

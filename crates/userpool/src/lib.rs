@@ -38,9 +38,9 @@ use userpool_store::sqlite::{Durability, SqliteStore};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The store could not be opened.
-    #[error("cannot open the data file {path}: {source}")]
+    #[error("cannot open the store {path}: {source}")]
     Store {
-        /// The data file.
+        /// The data file or the database URL (without its password).
         path: String,
         /// The cause.
         source: userpool_store::StoreError,
@@ -98,10 +98,14 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
             if args.data_key_file.is_none() {
                 return Err(StartError::NoSharedKey);
             }
-            Arc::new(PostgresStore::connect(url).await.map_err(|source| StartError::Store {
-                path: redact(url),
-                source,
-            })?)
+            Arc::new(
+                PostgresStore::connect_with(url, None, &args.pg.options())
+                    .await
+                    .map_err(|source| StartError::Store {
+                        path: redact(url),
+                        source,
+                    })?,
+            )
         }
         None => Arc::new(
             SqliteStore::open(&args.data, durability).map_err(|source| StartError::Store {
@@ -235,13 +239,18 @@ fn redact(url: &str) -> String {
 async fn open_for_reading(
     data: &std::path::Path,
     database: Option<&str>,
+    pg: &cli::PgArgs,
     key: Option<&std::path::PathBuf>,
 ) -> Result<(Arc<dyn userpool_store::Store>, seal::Sealer), StartError> {
     let store: Arc<dyn userpool_store::Store> = match database {
-        Some(url) => Arc::new(PostgresStore::connect(url).await.map_err(|source| StartError::Store {
-            path: redact(url),
-            source,
-        })?),
+        Some(url) => Arc::new(
+            PostgresStore::connect_with(url, None, &pg.options())
+                .await
+                .map_err(|source| StartError::Store {
+                    path: redact(url),
+                    source,
+                })?,
+        ),
         None => Arc::new(SqliteStore::open_for_reading(data).map_err(|source| StartError::Store {
             path: data.display().to_string(),
             source,
@@ -276,7 +285,13 @@ async fn find_user(
 
 /// `userpool codes`: the live codes of a user, as a JSON array.
 pub async fn codes(args: cli::CodesArgs, now_ms: i64) -> Result<String, StartError> {
-    let (store, sealer) = open_for_reading(&args.data, args.database.as_deref(), args.data_key_file.as_ref()).await?;
+    let (store, sealer) = open_for_reading(
+        &args.data,
+        args.database.as_deref(),
+        &args.pg,
+        args.data_key_file.as_ref(),
+    )
+    .await?;
     let store_err = |source| StartError::Store {
         path: args.data.display().to_string(),
         source,
@@ -309,7 +324,13 @@ pub async fn codes(args: cli::CodesArgs, now_ms: i64) -> Result<String, StartErr
 
 /// `userpool outbox`: the messages of a pool (or of one user), as a JSON array.
 pub async fn outbox(args: cli::OutboxArgs) -> Result<String, StartError> {
-    let (store, sealer) = open_for_reading(&args.data, args.database.as_deref(), args.data_key_file.as_ref()).await?;
+    let (store, sealer) = open_for_reading(
+        &args.data,
+        args.database.as_deref(),
+        &args.pg,
+        args.data_key_file.as_ref(),
+    )
+    .await?;
     let store_err = |source| StartError::Store {
         path: args.data.display().to_string(),
         source,
@@ -335,7 +356,7 @@ pub async fn outbox(args: cli::OutboxArgs) -> Result<String, StartError> {
 /// `userpool copy`: copies the store at `--from` into `--to` and answers the per-table row
 /// counts and checksums, verified equal on both sides, as JSON.
 pub async fn copy(args: cli::CopyArgs) -> Result<String, StartError> {
-    let report = userpool_store::copy::copy_store(&args.from, &args.to, args.force)
+    let report = userpool_store::copy::copy_store(&args.from, &args.to, args.force, &args.pg.options())
         .await
         .map_err(|source| StartError::Copy {
             from: redact(&args.from),

@@ -50,7 +50,7 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
         &pool,
         (username, sub.clone(), attributes),
         "UNCONFIRMED",
-        password,
+        Some(password),
         ctx.now_ms,
     );
     // A clash on the username, or on an email or phone that is the username, is refused by

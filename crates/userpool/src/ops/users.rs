@@ -444,9 +444,9 @@ pub fn new_identity(pool: &Pool, given: &str, attrs: &[AttributeType]) -> OpResu
     Ok((username, sub, attributes))
 }
 
-/// A new user of `pool` (AdminCreateUser, SignUp): enabled, its password set now, its
-/// lookup entries computed.
-pub fn new_user(pool: &Pool, identity: NewIdentity, status: &str, password: &str, now_ms: i64) -> UserRecord {
+/// A new user of `pool` (AdminCreateUser, SignUp): enabled, its password set now (`None`:
+/// a password nobody was given, see [`admin_create_user`]), its lookup entries computed.
+pub fn new_user(pool: &Pool, identity: NewIdentity, status: &str, password: Option<&str>, now_ms: i64) -> UserRecord {
     let (username, sub, attributes) = identity;
     let mut user = UserRecord {
         pool_id: pool.id().to_string(),
@@ -467,7 +467,10 @@ pub fn new_user(pool: &Pool, identity: NewIdentity, status: &str, password: &str
         mfa: String::new(),
         lookups: None,
     };
-    set_password(pool, &mut user, password, now_ms);
+    match password {
+        Some(password) => set_password(pool, &mut user, password, now_ms),
+        None => user.password_set_ms = now_ms,
+    }
     refresh_lookups(pool, &mut user);
     user
 }
@@ -514,18 +517,24 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
     }
     let (username, sub, attributes) = new_identity(&pool, &req.username, &attrs)?;
     check_required(&pool, &attributes)?;
+    let suppress = req.message_action == Some(MessageActionType::Suppress);
+    // A temporary password generated here and never sent is one nobody can sign in with:
+    // Cognito's user is stuck until an admin sets a password. userpool keeps no verifier for
+    // it (the SRP `g^x` is most of a create's work); every sign-in check treats the user as
+    // having a password that never matches (sign_in::password, sign_in::srp).
     let temp = match req.temporary_password {
         Some(t) => {
             passwords::check_policy(&policy, &t)?;
-            t
+            Some(t)
         }
-        None => passwords::generate_temporary(&policy),
+        None if suppress => None,
+        None => Some(passwords::generate_temporary(&policy)),
     };
     let user = new_user(
         &pool,
         (username, sub, attributes),
         "FORCE_CHANGE_PASSWORD",
-        &temp,
+        temp.as_deref(),
         ctx.now_ms,
     );
     if req.force_alias_creation == Some(true) {
@@ -535,8 +544,8 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
         .create_user(&user)
         .await
         .map_err(|e| write_error(e, &pool))?;
-    if req.message_action != Some(MessageActionType::Suppress) {
-        codes::keep_temporary_password(ctx, &user, &temp, temporary_ttl_ms(&policy), &mediums).await?;
+    if let (false, Some(temp)) = (suppress, &temp) {
+        codes::keep_temporary_password(ctx, &user, temp, temporary_ttl_ms(&policy), &mediums).await?;
     }
     tracing::info!(pool = %pool.id(), username = %user.username, "created user");
     Ok(AdminCreateUserResponse {

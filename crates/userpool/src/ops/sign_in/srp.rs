@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use std::collections::HashMap;
 use userpool_model::types::ChallengeNameType;
+use userpool_store::{PasswordVerifier, UserRecord};
 
 /// Clock skew allowed on an SRP TIMESTAMP, seconds.
 const TIMESTAMP_SKEW_SECS: i64 = 300;
@@ -74,9 +75,7 @@ pub(super) async fn start(
         None => return Err(users::user_not_found()),
     };
     check_not_locked(ctx, &user)?;
-    let Some(stored) = &user.password else {
-        return Err(CognitoError::incorrect_credentials());
-    };
+    let stored = &stored_or_unknowable(ctx, &user);
     let (srp, big_b) = srp_challenge(&passwords::verifier_int(stored), &a);
     let state = State::new(
         ctx,
@@ -92,6 +91,26 @@ pub(super) async fn start(
         state::seal(ctx, &state),
         &user.username,
     ))
+}
+
+/// The user's verifier, or for a user whose password nobody was given
+/// (users::admin_create_user keeps none) one derived from the data key: the challenge and
+/// the failed proof then look and count as for any wrong password.
+fn stored_or_unknowable(ctx: &Ctx, user: &UserRecord) -> PasswordVerifier {
+    if let Some(stored) = &user.password {
+        return stored.clone();
+    }
+    let seed = ctx.app.sealer.derive(
+        format!(
+            "unknowable-password\0{}\0{}\0{}",
+            user.pool_id, user.username_key, user.password_set_ms
+        )
+        .as_bytes(),
+    );
+    PasswordVerifier {
+        salt: seed.get(..16).unwrap_or_default().to_vec(),
+        verifier: userpool_srp::to_bytes_be(&userpool_srp::pow_g(&userpool_srp::from_bytes_be(&seed))),
+    }
 }
 
 /// The PASSWORD_VERIFIER challenge for a user who does not exist, when the client hides
@@ -213,9 +232,7 @@ pub(super) async fn password_verifier(
     if let Some(key) = device_key {
         devices::presented(ctx, pool, &user, key).await?;
     }
-    let Some(stored) = &user.password else {
-        return Err(incorrect());
-    };
+    let stored = &stored_or_unknowable(ctx, &user);
     // Everything that can be refused is refused before an attempt is spent; from the spend
     // on, the attempt is always resolved (given back or confirmed).
     let claim = parse_claim(responses)?;
