@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -25,7 +26,8 @@ ENDPOINT_RE = re.compile(r"endpoint=(http://[0-9.]+:\d+)")
 
 
 class Server:
-    """One userpool process; `restart()` keeps its data file, `kill()` is SIGKILL."""
+    """One userpool process; `restart()` keeps its data file (and port), `kill()` is SIGKILL,
+    `terminate()` is SIGTERM."""
 
     def __init__(self, data_dir, extra_args=()):
         self.data_dir = Path(data_dir)
@@ -79,6 +81,25 @@ class Server:
         self.proc.kill()
         self.proc.wait()
 
+    def terminate(self):
+        """SIGTERM: the server refuses new connections, finishes the requests in flight and
+        exits; `proc.wait()` for it."""
+        self.proc.send_signal(signal.SIGTERM)
+
+    def wait_ready(self, timeout=30):
+        """Waits until `GET /ready` answers 200 (the store reachable)."""
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/ready", timeout=5) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError(f"userpool not ready in {timeout} s")
+            time.sleep(0.05)
+
     def restart(self):
         self.stop()
         return self.start()
@@ -90,7 +111,7 @@ class Server:
             region_name=REGION,
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
-            config=Config(retries={"max_attempts": 1}, **config),
+            config=Config(**{"retries": {"max_attempts": 1}, **config}),
         )
 
     def aws(self, *args, check=True):

@@ -192,4 +192,8 @@ pub struct ServeArgs {
     /// Mailpit or MailHog); every message is kept in the outbox either way.
     #[arg(long, env = "USERPOOL_SMTP_URL")]
     pub smtp_url: Option<String>,
+    /// On SIGTERM (or Ctrl-C) new connections are refused and the requests in flight are
+    /// finished; connections still open this many seconds later are dropped.
+    #[arg(long, env = "USERPOOL_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
 }

@@ -87,7 +87,8 @@ pub enum StartError {
     },
 }
 
-/// Opens the store, binds the address, logs the endpoint and serves until `shutdown`.
+/// Opens the store, binds the address, logs the endpoint and serves until `shutdown`,
+/// then finishes the requests in flight (see [`server::serve`]).
 pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
     let durability = match args.sync {
         cli::Sync::Normal => Durability::Normal,
@@ -156,7 +157,8 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     };
     tracing::info!(endpoint = %format!("http://{addr}"), data = %data, region = %args.region, "userpool listening");
     let pruner = tokio::spawn(prune_expired(app.store.clone()));
-    server::serve(app, listener, shutdown).await;
+    let grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
+    server::serve(app, listener, shutdown, grace).await;
     pruner.abort();
     tracing::info!("userpool stopped");
     Ok(())

@@ -11,16 +11,27 @@ use http::{Method, Request, Response};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tracing::Instrument as _;
 use userpool_model::{Auth, ErrorCode};
 
-/// Serves until `shutdown` resolves; in-flight requests on open connections finish.
-pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+/// Serves until `shutdown` resolves, then shuts down gracefully: the listener closes (new
+/// connections are refused), idle keep-alive connections close, and each request in
+/// flight is finished: answered (with `Connection: close`), then its connection closes.
+/// Returns once every connection has closed, or after `grace` (the rest are dropped).
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) {
+    let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -30,23 +41,36 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl std::fut
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let service = hyper::service::service_fn(move |req| handle(app.clone(), peer, req));
+        let conn = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        // Watched, so that at shutdown hyper closes it when idle, or else once the response
+        // in progress is written (instead of the task being dropped mid-request).
+        let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(app.clone(), peer, req));
-            if let Err(e) = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
+    }
+    drop(listener);
+    tracing::info!(
+        connections = graceful.count(),
+        "shutting down: new connections refused; finishing the requests in flight"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(
+            seconds = grace.as_secs(),
+            "shutdown grace period over: dropping the connections still open"
+        );
     }
 }
 
