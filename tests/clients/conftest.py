@@ -143,9 +143,23 @@ class CliError(Exception):
 
 
 @pytest.fixture(scope="session")
-def server():
+def lambdas():
+    """The Lambda Invoke API the shared server calls triggers at (lambda_server.py)."""
+    from lambda_server import LambdaServer
+    ls = LambdaServer()
+    yield ls
+    ls.stop()
+
+
+def lambda_args(ls):
+    return ["--lambda-endpoint", ls.endpoint, "--lambda-access-key-id", ls.access_key,
+            "--lambda-secret-access-key", ls.secret_key]
+
+
+@pytest.fixture(scope="session")
+def server(lambdas):
     with tempfile.TemporaryDirectory() as d:
-        s = Server(d).start()
+        s = Server(d, lambda_args(lambdas)).start()
         yield s
         s.stop()
 

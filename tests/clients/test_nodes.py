@@ -303,7 +303,9 @@ def _terminate_gracefully(s, pool_id, name):
     while True:
         try:
             socket.create_connection(("127.0.0.1", s.port), timeout=5).close()
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
+            # Refused, or (accepted in the kernel's backlog as the listener closed) reset:
+            # either way not served.
             break
         assert time.monotonic() - signalled < 5, "new connections still accepted after SIGTERM"
         time.sleep(0.01)

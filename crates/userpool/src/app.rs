@@ -47,6 +47,8 @@ pub struct App {
     pub keys: crate::tokens::keys::KeyRing,
     /// Email to a real SMTP server (`--smtp-url`), besides the outbox.
     pub mailer: Option<crate::outbox::Mailer>,
+    /// Calls the pools' Lambda triggers.
+    pub lambda: Arc<dyn crate::lambda::Invoker>,
     /// Decoded pool settings by pool id, so a request does not re-parse a pool's JSON: the
     /// row is still read (another node may have changed it) and compared with the one
     /// decoded (a 3 KB comparison, 100x cheaper than the parse); any change means a fresh parse.
@@ -54,6 +56,7 @@ pub struct App {
 }
 
 /// What an operation knows about the request it serves.
+#[derive(Clone)]
 pub struct Ctx {
     /// The shared state.
     pub app: Arc<App>,
@@ -65,9 +68,27 @@ pub struct Ctx {
     pub peer: IpAddr,
     /// The first `X-Forwarded-For` address, when the server is told to trust it.
     pub forwarded_for: Option<IpAddr>,
+    /// The app client the request names, for the triggers' `callerContext.clientId`.
+    pub client_id: Option<String>,
+    /// The request's `ClientMetadata`, for the triggers' `clientMetadata` (or
+    /// `validationData`, where Cognito passes it so).
+    pub client_metadata: Option<std::collections::HashMap<String, String>>,
 }
 
 impl Ctx {
+    /// This context for an operation that names `client_id` and carries `metadata`.
+    pub fn with_client(
+        &self,
+        client_id: Option<&str>,
+        metadata: Option<std::collections::HashMap<String, String>>,
+    ) -> Ctx {
+        Ctx {
+            client_id: client_id.map(str::to_string),
+            client_metadata: metadata,
+            ..self.clone()
+        }
+    }
+
     /// The address the client used, as `last_ip_used` records it.
     pub fn client_ip(&self) -> String {
         self.forwarded_for.unwrap_or(self.peer).to_string()

@@ -196,4 +196,41 @@ pub struct ServeArgs {
     /// finished; connections still open this many seconds later are dropped.
     #[arg(long, env = "USERPOOL_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
+    #[command(flatten)]
+    pub lambda: LambdaArgs,
+}
+
+/// Where the pools' Lambda triggers are invoked.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LambdaArgs {
+    /// The Lambda Invoke API to call triggers at (`sam local start-lambda`'s
+    /// `http://127.0.0.1:3001`, LocalStack...); without it, real AWS Lambda in each
+    /// function's region. Credentials: the standard AWS chain (AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ...) unless the two flags below are given.
+    #[arg(long, env = "USERPOOL_LAMBDA_ENDPOINT")]
+    pub lambda_endpoint: Option<String>,
+    /// Access key id to sign Lambda calls with (with --lambda-secret-access-key).
+    #[arg(long, env = "USERPOOL_LAMBDA_ACCESS_KEY_ID", requires = "lambda_secret_access_key")]
+    pub lambda_access_key_id: Option<String>,
+    /// Secret access key to sign Lambda calls with.
+    #[arg(
+        long,
+        env = "USERPOOL_LAMBDA_SECRET_ACCESS_KEY",
+        requires = "lambda_access_key_id",
+        hide_env_values = true
+    )]
+    pub lambda_secret_access_key: Option<String>,
+}
+
+impl LambdaArgs {
+    /// The static credentials the flags give, if any.
+    pub fn credentials(&self) -> Option<crate::lambda::StaticCredentials> {
+        match (&self.lambda_access_key_id, &self.lambda_secret_access_key) {
+            (Some(id), Some(secret)) => Some(crate::lambda::StaticCredentials {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+            }),
+            _ => None,
+        }
+    }
 }

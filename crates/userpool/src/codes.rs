@@ -56,8 +56,15 @@ pub fn delivery(user: &UserRecord, prefer: Option<&str>) -> Option<CodeDeliveryD
 /// Issues a fresh six-digit code for `purpose`, logs it, stores it sealed, and sends it
 /// (the outbox, [`crate::outbox`]) to where `to` names (`email` or `phone_number`);
 /// refused past the per-user request limit ([`limits::CODE_REQUESTS_PER_WINDOW`]), so a
-/// new code with fresh attempts cannot be had without end.
-pub async fn issue(ctx: &Ctx, user: &UserRecord, purpose: &str, to: Option<&CodeDeliveryDetailsType>) -> OpResult<()> {
+/// new code with fresh attempts cannot be had without end. `source` names the message for
+/// a CustomMessage trigger (`SignUp`, `ResendCode`, `ForgotPassword`, ...).
+pub async fn issue(
+    ctx: &Ctx,
+    user: &UserRecord,
+    purpose: &str,
+    to: Option<&CodeDeliveryDetailsType>,
+    source: &str,
+) -> OpResult<()> {
     limits::count(
         ctx,
         "code-request",
@@ -87,7 +94,7 @@ pub async fn issue(ctx: &Ctx, user: &UserRecord, purpose: &str, to: Option<&Code
         } else {
             outbox::Kind::Verification
         };
-        outbox::deliver(ctx, user, kind, purpose, attribute, &code).await?;
+        outbox::deliver(ctx, user, kind, (purpose, source), attribute, &code).await?;
     }
     Ok(())
 }
@@ -108,7 +115,15 @@ pub async fn keep_temporary_password(
             DeliveryMediumType::Email => "email",
             DeliveryMediumType::Sms => "phone_number",
         };
-        outbox::deliver(ctx, user, outbox::Kind::Invitation, "invitation", attribute, password).await?;
+        outbox::deliver(
+            ctx,
+            user,
+            outbox::Kind::Invitation,
+            ("invitation", "AdminCreateUser"),
+            attribute,
+            password,
+        )
+        .await?;
     }
     Ok(())
 }

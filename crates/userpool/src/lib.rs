@@ -18,6 +18,7 @@ pub mod clock;
 pub mod codes;
 pub mod error;
 pub mod ids;
+pub mod lambda;
 pub mod limits;
 pub mod ops;
 pub mod outbox;
@@ -27,6 +28,7 @@ pub mod seal;
 pub mod server;
 pub mod tokens;
 pub mod totp;
+pub mod triggers;
 
 use app::{App, Config};
 use cli::ServeArgs;
@@ -149,6 +151,10 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         auth: auth::sigv4::Authenticator::new(identities, &args.region, &args.account_id, args.max_clock_skew_seconds),
         keys: tokens::keys::KeyRing::default(),
         mailer,
+        lambda: Arc::new(lambda::AwsLambda::new(
+            args.lambda.lambda_endpoint.clone(),
+            args.lambda.credentials(),
+        )),
         pools: std::sync::RwLock::default(),
     });
     let data = match &args.database {

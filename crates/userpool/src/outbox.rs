@@ -130,13 +130,14 @@ fn render(
 
 /// Sends (keeps, and mails when SMTP is configured) the message of `kind` carrying
 /// `secret` to the user's `attribute` (`email` or `phone_number`); `label` is what the
-/// outbox calls it (`signup`, `invitation`, `mfa:SMS_MFA`...). A user without that
-/// attribute gets nothing.
+/// outbox calls it (`signup`, `invitation`, `mfa:SMS_MFA`...) and `source` what a
+/// CustomMessage trigger is told (`SignUp`, `AdminCreateUser`...): its answer, when the
+/// pool has one, replaces the template. A user without that attribute gets nothing.
 pub async fn deliver(
     ctx: &Ctx,
     user: &UserRecord,
     kind: Kind,
-    label: &str,
+    (label, source): (&str, &str),
     attribute: &str,
     secret: &str,
 ) -> OpResult<()> {
@@ -145,7 +146,19 @@ pub async fn deliver(
     };
     let pool = users::load(ctx, &user.pool_id).await?;
     let email = attribute == "email";
-    let m = render(pool.settings(), &pool.mfa(), kind, email, secret, &user.username);
+    let m = match crate::triggers::message::custom_message(ctx, &pool, user, source, email).await? {
+        Some(custom) => {
+            let template = render(pool.settings(), &pool.mfa(), kind, email, secret, &user.username);
+            Rendered {
+                subject: custom
+                    .subject
+                    .map(|s| fill(&s, secret, &user.username))
+                    .or(template.subject),
+                body: fill(&custom.body, secret, &user.username),
+            }
+        }
+        None => render(pool.settings(), &pool.mfa(), kind, email, secret, &user.username),
+    };
     ctx.store()
         .put_message(&MessageRecord {
             id: 0,

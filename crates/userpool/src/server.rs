@@ -192,6 +192,8 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             request_id: request_id.clone(),
             peer: peer.ip(),
             forwarded_for,
+            client_id: None,
+            client_metadata: None,
         };
         tracing::debug!(operation = op.name(), "dispatch");
         ops::dispatch(&ctx, op, value).await
@@ -241,6 +243,8 @@ async fn outbox_http(
         request_id: String::new(),
         peer: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
         forwarded_for: None,
+        client_id: None,
+        client_metadata: None,
     };
     let pool = crate::ops::users::load(&ctx, pool_id).await?;
     let key = match &username {

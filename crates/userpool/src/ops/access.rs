@@ -57,6 +57,7 @@ pub async fn update_user_attributes(
     req: UpdateUserAttributesRequest,
 ) -> OpResult<UpdateUserAttributesResponse> {
     let (pool, user, claims) = access_token::authorize(ctx, &req.access_token).await?;
+    let ctx = &ctx.with_client(Some(&claims.client_id), req.client_metadata.clone());
     let client = token_client(ctx, &claims).await?;
     permissions::check_writable(&client, req.user_attributes.iter().map(|a| a.name.as_str()))?;
     users::check_attributes(&pool, &req.user_attributes, false)?;
@@ -78,7 +79,7 @@ pub async fn update_user_attributes(
             if let Some(d) = codes::delivery(&user, Some(name)) {
                 // The change is committed: past the code-request limit it stands, and
                 // only the code is not sent (the user asks for one later).
-                match codes::issue(ctx, &user, &format!("verify:{name}"), Some(&d)).await {
+                match codes::issue(ctx, &user, &format!("verify:{name}"), Some(&d), "UpdateUserAttribute").await {
                     Ok(()) => details.push(d),
                     Err(e) if e.code == ErrorCode::LimitExceededException => {
                         tracing::info!(pool = %pool.id(), attribute = name, "verification code not sent: request limit reached");

@@ -10,6 +10,7 @@ use crate::error::{CognitoError, OpResult};
 use crate::limits;
 use crate::ops::{app_clients, permissions, users};
 use crate::passwords;
+use crate::triggers;
 use userpool_model::types::{
     ConfirmForgotPasswordRequest, ConfirmForgotPasswordResponse, ConfirmSignUpRequest, ConfirmSignUpResponse,
     ForgotPasswordRequest, ForgotPasswordResponse, GetUserAttributeVerificationCodeRequest,
@@ -21,6 +22,7 @@ use userpool_store::UserRecord;
 
 /// SignUp
 pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> {
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
@@ -44,12 +46,38 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
     permissions::check_writable(&client.settings, attrs.iter().map(|a| a.name.as_str()))?;
     users::check_attributes(&pool, &attrs, true)?;
     passwords::check_policy(&pool.password_policy(), password)?;
-    let (username, sub, attributes) = users::new_identity(&pool, &req.username, &attrs)?;
+    let (username, sub, mut attributes) = users::new_identity(&pool, &req.username, &attrs)?;
     users::check_required(&pool, &attributes)?;
+    // PreSignUp sees the attributes as submitted (no `sub`).
+    let submitted: Vec<(String, String)> = attributes.iter().filter(|(n, _)| n != "sub").cloned().collect();
+    let decision = triggers::sign_up::pre_sign_up(
+        ctx,
+        &pool,
+        triggers::sign_up::Source::SignUp { client_id: client.id() },
+        &username,
+        &submitted,
+        triggers::sign_up::validation_data(req.validation_data.as_deref()).as_ref(),
+    )
+    .await?;
+    for (flag, yes) in [
+        ("email_verified", decision.verify_email),
+        ("phone_number_verified", decision.verify_phone),
+    ] {
+        if yes {
+            users::set_attributes(
+                &mut attributes,
+                &[userpool_model::types::AttributeType {
+                    name: flag.into(),
+                    value: Some("true".into()),
+                }],
+            );
+        }
+    }
+    let status = if decision.confirm { "CONFIRMED" } else { "UNCONFIRMED" };
     let user = users::new_user(
         &pool,
         (username, sub.clone(), attributes),
-        "UNCONFIRMED",
+        status,
         Some(password),
         ctx.now_ms,
     );
@@ -59,13 +87,22 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
         .create_user(&user)
         .await
         .map_err(|e| users::write_error(e, &pool))?;
+    if decision.confirm {
+        // Auto-confirmed by PreSignUp: no code is sent.
+        return Ok(SignUpResponse {
+            user_confirmed: true,
+            code_delivery_details: None,
+            user_sub: sub,
+            session: None,
+        });
+    }
     let auto = pool.settings().auto_verified_attributes.clone().unwrap_or_default();
     let prefer = auto
         .iter()
         .map(|a| a.as_str())
         .find(|a| users::attr(&user, a).is_some());
     let details = prefer.and_then(|a| codes::delivery(&user, Some(a)));
-    codes::issue(ctx, &user, "signup", details.as_ref()).await?;
+    codes::issue(ctx, &user, "signup", details.as_ref(), "SignUp").await?;
     Ok(SignUpResponse {
         user_confirmed: false,
         code_delivery_details: details,
@@ -92,6 +129,7 @@ async fn user_for_client(
 
 /// ConfirmSignUp
 pub async fn confirm_sign_up(ctx: &Ctx, req: ConfirmSignUpRequest) -> OpResult<ConfirmSignUpResponse> {
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
@@ -106,7 +144,7 @@ pub async fn confirm_sign_up(ctx: &Ctx, req: ConfirmSignUpRequest) -> OpResult<C
         return Err(not_unconfirmed(&user));
     }
     codes::redeem(ctx, &user, "signup", &req.confirmation_code).await?;
-    users::modify(ctx, &pool, user, |user| {
+    let (user, ()) = users::modify(ctx, &pool, user, |user| {
         if user.status != "UNCONFIRMED" {
             return Err(not_unconfirmed(user));
         }
@@ -130,6 +168,7 @@ pub async fn confirm_sign_up(ctx: &Ctx, req: ConfirmSignUpRequest) -> OpResult<C
         Ok(())
     })
     .await?;
+    triggers::sign_up::post_confirmation(ctx, &pool, &user, client.id(), triggers::sign_up::Confirmed::SignUp).await?;
     Ok(ConfirmSignUpResponse { session: None })
 }
 
@@ -138,6 +177,7 @@ pub async fn resend_confirmation_code(
     ctx: &Ctx,
     req: ResendConfirmationCodeRequest,
 ) -> OpResult<ResendConfirmationCodeResponse> {
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
@@ -155,7 +195,7 @@ pub async fn resend_confirmation_code(
         return Err(CognitoError::invalid_parameter("User is already confirmed."));
     }
     let details = codes::delivery(&user, None);
-    codes::issue(ctx, &user, "signup", details.as_ref()).await?;
+    codes::issue(ctx, &user, "signup", details.as_ref(), "ResendCode").await?;
     Ok(ResendConfirmationCodeResponse {
         code_delivery_details: details,
     })
@@ -173,10 +213,24 @@ fn simulated_delivery() -> userpool_model::types::CodeDeliveryDetailsType {
 
 /// ForgotPassword
 pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<ForgotPasswordResponse> {
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
-    let user = match users::find(ctx, &pool, &req.username).await? {
+    let found = match users::find(ctx, &pool, &req.username).await? {
+        Some(u) => Some(u),
+        None => {
+            triggers::migration::migrate(
+                ctx,
+                &pool,
+                client.id(),
+                &req.username,
+                triggers::migration::Reason::ForgotPassword,
+            )
+            .await?
+        }
+    };
+    let user = match found {
         Some(u) => u,
         None if client.hides_users() => {
             // The same request limit as a real user's, keyed by the name given.
@@ -201,7 +255,7 @@ pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<
             "Cannot reset password for the user as there is no registered/verified email or phone_number",
         ));
     };
-    codes::issue(ctx, &user, "forgot_password", Some(&details)).await?;
+    codes::issue(ctx, &user, "forgot_password", Some(&details), "ForgotPassword").await?;
     Ok(ForgotPasswordResponse {
         code_delivery_details: Some(details),
     })
@@ -212,6 +266,7 @@ pub async fn confirm_forgot_password(
     ctx: &Ctx,
     req: ConfirmForgotPasswordRequest,
 ) -> OpResult<ConfirmForgotPasswordResponse> {
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     app_clients::check_secret_hash(&client, &[&req.username], req.secret_hash.as_deref())?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
@@ -234,6 +289,14 @@ pub async fn confirm_forgot_password(
     ctx.store()
         .clear_password_failures(pool.id(), &user.username_key)
         .await?;
+    triggers::sign_up::post_confirmation(
+        ctx,
+        &pool,
+        &user,
+        client.id(),
+        triggers::sign_up::Confirmed::ForgotPassword,
+    )
+    .await?;
     Ok(ConfirmForgotPasswordResponse {})
 }
 
@@ -242,7 +305,8 @@ pub async fn get_user_attribute_verification_code(
     ctx: &Ctx,
     req: GetUserAttributeVerificationCodeRequest,
 ) -> OpResult<GetUserAttributeVerificationCodeResponse> {
-    let (_, user, _) = access_token::authorize(ctx, &req.access_token).await?;
+    let (_, user, claims) = access_token::authorize(ctx, &req.access_token).await?;
+    let ctx = &ctx.with_client(Some(&claims.client_id), req.client_metadata.clone());
     let name = req.attribute_name.as_str();
     if name != "email" && name != "phone_number" {
         return Err(CognitoError::invalid_parameter(format!(
@@ -251,7 +315,14 @@ pub async fn get_user_attribute_verification_code(
     }
     let details = codes::delivery(&user, Some(name))
         .ok_or_else(|| CognitoError::invalid_parameter(format!("User does not have the attribute {name}.")))?;
-    codes::issue(ctx, &user, &format!("verify:{name}"), Some(&details)).await?;
+    codes::issue(
+        ctx,
+        &user,
+        &format!("verify:{name}"),
+        Some(&details),
+        "VerifyUserAttribute",
+    )
+    .await?;
     Ok(GetUserAttributeVerificationCodeResponse {
         code_delivery_details: Some(details),
     })

@@ -484,6 +484,7 @@ pub fn set_password(pool: &Pool, user: &mut UserRecord, password: &str, now_ms: 
 
 /// AdminCreateUser
 pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResult<AdminCreateUserResponse> {
+    let ctx = &ctx.with_client(None, req.client_metadata.clone());
     let pool = load(ctx, &req.user_pool_id).await?;
     let attrs = req.user_attributes.unwrap_or_default();
     check_attributes(&pool, &attrs, true)?;
@@ -517,6 +518,15 @@ pub async fn admin_create_user(ctx: &Ctx, req: AdminCreateUserRequest) -> OpResu
     }
     let (username, sub, attributes) = new_identity(&pool, &req.username, &attrs)?;
     check_required(&pool, &attributes)?;
+    crate::triggers::sign_up::pre_sign_up(
+        ctx,
+        &pool,
+        crate::triggers::sign_up::Source::AdminCreateUser,
+        &username,
+        &attributes,
+        crate::triggers::sign_up::validation_data(req.validation_data.as_deref()).as_ref(),
+    )
+    .await?;
     let suppress = req.message_action == Some(MessageActionType::Suppress);
     // A temporary password generated here and never sent is one nobody can sign in with:
     // Cognito's user is stuck until an admin sets a password. userpool keeps no verifier for
@@ -726,6 +736,7 @@ pub async fn admin_reset_user_password(
     ctx: &Ctx,
     req: AdminResetUserPasswordRequest,
 ) -> OpResult<AdminResetUserPasswordResponse> {
+    let ctx = &ctx.with_client(None, req.client_metadata.clone());
     let pool = load(ctx, &req.user_pool_id).await?;
     let user = resolve(ctx, &pool, &req.username).await?;
     let Some(details) = codes::delivery(&user, None) else {
@@ -739,15 +750,16 @@ pub async fn admin_reset_user_password(
         Ok(())
     })
     .await?;
-    codes::issue(ctx, &user, "forgot_password", Some(&details)).await?;
+    codes::issue(ctx, &user, "forgot_password", Some(&details), "ForgotPassword").await?;
     Ok(AdminResetUserPasswordResponse {})
 }
 
 /// AdminConfirmSignUp
 pub async fn admin_confirm_sign_up(ctx: &Ctx, req: AdminConfirmSignUpRequest) -> OpResult<AdminConfirmSignUpResponse> {
+    let ctx = &ctx.with_client(None, req.client_metadata.clone());
     let pool = load(ctx, &req.user_pool_id).await?;
     let user = resolve(ctx, &pool, &req.username).await?;
-    modify(ctx, &pool, user, |user| {
+    let (user, ()) = modify(ctx, &pool, user, |user| {
         if user.status != "UNCONFIRMED" {
             return Err(CognitoError::new(
                 ErrorCode::NotAuthorizedException,
@@ -758,6 +770,14 @@ pub async fn admin_confirm_sign_up(ctx: &Ctx, req: AdminConfirmSignUpRequest) ->
         user.modified_ms = ctx.now_ms;
         Ok(())
     })
+    .await?;
+    crate::triggers::sign_up::post_confirmation(
+        ctx,
+        &pool,
+        &user,
+        crate::triggers::NO_CLIENT,
+        crate::triggers::sign_up::Confirmed::SignUp,
+    )
     .await?;
     Ok(AdminConfirmSignUpResponse {})
 }

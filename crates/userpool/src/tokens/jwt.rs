@@ -36,6 +36,8 @@ pub struct Grant<'a> {
     pub access_validity: i64,
     /// ID token lifetime, s.
     pub id_validity: i64,
+    /// What the pool's PreTokenGeneration function changed.
+    pub overrides: Option<&'a crate::triggers::tokens::Overrides>,
 }
 
 fn uuid() -> String {
@@ -123,6 +125,10 @@ pub fn sign_pair(keys: &PoolKeys, g: &Grant<'_>) -> OpResult<(String, String)> {
     id.insert("exp".into(), (g.now + g.id_validity).into());
     id.insert("iat".into(), g.now.into());
     id.insert("jti".into(), uuid().into());
+    if let Some(o) = g.overrides {
+        crate::triggers::tokens::apply_to_access(o, &mut access);
+        crate::triggers::tokens::apply_to_id(o, &mut id);
+    }
     Ok((sign(&keys.access, &access)?, sign(&keys.id, &id)?))
 }
 
@@ -232,6 +238,7 @@ mod tests {
             now: 1000,
             access_validity: 300,
             id_validity: 600,
+            overrides: None,
         };
         let (access, id) = sign_pair(&k, &g).unwrap();
         // Cognito's header, members in its order; each token names its own key.

@@ -129,5 +129,13 @@ pub(super) async fn password_verifier(
         return Err(incorrect());
     }
     check_status(ctx, pool, &user)?;
-    tokens(ctx, pool, client, &user, Some(device)).await
+    tokens(
+        ctx,
+        pool,
+        client,
+        &user,
+        Some(device),
+        super::grant::Source::AuthenticateDevice,
+    )
+    .await
 }

@@ -12,15 +12,44 @@ use userpool_store::{DeviceRecord, RefreshRecord, UserRecord};
 
 use super::Outcome;
 
+/// What issued a grant's tokens: PreTokenGeneration's `triggerSource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A sign-in (password, SRP, MFA, custom challenge).
+    Authentication,
+    /// A sign-in whose last answer was NEW_PASSWORD_REQUIRED.
+    NewPasswordChallenge,
+    /// A sign-in whose last answer proved a remembered device.
+    AuthenticateDevice,
+    /// REFRESH_TOKEN_AUTH, GetTokensFromRefreshToken.
+    RefreshTokens,
+}
+
+impl Source {
+    fn trigger_source(self) -> &'static str {
+        match self {
+            Source::Authentication => "TokenGeneration_Authentication",
+            Source::NewPasswordChallenge => "TokenGeneration_NewPasswordChallenge",
+            Source::AuthenticateDevice => "TokenGeneration_AuthenticateDevice",
+            Source::RefreshTokens => "TokenGeneration_RefreshTokens",
+        }
+    }
+}
+
 /// Tokens for a finished sign-in; a new device when the pool tracks devices and none was
-/// presented.
+/// presented. PostAuthentication runs first (its error refuses the sign-in), then
+/// PreTokenGeneration as the tokens are made.
 pub(super) async fn tokens(
     ctx: &Ctx,
     pool: &users::Pool,
     client: &Client,
     user: &UserRecord,
     device: Option<DeviceRecord>,
+    source: Source,
 ) -> OpResult<Outcome> {
+    let tracks_devices = pool.settings().device_configuration.is_some();
+    crate::triggers::auth::post_authentication(ctx, pool, client.id(), user, tracks_devices && device.is_none())
+        .await?;
     let (device_key, new_device) = match device {
         Some(d) => {
             devices::authenticated(ctx, &d).await?;
@@ -34,7 +63,7 @@ pub(super) async fn tokens(
     };
     let origin_jti = crate::ids::uuid().to_string();
     let now = ctx.now_ms.div_euclid(1000);
-    let mut result = grant(ctx, pool, client, user, device_key.as_deref(), now, &origin_jti).await?;
+    let mut result = grant(ctx, pool, client, user, device_key.as_deref(), now, &origin_jti, source).await?;
     let (refresh, hash) = jwt::new_refresh_token();
     ctx.store()
         .put_refresh_token(&RefreshRecord {
@@ -59,7 +88,9 @@ pub(super) async fn tokens(
     })
 }
 
-/// Signs the ID and access tokens (no refresh token).
+/// Signs the ID and access tokens (no refresh token), as the pool's PreTokenGeneration
+/// function changes them.
+#[allow(clippy::too_many_arguments, reason = "one grant's facts, each used once")]
 pub(super) async fn grant(
     ctx: &Ctx,
     pool: &users::Pool,
@@ -68,6 +99,7 @@ pub(super) async fn grant(
     device_key: Option<&str>,
     auth_time: i64,
     origin_jti: &str,
+    source: Source,
 ) -> OpResult<AuthenticationResultType> {
     let keys = ctx
         .app
@@ -76,6 +108,19 @@ pub(super) async fn grant(
         .await?;
     let issuer = ctx.app.config.issuer(pool.id());
     let groups = crate::ops::groups::token_groups(ctx, user).await?;
+    let overrides = crate::triggers::tokens::pre_token_generation(
+        ctx,
+        pool,
+        &crate::triggers::tokens::Grant {
+            user,
+            client_id: client.id(),
+            source: source.trigger_source(),
+            groups: &groups,
+            roles: &[],
+            scopes: &[jwt::ADMIN_SCOPE.to_string()],
+        },
+    )
+    .await?;
     // The ID token carries the attributes the client may read (ReadAttributes).
     let filtered;
     let user = if client.settings.read_attributes.as_ref().is_some_and(|l| !l.is_empty()) {
@@ -97,6 +142,7 @@ pub(super) async fn grant(
         now: ctx.now_ms.div_euclid(1000),
         access_validity: client.access_validity(),
         id_validity: client.id_validity(),
+        overrides: overrides.as_ref(),
     };
     let (access, id) = crate::clock::blocking(|| jwt::sign_pair(&keys, &g))?;
     Ok(AuthenticationResultType {

@@ -163,7 +163,7 @@ pub(super) async fn challenge(
                 let attribute = if factor == SMS { "phone_number" } else { "email" };
                 let to = codes::delivery(user, Some(attribute));
                 let destination = to.as_ref().and_then(|d| d.destination.clone()).unwrap_or_default();
-                codes::issue(ctx, user, &code_purpose(&factor), to.as_ref()).await?;
+                codes::issue(ctx, user, &code_purpose(&factor), to.as_ref(), "Authentication").await?;
                 params.insert(
                     "CODE_DELIVERY_DELIVERY_MEDIUM".to_string(),
                     if factor == SMS { "SMS" } else { "EMAIL" }.to_string(),
@@ -278,7 +278,15 @@ pub(super) async fn answer(
     }
     consume(ctx, &st).await?;
     let device_key = non_empty(responses, "DEVICE_KEY").or(device.as_deref());
-    after_second_factor(ctx, pool, client, &user, device_key).await
+    after_second_factor(
+        ctx,
+        pool,
+        client,
+        &user,
+        device_key,
+        super::grant::Source::Authentication,
+    )
+    .await
 }
 
 /// SELECT_MFA_TYPE: the user's choice (`ANSWER`) among the factors offered.
@@ -359,5 +367,13 @@ pub(super) async fn setup(
     })
     .await?;
     let device_key = non_empty(responses, "DEVICE_KEY").or(device.as_deref());
-    after_second_factor(ctx, pool, client, &user, device_key).await
+    after_second_factor(
+        ctx,
+        pool,
+        client,
+        &user,
+        device_key,
+        super::grant::Source::Authentication,
+    )
+    .await
 }

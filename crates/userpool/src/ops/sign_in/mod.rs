@@ -47,6 +47,7 @@
 //!   key) and indistinguishable in shape from a real one; RespondToAuthChallenge then
 //!   answers "Incorrect username or password.".
 
+mod custom;
 mod device;
 mod grant;
 mod mfa;
@@ -202,7 +203,7 @@ pub(super) async fn after_password(
     if let Some(challenge) = second_factor(ctx, pool, client, user, device_key).await? {
         return Ok(challenge);
     }
-    after_second_factor(ctx, pool, client, user, device_key).await
+    after_second_factor(ctx, pool, client, user, device_key, grant::Source::Authentication).await
 }
 
 /// The second-factor challenge when MFA is due for `user` ([`mfa::due`]), unless a
@@ -242,6 +243,7 @@ pub(super) async fn after_second_factor(
     client: &Client,
     user: &UserRecord,
     device_key: Option<&str>,
+    source: grant::Source,
 ) -> OpResult<Outcome> {
     if let Some(key) = device_key {
         let device = devices::presented(ctx, pool, user, key).await?;
@@ -272,11 +274,14 @@ pub(super) async fn after_second_factor(
                 authentication_result: None,
             });
         }
-        return grant::tokens(ctx, pool, client, user, Some(device)).await;
+        return grant::tokens(ctx, pool, client, user, Some(device), source).await;
     }
-    grant::tokens(ctx, pool, client, user, None).await
+    grant::tokens(ctx, pool, client, user, None, source).await
 }
 
+/// InitiateAuth's `ClientMetadata` reaches PreSignUp, PreAuthentication and UserMigration
+/// only (the API reference): `ctx` carries it for the steps that call them, and
+/// [`after_password`] and the custom-challenge steps get a context without it.
 async fn initiate(
     ctx: &Ctx,
     client: &Client,
@@ -285,6 +290,7 @@ async fn initiate(
     admin: bool,
 ) -> OpResult<Outcome> {
     let pool = users::load(ctx, &client.record.pool_id).await?;
+    let without_metadata = &ctx.with_client(Some(client.id()), None);
     if !client.allows(flow) {
         return Err(flow_not_enabled(flow));
     }
@@ -302,13 +308,14 @@ async fn initiate(
             app_clients::check_secret_hash(client, &[name], params.get("SECRET_HASH").map(String::as_str))?;
             let user = password::sign_in(ctx, &pool, client, name, password).await?;
             let device_key = non_empty(params, "DEVICE_KEY");
-            after_password(ctx, &pool, client, &user, device_key).await
+            after_password(without_metadata, &pool, client, &user, device_key).await
         }
         AuthFlowType::UserSrpAuth => srp::start(ctx, &pool, client, params).await,
         AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken => {
             refresh::refresh(ctx, &pool, client, params).await
         }
-        AuthFlowType::CustomAuth | AuthFlowType::UserAuth => Err(CognitoError::new(
+        AuthFlowType::CustomAuth => custom::start(ctx, without_metadata, &pool, client, params).await,
+        AuthFlowType::UserAuth => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement the {} flow yet.", flow.as_str()),
         )),
@@ -333,6 +340,7 @@ async fn respond(
         }
         ChallengeNameType::SelectMfaType => mfa::select(ctx, &pool, client, session, responses).await,
         ChallengeNameType::MfaSetup => mfa::setup(ctx, &pool, client, session, responses).await,
+        ChallengeNameType::CustomChallenge => custom::answer(ctx, &pool, client, session, responses).await,
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement the {} challenge yet.", other.as_str()),
@@ -342,6 +350,7 @@ async fn respond(
 
 /// InitiateAuth
 pub async fn initiate_auth(ctx: &Ctx, req: InitiateAuthRequest) -> OpResult<InitiateAuthResponse> {
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     let o = initiate(
         ctx,
@@ -362,6 +371,7 @@ pub async fn initiate_auth(ctx: &Ctx, req: InitiateAuthRequest) -> OpResult<Init
 
 /// AdminInitiateAuth
 pub async fn admin_initiate_auth(ctx: &Ctx, req: AdminInitiateAuthRequest) -> OpResult<AdminInitiateAuthResponse> {
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     users::load(ctx, &req.user_pool_id).await?;
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     if client.record.pool_id != req.user_pool_id {
@@ -389,6 +399,7 @@ pub async fn respond_to_auth_challenge(
     ctx: &Ctx,
     req: RespondToAuthChallengeRequest,
 ) -> OpResult<RespondToAuthChallengeResponse> {
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     let o = respond(
         ctx,
@@ -411,6 +422,7 @@ pub async fn admin_respond_to_auth_challenge(
     ctx: &Ctx,
     req: AdminRespondToAuthChallengeRequest,
 ) -> OpResult<AdminRespondToAuthChallengeResponse> {
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     users::load(ctx, &req.user_pool_id).await?;
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     if client.record.pool_id != req.user_pool_id {

@@ -87,5 +87,13 @@ pub(super) async fn respond(
     if let Some(challenge) = second_factor(ctx, pool, client, &before, device_key).await? {
         return Ok(challenge);
     }
-    after_second_factor(ctx, pool, client, &user, device_key).await
+    after_second_factor(
+        ctx,
+        pool,
+        client,
+        &user,
+        device_key,
+        super::grant::Source::NewPasswordChallenge,
+    )
+    .await
 }

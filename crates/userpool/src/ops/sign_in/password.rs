@@ -53,15 +53,31 @@ pub(super) async fn sign_in(
     name: &str,
     password: &str,
 ) -> OpResult<UserRecord> {
-    let user = match sign_in_user(ctx, pool, client, name).await {
-        Ok(u) => u,
-        Err(e) => {
-            // The same password work as for a real user, so the answer's timing does not
-            // tell whether the user exists.
-            std::hint::black_box(passwords::make_verifier(pool.id(), name, password));
-            return Err(e);
-        }
+    let user = match users::find(ctx, pool, name).await? {
+        Some(u) => u,
+        None => match crate::triggers::migration::migrate(
+            ctx,
+            pool,
+            client.id(),
+            name,
+            crate::triggers::migration::Reason::Authentication { password },
+        )
+        .await?
+        {
+            Some(migrated) => migrated,
+            None => {
+                if client.hides_users() {
+                    crate::triggers::auth::pre_authentication(ctx, pool, client.id(), None, name).await?;
+                }
+                let e = sign_in_user(ctx, pool, client, name).await.err();
+                // The same password work as for a real user, so the answer's timing does
+                // not tell whether the user exists.
+                std::hint::black_box(passwords::make_verifier(pool.id(), name, password));
+                return Err(e.unwrap_or_else(CognitoError::incorrect_credentials));
+            }
+        },
     };
+    crate::triggers::auth::pre_authentication(ctx, pool, client.id(), Some(&user), name).await?;
     let failures = spend_attempt(ctx, pool, &user).await?;
     let ok = match &user.password {
         Some(v) => passwords::matches(pool.id(), &user.username, v, password),

@@ -131,6 +131,7 @@ async fn refreshed(
         record.device_key.as_deref(),
         record.auth_time,
         &record.origin_jti,
+        super::grant::Source::RefreshTokens,
     )
     .await?;
     if let Some(grace) = rotation_grace_ms(client) {

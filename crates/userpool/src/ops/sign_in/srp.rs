@@ -71,15 +71,32 @@ pub(super) async fn start(
     let a = client_public(srp_a)?;
     let user = match users::find(ctx, pool, name).await? {
         Some(u) => u,
-        None if client.hides_users() => return Ok(decoy_challenge(ctx, pool, client, name, &a)),
+        None if client.hides_users() => {
+            crate::triggers::auth::pre_authentication(ctx, pool, client.id(), None, name).await?;
+            return Ok(decoy_challenge(ctx, pool, client, name, &a));
+        }
         None => return Err(users::user_not_found()),
     };
-    check_not_locked(ctx, &user)?;
-    let stored = &stored_or_unknowable(ctx, &user);
-    let (srp, big_b) = srp_challenge(&passwords::verifier_int(stored), &a);
+    crate::triggers::auth::pre_authentication(ctx, pool, client.id(), Some(&user), name).await?;
+    user_challenge(ctx, pool, client, &user, &a, None)
+}
+
+/// The PASSWORD_VERIFIER challenge for `user` and the client's `A`; `custom` carries a
+/// CUSTOM_AUTH flow's history through it.
+pub(super) fn user_challenge(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    user: &UserRecord,
+    a: &userpool_srp::Int,
+    custom: Option<Vec<crate::triggers::challenge::ChallengeResult>>,
+) -> OpResult<Outcome> {
+    check_not_locked(ctx, user)?;
+    let stored = &stored_or_unknowable(ctx, user);
+    let (srp, big_b) = srp_challenge(&passwords::verifier_int(stored), a);
     let state = State::new(
         ctx,
-        Step::PasswordVerifier { srp },
+        Step::PasswordVerifier { srp, custom },
         pool.id(),
         &user.username_key,
         client.id(),
@@ -119,7 +136,13 @@ fn stored_or_unknowable(ctx: &Ctx, user: &UserRecord) -> PasswordVerifier {
 /// are derived from the data key and the name, so asking twice gives the same answer as
 /// for a real user; B is made from a derived verifier. Its state is [`Step::Decoy`], so
 /// the answer to it is "Incorrect username or password.".
-fn decoy_challenge(ctx: &Ctx, pool: &users::Pool, client: &Client, name: &str, a: &userpool_srp::Int) -> Outcome {
+pub(super) fn decoy_challenge(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    name: &str,
+    a: &userpool_srp::Int,
+) -> Outcome {
     let seed = ctx
         .app
         .sealer
@@ -218,8 +241,8 @@ pub(super) async fn password_verifier(
     let state = state::open(ctx, block)
         .filter(|s| s.is_for(pool.id(), client.id()))
         .ok_or_else(incorrect)?;
-    let srp = match &state.step {
-        Step::PasswordVerifier { srp } => srp,
+    let (srp, custom) = match &state.step {
+        Step::PasswordVerifier { srp, custom } => (srp, custom.clone()),
         // A decoy (an unknown user, PreventUserExistenceErrors) or another step's state.
         _ => return Err(incorrect()),
     };
@@ -253,5 +276,8 @@ pub(super) async fn password_verifier(
         return Err(incorrect());
     }
     check_status(ctx, pool, &user)?;
-    after_password(ctx, pool, client, &user, device_key).await
+    match custom {
+        Some(history) => super::custom::after_password(ctx, pool, client, &user, history, device_key).await,
+        None => after_password(ctx, pool, client, &user, device_key).await,
+    }
 }

@@ -30,10 +30,30 @@ pub struct Srp {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "step", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Step {
-    /// USER_SRP_AUTH was answered; PASSWORD_VERIFIER proves the password (SECRET_BLOCK).
+    /// USER_SRP_AUTH (or CUSTOM_AUTH with SRP_A) was answered; PASSWORD_VERIFIER proves
+    /// the password (SECRET_BLOCK).
     PasswordVerifier {
         /// The SRP exchange.
         srp: Srp,
+        /// In a CUSTOM_AUTH flow, the challenges answered so far (DefineAuthChallenge
+        /// decides what follows the password).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        custom: Option<Vec<crate::triggers::challenge::ChallengeResult>>,
+    },
+    /// CUSTOM_AUTH: a CUSTOM_CHALLENGE that VerifyAuthChallengeResponse judges.
+    CustomChallenge {
+        /// The name the client typed (the event's `userName` for a user not found).
+        typed: String,
+        /// The challenges answered so far, as the events' `session`.
+        history: Vec<crate::triggers::challenge::ChallengeResult>,
+        /// CreateAuthChallenge's `privateChallengeParameters` (sealed with the state).
+        private: Vec<(String, String)>,
+        /// CreateAuthChallenge's `challengeMetadata`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<String>,
+        /// The DEVICE_KEY the client presented, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
     },
     /// A PASSWORD_VERIFIER challenge for a user who does not exist (the client hides
     /// existence): its answer is always "Incorrect username or password.".
