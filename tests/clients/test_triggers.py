@@ -489,3 +489,12 @@ def test_an_unreachable_endpoint_and_a_bad_signature(tmp_path, lambdas):
             s.stop()
     assert other.refused and other.received(arn) == []
     other.stop()
+
+
+def test_custom_senders_are_refused(idp):
+    """userpool cannot give a custom sender its KMS-encrypted code: the setting is refused."""
+    sender = {"LambdaVersion": "V1_0", "LambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:send"}
+    with pytest.raises(idp.exceptions.InvalidParameterException) as e:
+        idp.create_user_pool(PoolName="senders", LambdaConfig={
+            "CustomEmailSender": sender, "KMSKeyID": "arn:aws:kms:us-east-1:123456789012:key/abc"})
+    assert "CustomEmailSender" in e.value.response["Error"]["Message"]

@@ -292,7 +292,15 @@ fn apply(pool: &mut UserPoolType, m: Mutable) -> OpResult<()> {
     });
     pool.policies = Some(policies);
     pool.deletion_protection = Some(m.deletion_protection.unwrap_or(DeletionProtectionType::Inactive));
-    pool.lambda_config = Some(m.lambda_config.unwrap_or_default());
+    let lambda_config = m.lambda_config.unwrap_or_default();
+    // Cognito hands a custom sender the code encrypted with KMS and the AWS Encryption SDK;
+    // userpool has neither, and a function that cannot decrypt its code is no use.
+    if lambda_config.custom_email_sender.is_some() || lambda_config.custom_sms_sender.is_some() {
+        return Err(CognitoError::invalid_parameter(
+            "userpool does not implement CustomEmailSender or CustomSMSSender: the code they receive is encrypted with AWS KMS, which userpool does not emulate.",
+        ));
+    }
+    pool.lambda_config = Some(lambda_config);
     pool.auto_verified_attributes = m.auto_verified_attributes;
     pool.sms_verification_message = m.sms_verification_message;
     pool.email_verification_message = m.email_verification_message;
