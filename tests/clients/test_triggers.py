@@ -185,7 +185,14 @@ def test_pre_token_generation_v1(idp, lambdas, triggered):
     refreshed = idp.initiate_auth(ClientId=client["ClientId"], AuthFlow="REFRESH_TOKEN_AUTH",
                                   AuthParameters={"REFRESH_TOKEN": r["RefreshToken"]})["AuthenticationResult"]
     assert claims(refreshed["IdToken"])["tenant"] == "acme"
-    envelope(lambdas.received(arn)[-1], "TokenGeneration_RefreshTokens", pool, "eve", client["ClientId"])
+    event = lambdas.received(arn)[-1]
+    envelope(event, "TokenGeneration_RefreshTokens", pool, "eve", client["ClientId"])
+    assert "clientMetadata" not in event["request"]
+    idp.get_tokens_from_refresh_token(ClientId=client["ClientId"], RefreshToken=r["RefreshToken"],
+                                      ClientMetadata={"via": "GetTokensFromRefreshToken"})
+    event = lambdas.received(arn)[-1]
+    assert event["triggerSource"] == "TokenGeneration_RefreshTokens"
+    assert event["request"]["clientMetadata"] == {"via": "GetTokensFromRefreshToken"}
 
 
 def test_pre_token_generation_v2_access_token_and_scopes(idp, lambdas, triggered):

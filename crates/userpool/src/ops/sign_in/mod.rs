@@ -312,7 +312,7 @@ async fn initiate(
         }
         AuthFlowType::UserSrpAuth => srp::start(ctx, &pool, client, params).await,
         AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken => {
-            refresh::refresh(ctx, &pool, client, params).await
+            refresh::refresh(without_metadata, &pool, client, params).await
         }
         AuthFlowType::CustomAuth => custom::start(ctx, without_metadata, &pool, client, params).await,
         AuthFlowType::UserAuth => Err(CognitoError::new(

@@ -193,6 +193,8 @@ pub async fn get_tokens_from_refresh_token(
     ctx: &Ctx,
     req: GetTokensFromRefreshTokenRequest,
 ) -> OpResult<GetTokensFromRefreshTokenResponse> {
+    // Its ClientMetadata reaches PreTokenGeneration.
+    let ctx = &ctx.with_client(Some(&req.client_id), req.client_metadata.clone());
     let client = app_clients::find_client(ctx, &req.client_id).await?;
     let pool = users::load(ctx, &client.record.pool_id).await?;
     let (record, user) = check(
