@@ -1077,13 +1077,27 @@ async fn s7_mfa_sign_in(t: &Target, o: &Options, want_a: bool, want_b: bool) -> 
         Cell::Cannot("not run".into())
     };
     let cell_b = if want_b {
+        // Each device is signed in by one connection at a time (a second password step of
+        // the same device replaces the first, whose device step then fails, as it should):
+        // an iteration takes the first free device from `i % n` on.
+        let in_use: Arc<Vec<AtomicBool>> = Arc::new(devices.iter().map(|_| AtomicBool::new(false)).collect());
         let devices = std::sync::Arc::new(devices);
         let note = format!("{} users, one remembered device each", devices.len());
         measure(t, o.secs, u64::MAX, note, move |mut c: Conn, i: u64| {
-            let (devices, client) = (devices.clone(), client.clone());
+            let (devices, client, in_use) = (devices.clone(), client.clone(), in_use.clone());
             async move {
-                let (name, device) = &devices[usize::try_from(i).unwrap_or(0) % devices.len()];
+                use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+                let n = devices.len();
+                let start = usize::try_from(i).unwrap_or(0) % n;
+                let Some(k) = (0..n)
+                    .map(|d| (start + d) % n)
+                    .find(|k| in_use[*k].compare_exchange(false, true, AcqRel, Acquire).is_ok())
+                else {
+                    return (c, Err("every device is in use".to_string()));
+                };
+                let (name, device) = &devices[k];
                 let r = remembered_device_sign_in(&mut c, &client, name, device).await;
+                in_use[k].store(false, Release);
                 (c, r)
             }
         })
@@ -1353,7 +1367,7 @@ fn report(
     if let Some(pg) = postgres {
         let _ = writeln!(
             out,
-            "userpool-pg is userpool on {pg} (on this machine, shared by nothing else), one node; userpool-pg×3 \
+            "userpool-pg is userpool on {pg} on this machine, one node; userpool-pg×3 \
              three nodes on one database, connection i to node i % 3. Each starts on a fresh database for each \
              scenario (CHECKPOINT before each measurement, so none pays for its set-up's writes). Their CPU and \
              RSS are summed over the nodes; \"PostgreSQL CPU\" is the server's (postmaster and all its processes), \
