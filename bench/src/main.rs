@@ -1297,8 +1297,8 @@ fn bound(stats: &load::Stats, cpu: f64, env: &Env) -> String {
     } else if let Some((what, share)) = top_wait {
         let why = if what.starts_with("WAL") {
             "PostgreSQL commit (WAL fsync per commit)".to_string()
-        } else if what.starts_with("lock") {
-            format!("PostgreSQL {what}: writers of one row wait for each other's commit")
+        } else if what == "row lock" {
+            "PostgreSQL row lock (writers of one row wait for each other's commit)".to_string()
         } else {
             format!("PostgreSQL {what}")
         };
@@ -1374,7 +1374,7 @@ fn report(
     if let Some(pg) = postgres {
         let _ = writeln!(
             out,
-            "userpool-pg is userpool on {pg} on this machine, one node; userpool-pg×3 \
+            "userpool-pg is userpool on one node on {pg} (on this machine); userpool-pg×3 is \
              three nodes on one database, connection i to node i % 3. Each starts on a fresh database for each \
              scenario (CHECKPOINT before each measurement, so none pays for its set-up's writes). Their CPU and \
              RSS are summed over the nodes; \"PostgreSQL CPU\" is the server's (postmaster and all its processes), \

@@ -215,7 +215,9 @@ fn classify(state: Option<&str>, kind: Option<&str>, event: Option<&str>) -> Opt
         }
         (Some("active"), None, _) => Some("on CPU".into()),
         (Some("active"), Some("IO"), Some("WALSync" | "WALWrite"))
-        | (Some("active"), Some("LWLock"), Some("WALWrite")) => Some("WAL flush of a commit".into()),
+        | (Some("active"), Some("LWLock"), Some("WALWrite")) => Some("WAL flush (commit)".into()),
+        // Waiting for the writer of a row to commit, or queued behind others for it.
+        (Some("active"), Some("Lock"), Some("transactionid" | "tuple")) => Some("row lock".into()),
         (Some("active"), Some("Lock"), Some(e)) => Some(format!("lock ({e})")),
         (Some("active"), Some(k), Some(e)) => Some(format!("{k}:{e}")),
         (Some(s), ..) => Some(s.to_string()),
