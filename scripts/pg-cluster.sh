@@ -8,6 +8,8 @@
 # database `userpool_test` and exports USERPOOL_TEST_POSTGRES (and USERPOOL_TEST_POSTGRES_CA,
 # the CA of the server's TLS certificate). pg_cluster_stop stops it and
 # removes the directory. Durability is off (fsync=off): nothing in it outlives the run.
+# PG_CLUSTER_FSYNC=on starts it durable instead (fsync=on, synchronous_commit=on, as a
+# production server runs): the benchmark's figures must be durable ones.
 
 pg_cluster_bin() {
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
@@ -44,10 +46,14 @@ pg_cluster_start() {
   if [ "$(id -u)" = 0 ]; then
     chown postgres "$PG_CLUSTER_DIR/server.key" "$PG_CLUSTER_DIR/server.pem"
   fi
+  local durability="-c fsync=off"
+  if [ "${PG_CLUSTER_FSYNC:-off}" = on ]; then
+    durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  fi
   PG_CLUSTER_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   pg_cluster_as "$PG_CLUSTER_BIN/initdb" -D "$PG_CLUSTER_DIR/data" -U userpool --auth=trust -E UTF8 --locale=C >/dev/null
   pg_cluster_as "$PG_CLUSTER_BIN/pg_ctl" -D "$PG_CLUSTER_DIR/data" -l "$PG_CLUSTER_DIR/server.log" -w \
-    -o "-p $PG_CLUSTER_PORT -k $PG_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 -c ssl=on -c ssl_cert_file=$PG_CLUSTER_DIR/server.pem -c ssl_key_file=$PG_CLUSTER_DIR/server.key" start >/dev/null
+    -o "-p $PG_CLUSTER_PORT -k $PG_CLUSTER_DIR -c listen_addresses=127.0.0.1 $durability -c max_connections=300 -c ssl=on -c ssl_cert_file=$PG_CLUSTER_DIR/server.pem -c ssl_key_file=$PG_CLUSTER_DIR/server.key" start >/dev/null
   pg_cluster_as "$PG_CLUSTER_BIN/createdb" -h "$PG_CLUSTER_DIR" -p "$PG_CLUSTER_PORT" -U userpool userpool_test
   export USERPOOL_TEST_POSTGRES="postgres://userpool@127.0.0.1:$PG_CLUSTER_PORT/userpool_test"
   export USERPOOL_TEST_POSTGRES_CA="$PG_CLUSTER_DIR/ca.pem"

@@ -33,9 +33,10 @@ impl Stats {
 /// scenario whose supply of work ran out before the time did).
 pub const STOP: &str = "\u{0}stop";
 
-/// Runs `f(conn, i)` in a loop on `conns` connections. `f` returns the connection and
-/// `Ok(())` or the error text ([`STOP`]: this connection stops, the iteration uncounted).
-pub async fn run<F, Fut>(addr: SocketAddr, conns: usize, duration: Duration, max: u64, f: F) -> Stats
+/// Runs `f(conn, i)` in a loop on `conns` connections, connection k to `addrs[k % n]` (the
+/// nodes of a target). `f` returns the connection and `Ok(())` or the error text
+/// ([`STOP`]: this connection stops, the iteration uncounted).
+pub async fn run<F, Fut>(addrs: &[SocketAddr], conns: usize, duration: Duration, max: u64, f: F) -> Stats
 where
     F: Fn(Conn, u64) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = (Conn, Result<(), String>)> + Send,
@@ -44,7 +45,8 @@ where
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
-    for _ in 0..conns {
+    for k in 0..conns {
+        let addr = addrs[k % addrs.len()];
         let f = f.clone();
         let counter = counter.clone();
         tasks.push(tokio::spawn(async move {
@@ -109,6 +111,55 @@ pub fn proc_cpu_secs(pid: u32) -> f64 {
     let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of a process and its children: its own, those of the children it has
+/// waited for, and those of its children now running (the PostgreSQL server: the
+/// postmaster, its backends, WAL writer and checkpointer).
+pub fn tree_cpu_secs(pid: u32) -> f64 {
+    let fields = |pid: u32| -> Vec<String> {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| r.split_whitespace().map(str::to_string).collect())
+            })
+            .unwrap_or_default()
+    };
+    let ticks = |f: &[String], i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let own = fields(pid);
+    // utime, stime, cutime, cstime: 12 to 15 after the name.
+    let mut total = ticks(&own, 11) + ticks(&own, 12) + ticks(&own, 13) + ticks(&own, 14);
+    let parent = pid.to_string();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let f = fields(child);
+            if f.get(1) == Some(&parent) {
+                total += ticks(&f, 11) + ticks(&f, 12);
+            }
+        }
+    }
+    total / 100.0
+}
+
+/// The machine's CPU time so far, in clock ticks: (busy, all), over every core.
+pub fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is within user).
+    let all: u64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (all.saturating_sub(idle), all)
 }
 
 /// Resident set size in KiB (`VmRSS`) and its peak (`VmHWM`).

@@ -1,8 +1,11 @@
 //! `userpool-bench`: the load harness (issue 5). One run starts userpool (release, fresh
-//! data file), moto (`moto_server`), cognito-local and a fixed-JSON ceiling, each on its
-//! own loopback port; builds each scenario's state through the API; drives it with the
-//! compiled load generator at 16 connections (SigV4-signed, as userpool verifies); and
-//! writes a markdown report (bench/results/latest.md and the README's benchmark section).
+//! data file), userpool on PostgreSQL (one node, and three nodes on one database; a fresh
+//! database per scenario, `--postgres`), moto (`moto_server`), cognito-local, fakecloud
+//! and a fixed-JSON ceiling, each on its own loopback ports; builds each scenario's state
+//! through the API; drives it with the compiled load generator at 16 connections
+//! (SigV4-signed, as userpool verifies; spread over a target's nodes); and writes a
+//! markdown report (bench/results/latest.md and the README's benchmark section), naming
+//! what bounds each figure where the measurements show it.
 //!
 //! `bash bench/run.sh` is the documented entry point (it builds and installs the peers).
 #![allow(
@@ -16,6 +19,7 @@
 
 mod client;
 mod load;
+mod pg;
 mod srp;
 mod totp;
 
@@ -23,8 +27,10 @@ use client::Conn;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const CONNS: usize = 16;
@@ -39,6 +45,10 @@ struct Options {
     userpool: PathBuf,
     moto: Option<String>,
     cognito_local: Option<String>,
+    fakecloud: Option<String>,
+    /// A PostgreSQL server URL (a database on it to connect to, e.g. `postgres`); the
+    /// `userpool-pg` targets are skipped without it.
+    postgres: Option<String>,
     readme: Option<PathBuf>,
     out: PathBuf,
     /// Scenario labels to run ("S1,S2,S6"); empty runs them all. For quick looks while
@@ -52,17 +62,137 @@ impl Options {
     }
 }
 
+/// A running target: one process, or several nodes on one database (`addrs[i]` is
+/// `children[i]`'s); setup calls go to the first.
 struct Target {
     name: &'static str,
-    addr: SocketAddr,
-    child: Child,
+    addrs: Vec<SocketAddr>,
+    children: Vec<Child>,
     _dir: Option<PathBuf>,
+    /// The PostgreSQL server and the database the nodes use.
+    pg: Option<(Arc<pg::Server>, String)>,
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Target {
+    fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+}
+
+/// A column of the report: a target that runs the whole time, or userpool on PostgreSQL,
+/// started on a fresh database for each scenario and stopped after it.
+enum Slot {
+    Running(Target),
+    Pg { name: &'static str, nodes: usize },
+}
+
+impl Slot {
+    fn name(&self) -> &'static str {
+        match self {
+            Slot::Running(t) => t.name,
+            Slot::Pg { name, .. } => name,
+        }
+    }
+}
+
+/// A slot's target for one scenario.
+enum Held<'a> {
+    Borrowed(&'a Target),
+    Owned(Target),
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Target;
+    fn deref(&self) -> &Target {
+        match self {
+            Held::Borrowed(t) => t,
+            Held::Owned(t) => t,
+        }
+    }
+}
+
+/// Userpool on PostgreSQL: a fresh database, `nodes` processes on it (loopback ports,
+/// one data key, one public URL, as behind a load balancer).
+async fn start_pg(
+    name: &'static str,
+    nodes: usize,
+    o: &Options,
+    server: &Arc<pg::Server>,
+    key: &Path,
+) -> Result<Target, String> {
+    let (db, url) = server.create_db().await;
+    let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+    let public = format!("http://127.0.0.1:{}", ports[0]);
+    let mut t = Target {
+        name,
+        addrs: Vec::new(),
+        children: Vec::new(),
+        _dir: None,
+        pg: Some((server.clone(), db)),
+    };
+    for port in ports {
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut cmd = Command::new(&o.userpool);
+        cmd.args([
+            "serve",
+            "--listen",
+            &addr.to_string(),
+            "--database",
+            &url,
+            "--public-url",
+            &public,
+        ])
+        .arg("--data-key-file")
+        .arg(key)
+        .env("USERPOOL_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        let spawned = cmd.spawn();
+        let started = match spawned {
+            Ok(child) => {
+                t.children.push(child);
+                t.addrs.push(addr);
+                // One at a time: the first applies the migrations.
+                wait_port(addr, 60)
+            }
+            Err(_) => false,
+        };
+        if !started {
+            retire(Held::Owned(t)).await;
+            return Err(format!("{name}: a node did not start"));
+        }
+    }
+    Ok(t)
+}
+
+/// Brings a slot's target up for a scenario.
+async fn up<'a>(slot: &'a Slot, o: &Options, server: Option<&Arc<pg::Server>>, key: &Path) -> Result<Held<'a>, String> {
+    match slot {
+        Slot::Running(t) => Ok(Held::Borrowed(t)),
+        Slot::Pg { name, nodes } => {
+            let server = server.ok_or("no --postgres")?;
+            start_pg(name, *nodes, o, server, key).await.map(Held::Owned)
+        }
+    }
+}
+
+/// Stops a scenario's own target and drops its database.
+async fn retire(held: Held<'_>) {
+    if let Held::Owned(mut t) = held {
+        let pg = t.pg.take();
+        drop(t);
+        if let Some((server, db)) = pg {
+            server.drop_db(&db).await;
+        }
     }
 }
 
@@ -86,9 +216,10 @@ fn start(name: &'static str, mut cmd: Command, port: u16, dir: Option<PathBuf>) 
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
     let t = Target {
         name,
-        addr,
-        child,
+        addrs: vec![addr],
+        children: vec![child],
         _dir: dir,
+        pg: None,
     };
     if wait_port(addr, 60) {
         Some(t)
@@ -102,11 +233,24 @@ fn start(name: &'static str, mut cmd: Command, port: u16, dir: Option<PathBuf>) 
 enum Cell {
     Done {
         stats: load::Stats,
+        /// CPU seconds and peak RSS of the target's processes, summed over its nodes.
         cpu: f64,
         rss_kib: u64,
         note: String,
+        env: Box<Env>,
     },
     Cannot(String),
+}
+
+/// What else the machine did during a measurement: the ground for naming its bound.
+struct Env {
+    cores: usize,
+    /// The machine's busy share of all cores' time.
+    busy: f64,
+    /// The load generator's (this process's) CPU seconds.
+    gen_cpu: f64,
+    nodes: usize,
+    pg: Option<pg::Use>,
 }
 
 struct Row {
@@ -115,7 +259,7 @@ struct Row {
 }
 
 async fn connect(t: &Target) -> Conn {
-    Conn::connect(t.addr).await.expect("connect")
+    Conn::connect(t.addrs[0]).await.expect("connect")
 }
 
 async fn new_pool(c: &mut Conn, devices: bool) -> Result<String, String> {
@@ -166,7 +310,7 @@ async fn new_user(c: &mut Conn, pool: &str, name: &str, password: bool) -> Resul
 async fn bulk_users(t: &Target, pool: &str, prefix: &str, n: u64, limit: Duration) -> Result<(), String> {
     let pool = pool.to_string();
     let prefix = prefix.to_string();
-    let s = load::run(t.addr, CONNS, limit, n, move |mut c, i| {
+    let s = load::run(&t.addrs, CONNS, limit, n, move |mut c, i| {
         let (pool, prefix) = (pool.clone(), prefix.clone());
         async move {
             let r = c
@@ -306,22 +450,55 @@ async fn confirmed_device(
     Ok((key, group, secret))
 }
 
-/// Runs a request loop against `t`, with the target's CPU and peak RSS.
+/// Runs a request loop against `t`, with the target's CPU and peak RSS (summed over its
+/// nodes), the machine's busy share, the load generator's CPU and, on PostgreSQL, the
+/// server's CPU, commits and WAL and its backends' sampled states.
 async fn measure<F, Fut>(t: &Target, secs: u64, max: u64, note: String, f: F) -> Cell
 where
     F: Fn(Conn, u64) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = (Conn, Result<(), String>)> + Send,
 {
-    let pid = t.child.id();
-    let cpu0 = load::proc_cpu_secs(pid);
-    let stats = load::run(t.addr, CONNS, Duration::from_secs(secs), max, f).await;
-    let cpu = load::proc_cpu_secs(pid) - cpu0;
-    let (_, hwm) = load::proc_rss_kib(pid);
+    let cpu_of = |pids: &[u32]| pids.iter().map(|p| load::proc_cpu_secs(*p)).sum::<f64>();
+    let pids = t.pids();
+    if let Some((server, _)) = &t.pg {
+        server.checkpoint().await;
+    }
+    let pg_before = match &t.pg {
+        Some((server, _)) => Some(server.counters().await),
+        None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = t.pg.as_ref().map(|(server, db)| server.sample(db, stop.clone()));
+    let me = std::process::id();
+    let (gen0, ticks0, cpu0) = (load::proc_cpu_secs(me), load::machine_ticks(), cpu_of(&pids));
+    let stats = load::run(&t.addrs, CONNS, Duration::from_secs(secs), max, f).await;
+    let (gen1, ticks1, cpu1) = (load::proc_cpu_secs(me), load::machine_ticks(), cpu_of(&pids));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let waits = match sampler {
+        Some(h) => h.await.unwrap_or_default(),
+        None => pg::Waits::default(),
+    };
+    let pg = match (&t.pg, pg_before) {
+        (Some((server, _)), Some(before)) => {
+            let after = server.counters().await;
+            Some(server.since(&before, &after, waits))
+        }
+        _ => None,
+    };
+    let hwm = pids.iter().map(|p| load::proc_rss_kib(*p).1).sum();
+    let busy = (ticks1.0 - ticks0.0) as f64 / (ticks1.1 - ticks0.1).max(1) as f64;
     Cell::Done {
         stats,
-        cpu,
+        cpu: cpu1 - cpu0,
         rss_kib: hwm,
         note,
+        env: Box::new(Env {
+            cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            busy,
+            gen_cpu: gen1 - gen0,
+            nodes: pids.len(),
+            pg,
+        }),
     }
 }
 
@@ -516,7 +693,7 @@ async fn s5_admin_create_user(t: &Target, o: &Options) -> Cell {
     let list = std::sync::Arc::new(acked);
     let (p3, l3) = (pool.clone(), list.clone());
     let check = load::run(
-        t.addr,
+        &t.addrs,
         CONNS,
         Duration::from_secs(600),
         n,
@@ -536,17 +713,11 @@ async fn s5_admin_create_user(t: &Target, o: &Options) -> Cell {
         },
     )
     .await;
-    match cell {
-        Cell::Done {
-            stats, cpu, rss_kib, ..
-        } => Cell::Done {
-            stats,
-            cpu,
-            rss_kib,
-            note: format!("{} of {n} acknowledged users found afterwards", check.ok),
-        },
-        other => other,
+    let mut cell = cell;
+    if let Cell::Done { note, .. } = &mut cell {
+        *note = format!("{} of {n} acknowledged users found afterwards", check.ok);
     }
+    cell
 }
 
 async fn s6_list_users_filter(t: &Target, o: &Options) -> Cell {
@@ -813,7 +984,7 @@ async fn s7_mfa_sign_in(t: &Target, o: &Options, want_a: bool, want_b: bool) -> 
             let (p2, c2, b2) = (pool.clone(), client.clone(), built.clone());
             let started = Instant::now();
             let s = load::run(
-                t.addr,
+                &t.addrs,
                 CONNS,
                 Duration::from_secs(600),
                 n,
@@ -898,38 +1069,42 @@ async fn s7_mfa_sign_in(t: &Target, o: &Options, want_a: bool, want_b: bool) -> 
             }
         })
         .await;
-        match cell {
-            Cell::Done {
-                stats,
-                cpu,
-                rss_kib,
-                mut note,
-            } if stats.elapsed.as_secs_f64() < o.secs as f64 - 0.5 => {
+        let mut cell = cell;
+        if let Cell::Done { stats, note, .. } = &mut cell {
+            if stats.elapsed.as_secs_f64() < o.secs as f64 - 0.5 {
                 let _ = write!(
                     note,
                     "; ended after {:.1} s: every user had spent the current step",
                     stats.elapsed.as_secs_f64()
                 );
-                Cell::Done {
-                    stats,
-                    cpu,
-                    rss_kib,
-                    note,
-                }
             }
-            other => other,
         }
+        cell
     } else {
         Cell::Cannot("not run".into())
     };
     let cell_b = if want_b {
+        // Each device is signed in by one connection at a time (a second password step of
+        // the same device replaces the first, whose device step then fails, as it should):
+        // an iteration takes the first free device from `i % n` on.
+        let in_use: Arc<Vec<AtomicBool>> = Arc::new(devices.iter().map(|_| AtomicBool::new(false)).collect());
         let devices = std::sync::Arc::new(devices);
         let note = format!("{} users, one remembered device each", devices.len());
         measure(t, o.secs, u64::MAX, note, move |mut c: Conn, i: u64| {
-            let (devices, client) = (devices.clone(), client.clone());
+            let (devices, client, in_use) = (devices.clone(), client.clone(), in_use.clone());
             async move {
-                let (name, device) = &devices[usize::try_from(i).unwrap_or(0) % devices.len()];
+                use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+                let n = devices.len();
+                let start = usize::try_from(i).unwrap_or(0) % n;
+                let Some(k) = (0..n)
+                    .map(|d| (start + d) % n)
+                    .find(|k| in_use[*k].compare_exchange(false, true, AcqRel, Acquire).is_ok())
+                else {
+                    return (c, Err("every device is in use".to_string()));
+                };
+                let (name, device) = &devices[k];
                 let r = remembered_device_sign_in(&mut c, &client, name, device).await;
+                in_use[k].store(false, Release);
                 (c, r)
             }
         })
@@ -953,7 +1128,7 @@ async fn soak(t: &Target, secs: u64) -> Result<String, String> {
     for w in 0..windows {
         let (pool, client, key) = (pool.clone(), client.clone(), key.clone());
         let s = load::run(
-            t.addr,
+            &t.addrs,
             CONNS,
             Duration::from_secs(30.min(secs - w * 30)),
             u64::MAX,
@@ -994,7 +1169,7 @@ async fn soak(t: &Target, secs: u64) -> Result<String, String> {
             },
         )
         .await;
-        let (rss, _) = load::proc_rss_kib(t.child.id());
+        let rss: u64 = t.pids().iter().map(|p| load::proc_rss_kib(*p).0).sum();
         let _ = writeln!(
             out,
             "| {:.1} | {:.0} | {:.2} | {} | {:.1} |",
@@ -1015,6 +1190,7 @@ fn fmt_cell(cell: &Cell) -> String {
             cpu,
             rss_kib,
             note,
+            env,
         } => {
             let mut s = format!(
                 "{:.0}/s · p50 {:.2} ms · p99 {:.2} ms · err {} · CPU {:.1} s · RSS {:.0} MiB",
@@ -1045,6 +1221,9 @@ fn fmt_cell(cell: &Cell) -> String {
             if !note.is_empty() {
                 let _ = write!(s, " · {note}");
             }
+            if stats.ok > 0 {
+                let _ = write!(s, " · {}", bound(stats, *cpu, env));
+            }
             s
         }
         Cell::Cannot(why) => format!(
@@ -1052,6 +1231,92 @@ fn fmt_cell(cell: &Cell) -> String {
             why.chars().take(100).collect::<String>().replace('|', "/")
         ),
     }
+}
+
+/// What the machine did during a cell's measurement, and what bounds the figure where
+/// that shows: every core busy (CPU: whose?), PostgreSQL's backends mostly waiting for one
+/// thing (the WAL flush of a commit, a row lock), or the server on one core only.
+fn bound(stats: &load::Stats, cpu: f64, env: &Env) -> String {
+    let secs = stats.elapsed.as_secs_f64().max(1e-9);
+    let pct = |x: f64| 100.0 * x / (secs * env.cores as f64);
+    let mut out = String::new();
+    let mut split = format!("server {:.0}%", pct(cpu));
+    let mut top_wait = None;
+    if let Some(pg) = &env.pg {
+        let ops = stats.ok.max(1) as f64;
+        let _ = write!(
+            out,
+            "PostgreSQL CPU {:.1} s, {:.2} commits/op, WAL {:.1} KiB/op",
+            pg.cpu,
+            pg.commits as f64 / ops,
+            pg.wal_bytes as f64 / 1024.0 / ops
+        );
+        let shares = pg.waits.busy_shares();
+        if !shares.is_empty() {
+            let list: Vec<String> = shares
+                .iter()
+                .take(3)
+                .map(|(what, share)| format!("{what} {:.0}%", 100.0 * share))
+                .collect();
+            let _ = write!(
+                out,
+                "; its backends {:.1} busy on average: {}",
+                pg.waits.mean_busy(),
+                list.join(", ")
+            );
+        }
+        // The largest wait that is PostgreSQL's own (not its CPU, not userpool's time).
+        top_wait = shares
+            .into_iter()
+            .find(|(what, _)| what != "on CPU" && what != "waiting for userpool")
+            .filter(|(_, share)| *share >= 0.3);
+        let _ = write!(split, ", PostgreSQL {:.0}%", pct(pg.cpu));
+        out.push_str(" · ");
+    }
+    let _ = write!(split, ", load generator {:.0}%", pct(env.gen_cpu));
+    let busy = 100.0 * env.busy;
+    let cores = if env.cores == 2 {
+        "both cores".to_string()
+    } else {
+        format!("all {} cores", env.cores)
+    };
+    let per_core = cpu / secs;
+    // The machine's busy time not in the server, PostgreSQL or the load generator: other
+    // processes (a disturbed measurement) and the kernel's work outside them.
+    let others = 100.0 * env.busy - pct(cpu) - pct(env.gen_cpu) - env.pg.as_ref().map_or(0.0, |p| pct(p.cpu));
+    if others >= 5.0 {
+        let _ = write!(split, ", others {others:.0}%");
+    }
+    if env.busy >= 0.9 && others >= 25.0 {
+        let _ = write!(
+            out,
+            "bound: CPU, {cores} busy, {others:.0}% by other processes: a disturbed figure ({split})"
+        );
+    } else if env.busy >= 0.9 {
+        let _ = write!(out, "bound: CPU, {cores} busy ({split})");
+    } else if let Some((what, share)) = top_wait {
+        let why = if what.starts_with("WAL") {
+            "PostgreSQL commit (WAL fsync per commit)".to_string()
+        } else if what == "row lock" {
+            "PostgreSQL row lock (writers of one row wait for each other's commit)".to_string()
+        } else {
+            format!("PostgreSQL {what}")
+        };
+        let _ = write!(
+            out,
+            "bound: {why}, {:.0}% of busy backend samples; cores {busy:.0}% busy ({split})",
+            100.0 * share
+        );
+    } else if env.nodes == 1 && (0.85..=1.15).contains(&per_core) {
+        let _ = write!(
+            out,
+            "bound: one core, the server's work on one thread ({:.0}% of a core); cores {busy:.0}% busy ({split})",
+            100.0 * per_core
+        );
+    } else {
+        let _ = write!(out, "cores {busy:.0}% busy ({split})");
+    }
+    out
 }
 
 fn rate(cell: &Cell) -> Option<f64> {
@@ -1064,7 +1329,7 @@ fn rate(cell: &Cell) -> Option<f64> {
 /// The ceiling's rate: the S1 request shape against the fixed-JSON server.
 async fn ceiling_rate(ceiling: &Target, o: &Options) -> f64 {
     load::run(
-        ceiling.addr,
+        &ceiling.addrs,
         CONNS,
         Duration::from_secs(o.secs),
         u64::MAX,
@@ -1077,13 +1342,18 @@ async fn ceiling_rate(ceiling: &Target, o: &Options) -> f64 {
     .rate()
 }
 
+/// userpool's own columns (SQLite and PostgreSQL); the others are its peers.
+fn is_userpool(name: &str) -> bool {
+    name.starts_with("userpool")
+}
+
 fn report(
     rows: &[Row],
     (ceil_before, ceil_after): (f64, f64),
     soak: &str,
     o: &Options,
-    load_before: &str,
-    load_after: &str,
+    (load_before, load_after): (&str, &str),
+    postgres: Option<&str>,
 ) -> String {
     let ceiling = Some(ceil_before.max(ceil_after));
     let mut out = String::new();
@@ -1101,16 +1371,40 @@ fn report(
              {ceil_before:.0}/s before the scenarios and {ceil_after:.0}/s after them.\n"
         );
     }
+    if let Some(pg) = postgres {
+        let _ = writeln!(
+            out,
+            "userpool-pg is userpool on one node on {pg} (on this machine); userpool-pg×3 is \
+             three nodes on one database, connection i to node i % 3. Each starts on a fresh database for each \
+             scenario (CHECKPOINT before each measurement, so none pays for its set-up's writes). Their CPU and \
+             RSS are summed over the nodes; \"PostgreSQL CPU\" is the server's (postmaster and all its processes), \
+             commits are write transactions, and the backends' states are sampled every 20 ms.\n"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Each cell: the rate of ops (a request; a whole sign-in in S4 and S7), latencies, errors, the target's \
+         CPU and peak RSS, then what bounds the figure where the measurements show it: \"bound: CPU\" when every \
+         core was busy (with each process's share of the machine: server, PostgreSQL, load generator), a \
+         PostgreSQL wait when most busy backends were waiting for it, one core when a server used just one.\n"
+    );
     let names: Vec<&str> = rows
         .first()
         .map(|r| r.cells.iter().map(|(n, _)| *n).collect())
         .unwrap_or_default();
+    let on_pg = names.iter().any(|n| is_userpool(n) && *n != "userpool");
     let _ = writeln!(
         out,
-        "| scenario | {} | userpool vs ceiling | userpool vs peers |",
-        names.join(" | ")
+        "| scenario | {} | userpool vs ceiling |{} userpool vs peers |",
+        names.join(" | "),
+        if on_pg { " PostgreSQL vs SQLite |" } else { "" }
     );
-    let _ = writeln!(out, "|---|{}---|---|", "---|".repeat(names.len()));
+    let _ = writeln!(
+        out,
+        "|---|{}---|{}---|",
+        "---|".repeat(names.len()),
+        if on_pg { "---|" } else { "" }
+    );
     for r in rows {
         let cells: Vec<String> = r.cells.iter().map(|(_, c)| fmt_cell(c)).collect();
         let up = r.cells.first().and_then(|(_, c)| rate(c));
@@ -1118,18 +1412,34 @@ fn report(
             (Some(u), Some(c)) => format!("{:.0}%", 100.0 * u / c),
             _ => "–".into(),
         };
+        // userpool (SQLite) against the other emulators; its PostgreSQL columns against it.
         let vs_peers: Vec<String> = r
             .cells
             .iter()
-            .skip(1)
+            .filter(|(n, _)| !is_userpool(n))
             .map(|(n, c)| match (up, rate(c)) {
                 (Some(u), Some(p)) => format!("{:.1}x {n}", u / p),
                 _ => format!("– {n}"),
             })
             .collect();
+        let vs_sqlite = if on_pg {
+            let v: Vec<String> = r
+                .cells
+                .iter()
+                .skip(1)
+                .filter(|(n, _)| is_userpool(n))
+                .map(|(n, c)| match (up, rate(c)) {
+                    (Some(u), Some(p)) => format!("{n} {:.0}%", 100.0 * p / u),
+                    _ => format!("{n} –"),
+                })
+                .collect();
+            format!(" {} |", v.join(", "))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {vs_ceiling} | {} |",
+            "| {} | {} | {vs_ceiling} |{vs_sqlite} {} |",
             r.scenario,
             cells.join(" | "),
             vs_peers.join(", ")
@@ -1149,6 +1459,8 @@ fn parse_options() -> Options {
         userpool: PathBuf::from("target/release/userpool"),
         moto: None,
         cognito_local: None,
+        fakecloud: None,
+        postgres: None,
         readme: None,
         out: PathBuf::from("bench/results/latest.md"),
         only: Vec::new(),
@@ -1163,7 +1475,10 @@ fn parse_options() -> Options {
             "--userpool" => o.userpool = v().into(),
             "--moto" => o.moto = Some(v()),
             "--cognito-local" => o.cognito_local = Some(v()),
+            "--fakecloud" => o.fakecloud = Some(v()),
+            "--postgres" => o.postgres = Some(v()),
             "--readme" => o.readme = Some(v().into()),
+            "--no-readme" => o.readme = None,
             "--out" => o.out = v().into(),
             "--only" => o.only = v().split(',').map(str::to_string).collect(),
             other => panic!("unknown flag {other}"),
@@ -1217,19 +1532,43 @@ async fn main() {
     let tmp = std::env::temp_dir().join(format!("userpool-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
 
-    let mut targets: Vec<Target> = Vec::new();
+    let mut targets: Vec<Slot> = Vec::new();
     let port = free_port();
     let mut cmd = Command::new(&o.userpool);
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
         .arg(tmp.join("userpool.db"));
     cmd.env("USERPOOL_LOG", "warn");
-    targets.push(start("userpool", cmd, port, None).expect("userpool starts"));
+    targets.push(Slot::Running(
+        start("userpool", cmd, port, None).expect("userpool starts"),
+    ));
+    // userpool on PostgreSQL: started per scenario (a fresh database each time); every
+    // node seals with this one data key.
+    let pg_server = match &o.postgres {
+        Some(url) => Some(Arc::new(pg::Server::connect(url).await)),
+        None => None,
+    };
+    let key = tmp.join("pg-data.key");
+    if let Some(server) = &pg_server {
+        eprintln!("{}", server.describe);
+        if !server.has_cpu() {
+            eprintln!("the PostgreSQL server is not on this machine: its CPU is not measured");
+        }
+        std::fs::write(&key, rand::random::<[u8; 32]>()).unwrap();
+        targets.push(Slot::Pg {
+            name: "userpool-pg",
+            nodes: 1,
+        });
+        targets.push(Slot::Pg {
+            name: "userpool-pg×3",
+            nodes: 3,
+        });
+    }
     if let Some(moto) = &o.moto {
         let port = free_port();
         let mut cmd = Command::new(moto);
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         if let Some(t) = start("moto", cmd, port, None) {
-            targets.push(t);
+            targets.push(Slot::Running(t));
         }
     }
     if let Some(cl) = &o.cognito_local {
@@ -1242,7 +1581,19 @@ async fn main() {
             .env("PORT", port.to_string())
             .env("HOST", "127.0.0.1");
         if let Some(t) = start("cognito-local", cmd, port, Some(dir)) {
-            targets.push(t);
+            targets.push(Slot::Running(t));
+        }
+    }
+    if let Some(fc) = &o.fakecloud {
+        // In memory (its default storage mode), in a directory of its own.
+        let port = free_port();
+        let dir = tmp.join("fakecloud");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = Command::new(fc);
+        cmd.args(["--addr", &format!("127.0.0.1:{port}"), "--log-level", "warn"])
+            .current_dir(&dir);
+        if let Some(t) = start("fakecloud", cmd, port, Some(dir)) {
+            targets.push(Slot::Running(t));
         }
     }
     let cport = free_port();
@@ -1254,15 +1605,34 @@ async fn main() {
     // by 10-20% over a run); the ratios use the higher of the two.
     let ceil_before = ceiling_rate(&ceiling_target, &o).await;
     let mut rows = Vec::new();
+    // Runs a scenario on every target (`$only`: those it is run on; the others get
+    // "not run: $why").
     macro_rules! scenario {
-        ($name:expr, |$t:ident| $body:expr) => {{
-            if o.wants($name) {
+        ($name:expr, |$t:ident| $body:expr) => {
+            scenario!($name, |_n| true, "", |$t| $body)
+        };
+        ($name:expr, $only:expr, $why:expr, |$t:ident| $body:expr) => {{
+            if o.wants(&$name) {
                 let mut cells = Vec::new();
-                for $t in &targets {
-                    eprintln!("{} on {}", $name, $t.name);
-                    let cell = $body;
+                for slot in &targets {
+                    if !($only)(slot.name()) {
+                        cells.push((slot.name(), Cell::Cannot(format!("not run: {}", $why))));
+                        continue;
+                    }
+                    eprintln!("{} on {}", $name, slot.name());
+                    let cell = match up(slot, &o, pg_server.as_ref(), &key).await {
+                        Err(e) => Cell::Cannot(e),
+                        Ok(held) => {
+                            let cell = {
+                                let $t: &Target = &held;
+                                $body
+                            };
+                            retire(held).await;
+                            cell
+                        }
+                    };
                     eprintln!("  {}", fmt_cell(&cell));
-                    cells.push(($t.name, cell));
+                    cells.push((slot.name(), cell));
                 }
                 rows.push(Row {
                     scenario: $name.to_string(),
@@ -1290,36 +1660,31 @@ async fn main() {
         .await);
     let big = o.big_users;
     for users in [10_000, big] {
-        if !o.wants(&format!("S6 AdminGetUser at {users}")) {
-            continue;
-        }
-        let t = &targets[0];
-        eprintln!("S6 AdminGetUser at {users} users on userpool");
-        // userpool only, so the big pool may take its time to build (1,000,000 users: ~5 min).
-        let mut cells = vec![(
-            "userpool",
-            s2_admin_get_user(t, &o, users, "S6", Duration::from_secs(900)).await,
-        )];
-        for other in targets.iter().skip(1) {
-            cells.push((
-                other.name,
-                Cell::Cannot("not run: the pool would take too long to build".into()),
-            ));
-        }
-        rows.push(Row {
-            scenario: format!("S6 AdminGetUser at {users} users"),
-            cells,
-        });
+        // userpool only (SQLite and PostgreSQL), so the big pool may take its time to build
+        // (1,000,000 users: ~5 min on SQLite).
+        scenario!(
+            format!("S6 AdminGetUser at {users} users"),
+            is_userpool,
+            "the pool would take too long to build",
+            |t| s2_admin_get_user(t, &o, users, "S6", Duration::from_secs(900)).await
+        );
     }
     let (want_a, want_b) = (o.wants(S7A), o.wants(S7B));
     if want_a || want_b {
         let (mut cells_a, mut cells_b) = (Vec::new(), Vec::new());
-        for t in &targets {
-            eprintln!("S7 MFA sign-in on {}", t.name);
-            let (a, b) = s7_mfa_sign_in(t, &o, want_a, want_b).await;
+        for slot in &targets {
+            eprintln!("S7 MFA sign-in on {}", slot.name());
+            let (a, b) = match up(slot, &o, pg_server.as_ref(), &key).await {
+                Err(e) => (Cell::Cannot(e.clone()), Cell::Cannot(e)),
+                Ok(held) => {
+                    let cells = s7_mfa_sign_in(&held, &o, want_a, want_b).await;
+                    retire(held).await;
+                    cells
+                }
+            };
             eprintln!("  S7a: {}\n  S7b: {}", fmt_cell(&a), fmt_cell(&b));
-            cells_a.push((t.name, a));
-            cells_b.push((t.name, b));
+            cells_a.push((slot.name(), a));
+            cells_b.push((slot.name(), b));
         }
         for (want, name, cells) in [(want_a, S7A, cells_a), (want_b, S7B, cells_b)] {
             if want {
@@ -1332,12 +1697,11 @@ async fn main() {
     }
     let ceil_after = ceiling_rate(&ceiling_target, &o).await;
     eprintln!("ceiling: {ceil_before:.0}/s before, {ceil_after:.0}/s after");
-    let soak_table = if o.soak_secs > 0 && o.wants("soak") {
-        soak(&targets[0], o.soak_secs)
+    let soak_table = match &targets[0] {
+        Slot::Running(t) if o.soak_secs > 0 && o.wants("soak") => soak(t, o.soak_secs)
             .await
-            .unwrap_or_else(|e| format!("soak failed: {e}"))
-    } else {
-        String::new()
+            .unwrap_or_else(|e| format!("soak failed: {e}")),
+        _ => String::new(),
     };
     // The server CPU per sign-in of the sign-in scenarios (S4, S7).
     for row in rows
@@ -1345,13 +1709,19 @@ async fn main() {
         .filter(|r| r.scenario.starts_with("S4") || r.scenario.starts_with("S7"))
     {
         for (_, cell) in &mut row.cells {
-            if let Cell::Done { stats, cpu, note, .. } = cell {
+            if let Cell::Done {
+                stats, cpu, note, env, ..
+            } = cell
+            {
                 if stats.ok > 0 {
                     let per = 1000.0 * *cpu / stats.ok as f64;
+                    let pg = env.pg.as_ref().map_or(String::new(), |pg| {
+                        format!(" + PostgreSQL {:.2} ms", 1000.0 * pg.cpu / stats.ok as f64)
+                    });
                     *note = if note.is_empty() {
-                        format!("server CPU {per:.2} ms/sign-in")
+                        format!("server CPU {per:.2} ms/sign-in{pg}")
                     } else {
-                        format!("server CPU {per:.2} ms/sign-in; {note}")
+                        format!("server CPU {per:.2} ms/sign-in{pg}; {note}")
                     };
                 }
             }
@@ -1363,8 +1733,8 @@ async fn main() {
         (ceil_before, ceil_after),
         &soak_table,
         &o,
-        &load_before,
-        &load_after,
+        (&load_before, &load_after),
+        pg_server.as_ref().map(|s| s.describe.as_str()),
     );
     if let Some(dir) = o.out.parent() {
         std::fs::create_dir_all(dir).unwrap();
