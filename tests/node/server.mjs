@@ -9,10 +9,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const BIN = process.env.USERPOOL_BIN ?? resolve(here, "../../target/debug/userpool");
 export const credentials = { accessKeyId: "test", secretAccessKey: "test" };
 
-export async function startServer() {
+// `args`: more flags for `userpool serve` (e.g. lambda.mjs's `--lambda-endpoint ...`).
+export async function startServer({ args = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "userpool-node-"));
   const data = join(dir, "userpool.db");
-  const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data", data], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data", data, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   const endpoint = await new Promise((ok, fail) => {
     let buf = "";
     const timer = setTimeout(() => fail(new Error("userpool did not start")), 30000);
