@@ -137,6 +137,7 @@ const TABLES: &[Table] = &[
             ("created_ms", Int),
             ("expires_ms", Int),
             ("rotated_at_ms", Int),
+            ("scope", Text),
         ],
     },
     Table {
@@ -218,6 +219,18 @@ const TABLES: &[Table] = &[
             ("kind", Text),
             ("created_ms", Int),
             ("expires_ms", Int),
+        ],
+    },
+    Table {
+        name: "pool_objects",
+        columns: &[
+            ("kind", Text),
+            ("scope", Text),
+            ("name", Text),
+            ("pool_id", Text),
+            ("body", Text),
+            ("created_ms", Int),
+            ("modified_ms", Int),
         ],
     },
 ];

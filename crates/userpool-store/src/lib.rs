@@ -232,6 +232,10 @@ pub struct RefreshRecord {
     pub expires_ms: i64,
     /// When it was exchanged for a new token (refresh-token rotation), epoch ms.
     pub rotated_at_ms: Option<i64>,
+    /// The OAuth scopes granted (space-separated) when the hosted pages or `/oauth2/token`
+    /// issued it; `None` for a token from InitiateAuth (its access tokens carry
+    /// `aws.cognito.signin.user.admin`).
+    pub scope: Option<String>,
 }
 
 /// A message a user would have received (the outbox).
@@ -353,6 +357,58 @@ pub struct GroupRecord {
     /// CreationDate, epoch ms.
     pub created_ms: i64,
     /// LastModifiedDate, epoch ms.
+    pub modified_ms: i64,
+}
+
+/// What kind of pool configuration object a [`ObjectRecord`] is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ObjectKind {
+    /// A user pool domain; `name` is the domain, unique across every pool.
+    Domain,
+    /// A resource server; `name` is its identifier, unique in its pool.
+    ResourceServer,
+    /// An identity provider; `name` is the provider name, unique in its pool.
+    IdentityProvider,
+    /// A UI customization; `name` is the client id, or `ALL` for the pool's default.
+    UiCustomization,
+}
+
+impl ObjectKind {
+    /// The stored name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Domain => "domain",
+            ObjectKind::ResourceServer => "resource_server",
+            ObjectKind::IdentityProvider => "identity_provider",
+            ObjectKind::UiCustomization => "ui_customization",
+        }
+    }
+
+    /// The scope a name is unique in: every pool for domains, else the pool.
+    pub fn scope(self, pool_id: &str) -> &str {
+        match self {
+            ObjectKind::Domain => "",
+            _ => pool_id,
+        }
+    }
+}
+
+/// A pool's configuration object the operations layer keeps whole (as JSON in `body`,
+/// which the store does not read): a domain, a resource server, an identity provider,
+/// a UI customization. Deleted with its pool.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ObjectRecord {
+    /// What it is.
+    pub kind: ObjectKind,
+    /// The pool it belongs to.
+    pub pool_id: String,
+    /// Its key (see [`ObjectKind`]).
+    pub name: String,
+    /// The configuration, as the operations layer encodes it.
+    pub body: String,
+    /// Created, epoch ms.
+    pub created_ms: i64,
+    /// Last modified, epoch ms.
     pub modified_ms: i64,
 }
 
@@ -601,6 +657,26 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: usize,
     ) -> StoreResult<Vec<MessageRecord>>;
+
+    /// Creates a configuration object. `Conflict("object")` when one of its kind already
+    /// has its name in its scope (a domain: in any pool); `NotFound` when the pool does
+    /// not exist. Atomic: the database's key decides between concurrent creates.
+    async fn create_object(&self, object: &ObjectRecord) -> StoreResult<()>;
+    /// The object of `kind` named `name` (`pool_id` scopes every kind but domains).
+    async fn get_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<Option<ObjectRecord>>;
+    /// Replaces an object's body and modified date (last write wins: these are whole
+    /// configurations an administrator sets). `NotFound` when it does not exist.
+    async fn replace_object(&self, object: &ObjectRecord) -> StoreResult<()>;
+    /// Deletes an object. `NotFound` when it does not exist.
+    async fn delete_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<()>;
+    /// A pool's objects of one kind, by name.
+    async fn list_objects(
+        &self,
+        kind: ObjectKind,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<ObjectRecord>>;
 
     /// Adds a signing key.
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;

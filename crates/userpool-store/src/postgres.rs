@@ -20,8 +20,9 @@
 //! - Nothing is cached in the process: another node may have written any row.
 
 use crate::{
-    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, Page, PasswordSpend, PasswordVerifier,
-    PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
+    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, ObjectKind, ObjectRecord, Page,
+    PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, StoreResult,
+    UserFilter, UserRecord,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -30,7 +31,17 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::{NoTls, Row};
 
 /// The forward-only migrations, in order: (version, name, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "0001_schema", include_str!("../migrations/postgres/0001_schema.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "0001_schema", include_str!("../migrations/postgres/0001_schema.sql")),
+    (
+        2,
+        "0002_pool_objects",
+        include_str!("../migrations/postgres/0002_pool_objects.sql"),
+    ),
+];
+
+/// How many migrations this build applies.
+pub const MIGRATION_COUNT: i64 = MIGRATIONS.len() as i64;
 
 /// The advisory lock key the migrations are applied under ("userpool" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7573_6572_706f_6f6c;
@@ -332,7 +343,7 @@ macro_rules! code_columns {
 macro_rules! refresh_columns {
     () => {
         "token_hash, pool_id, username_key, client_id, device_key, origin_jti, auth_time, created_ms, expires_ms, \
-         rotated_at_ms"
+         rotated_at_ms, scope"
     };
 }
 macro_rules! device_columns {
@@ -432,6 +443,7 @@ fn refresh_from_row(r: &Row) -> StoreResult<RefreshRecord> {
         created_ms: col(r, 7)?,
         expires_ms: col(r, 8)?,
         rotated_at_ms: col(r, 9)?,
+        scope: col(r, 10)?,
     })
 }
 
@@ -454,6 +466,28 @@ fn device_from_row(r: &Row) -> StoreResult<DeviceRecord> {
         version: col(r, 14)?,
     })
 }
+
+fn object_from_row(r: &Row) -> StoreResult<ObjectRecord> {
+    let kind: String = col(r, 0)?;
+    Ok(ObjectRecord {
+        kind: [
+            ObjectKind::Domain,
+            ObjectKind::ResourceServer,
+            ObjectKind::IdentityProvider,
+            ObjectKind::UiCustomization,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == kind)
+        .ok_or_else(|| StoreError::Backend(format!("ST0004 unknown object kind {kind}")))?,
+        pool_id: col(r, 1)?,
+        name: col(r, 2)?,
+        body: col(r, 3)?,
+        created_ms: col(r, 4)?,
+        modified_ms: col(r, 5)?,
+    })
+}
+
+const OBJECT_COLUMNS: &str = "kind, pool_id, name, body, created_ms, modified_ms";
 
 fn group_from_row(r: &Row) -> StoreResult<GroupRecord> {
     Ok(GroupRecord {
@@ -546,9 +580,9 @@ async fn lost_or_gone<C: GenericClient>(c: &C, exists_sql: &str, a: &str, b: &st
 }
 
 const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, device_key, \
-     origin_jti, auth_time, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     origin_jti, auth_time, created_ms, expires_ms, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
-fn refresh_params(t: &RefreshRecord) -> [&(dyn ToSql + Sync); 9] {
+fn refresh_params(t: &RefreshRecord) -> [&(dyn ToSql + Sync); 10] {
     [
         &t.token_hash,
         &t.pool_id,
@@ -559,6 +593,7 @@ fn refresh_params(t: &RefreshRecord) -> [&(dyn ToSql + Sync); 9] {
         &t.auth_time,
         &t.created_ms,
         &t.expires_ms,
+        &t.scope,
     ]
 }
 
@@ -1787,6 +1822,95 @@ impl Store for PostgresStore {
             .map_err(pg)?,
             message_from_row,
         )
+    }
+
+    async fn create_object(&self, o: &ObjectRecord) -> StoreResult<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO pool_objects (kind, scope, name, pool_id, body, created_ms, modified_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &o.kind.as_str(),
+                &o.kind.scope(&o.pool_id),
+                &o.name,
+                &o.pool_id,
+                &o.body,
+                &o.created_ms,
+                &o.modified_ms,
+            ],
+        )
+        .await
+        .map(|_| ())
+        .map_err(insert_error("object"))
+    }
+
+    async fn get_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<Option<ObjectRecord>> {
+        let c = self.client().await?;
+        query_opt(
+            &c,
+            &format!("SELECT {OBJECT_COLUMNS} FROM pool_objects WHERE kind = $1 AND scope = $2 AND name = $3"),
+            &[&kind.as_str(), &kind.scope(pool_id), &name],
+        )
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(object_from_row)
+        .transpose()
+    }
+
+    async fn replace_object(&self, o: &ObjectRecord) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = execute(
+            &c,
+            "UPDATE pool_objects SET body = $4, modified_ms = $5 WHERE kind = $1 AND scope = $2 AND name = $3",
+            &[
+                &o.kind.as_str(),
+                &o.kind.scope(&o.pool_id),
+                &o.name,
+                &o.body,
+                &o.modified_ms,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+        one_row(n)
+    }
+
+    async fn delete_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = execute(
+            &c,
+            "DELETE FROM pool_objects WHERE kind = $1 AND scope = $2 AND name = $3",
+            &[&kind.as_str(), &kind.scope(pool_id), &name],
+        )
+        .await
+        .map_err(pg)?;
+        one_row(n)
+    }
+
+    async fn list_objects(
+        &self,
+        kind: ObjectKind,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<ObjectRecord>> {
+        let c = self.client().await?;
+        let items = rows(
+            query(
+                &c,
+                &format!(
+                    "SELECT {OBJECT_COLUMNS} FROM pool_objects WHERE pool_id = $1 AND kind = $2 AND name > $3 \
+                     ORDER BY name LIMIT $4"
+                ),
+                &[&pool_id, &kind.as_str(), &after.unwrap_or(""), &limit_plus_one(limit)],
+            )
+            .await
+            .map_err(pg)?,
+            object_from_row,
+        )?;
+        Ok(page_of(items, limit, |o| o.name.clone()))
     }
 
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {

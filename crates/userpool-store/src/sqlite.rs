@@ -14,8 +14,9 @@
 //!   (`block_in_place` measured 2x slower per request here; `spawn_blocking` more still).
 
 use crate::{
-    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, Page, PasswordSpend, PasswordVerifier,
-    PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
+    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, ObjectKind, ObjectRecord, Page,
+    PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, StoreResult,
+    UserFilter, UserRecord,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_mfa.sql"),
     include_str!("../migrations/sqlite/0008_refresh_rotation.sql"),
     include_str!("../migrations/sqlite/0009_outbox.sql"),
+    include_str!("../migrations/sqlite/0010_pool_objects.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -447,6 +449,7 @@ fn refresh_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefreshRecord> {
         created_ms: r.get(7)?,
         expires_ms: r.get(8)?,
         rotated_at_ms: r.get(9)?,
+        scope: r.get(10)?,
     })
 }
 
@@ -516,6 +519,31 @@ macro_rules! group_columns_g {
         "g.pool_id, g.name, g.description, g.role_arn, g.precedence, g.created_ms, g.modified_ms"
     };
 }
+
+fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRecord> {
+    let kind: String = r.get(0)?;
+    Ok(ObjectRecord {
+        kind: object_kind(&kind).ok_or(rusqlite::Error::InvalidColumnType(0, kind, rusqlite::types::Type::Text))?,
+        pool_id: r.get(1)?,
+        name: r.get(2)?,
+        body: r.get(3)?,
+        created_ms: r.get(4)?,
+        modified_ms: r.get(5)?,
+    })
+}
+
+fn object_kind(s: &str) -> Option<ObjectKind> {
+    [
+        ObjectKind::Domain,
+        ObjectKind::ResourceServer,
+        ObjectKind::IdentityProvider,
+        ObjectKind::UiCustomization,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == s)
+}
+
+const OBJECT_COLUMNS: &str = "kind, pool_id, name, body, created_ms, modified_ms";
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRecord> {
     Ok(GroupRecord {
@@ -1203,7 +1231,7 @@ impl Store for SqliteStore {
         self.write(|c| {
             c.prepare_cached(
                 "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, device_key, origin_jti, \
-                 auth_time, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 auth_time, created_ms, expires_ms, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -1215,7 +1243,8 @@ impl Store for SqliteStore {
                     token.origin_jti,
                     token.auth_time,
                     token.created_ms,
-                    token.expires_ms
+                    token.expires_ms,
+                    token.scope
                 ])
             })
             .map(|_| ())
@@ -1241,7 +1270,7 @@ impl Store for SqliteStore {
                 == 1;
             tx.prepare_cached(
                 "INSERT INTO refresh_tokens (token_hash, pool_id, username_key, client_id, device_key, origin_jti, \
-                 auth_time, created_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 auth_time, created_ms, expires_ms, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -1253,7 +1282,8 @@ impl Store for SqliteStore {
                     new.origin_jti,
                     new.auth_time,
                     new.created_ms,
-                    new.expires_ms
+                    new.expires_ms,
+                    new.scope
                 ])
             })
             .map_err(|e| {
@@ -1272,7 +1302,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             c.prepare_cached(
                 "SELECT token_hash, pool_id, username_key, client_id, device_key, origin_jti, auth_time, created_ms, \
-                 expires_ms, rotated_at_ms FROM refresh_tokens WHERE token_hash = ?1",
+                 expires_ms, rotated_at_ms, scope FROM refresh_tokens WHERE token_hash = ?1",
             )
             .and_then(|mut s| s.query_row([token_hash], refresh_from_row).optional())
             .map_err(backend)
@@ -1783,6 +1813,103 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn create_object(&self, o: &ObjectRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached(
+                "INSERT INTO pool_objects (kind, scope, name, pool_id, body, created_ms, modified_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    o.kind.as_str(),
+                    o.kind.scope(&o.pool_id),
+                    o.name,
+                    o.pool_id,
+                    o.body,
+                    o.created_ms,
+                    o.modified_ms
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("object")
+                } else if is_fk_violation(&e) {
+                    StoreError::NotFound
+                } else {
+                    backend(e)
+                }
+            })
+        })
+    }
+
+    async fn get_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<Option<ObjectRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM pool_objects WHERE kind = ?1 AND scope = ?2 AND name = ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![kind.as_str(), kind.scope(pool_id), name], object_from_row)
+                    .optional()
+            })
+            .map_err(backend)
+        })
+    }
+
+    async fn replace_object(&self, o: &ObjectRecord) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE pool_objects SET body = ?4, modified_ms = ?5 WHERE kind = ?1 AND scope = ?2 AND name = ?3",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        o.kind.as_str(),
+                        o.kind.scope(&o.pool_id),
+                        o.name,
+                        o.body,
+                        o.modified_ms
+                    ])
+                })
+                .map_err(backend)?;
+            one_row(n)
+        })
+    }
+
+    async fn delete_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached("DELETE FROM pool_objects WHERE kind = ?1 AND scope = ?2 AND name = ?3")
+                .and_then(|mut s| s.execute(params![kind.as_str(), kind.scope(pool_id), name]))
+                .map_err(backend)?;
+            one_row(n)
+        })
+    }
+
+    async fn list_objects(
+        &self,
+        kind: ObjectKind,
+        pool_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<ObjectRecord>> {
+        let items = self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM pool_objects WHERE pool_id = ?1 AND kind = ?2 AND name > ?3 \
+                 ORDER BY name LIMIT ?4"
+            ))
+            .and_then(|mut s| {
+                s.query_map(
+                    params![pool_id, kind.as_str(), after.unwrap_or(""), limit_plus_one(limit)],
+                    object_from_row,
+                )?
+                .collect()
+            })
+            .map_err(backend)
+        })?;
+        Ok(page_of(items, limit, |o| o.name.clone()))
+    }
+
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {
         self.write(|c| {
             c.prepare_cached(
@@ -1970,6 +2097,7 @@ mod tests {
             created_ms: 1,
             expires_ms,
             rotated_at_ms: None,
+            scope: None,
         };
         for i in 0..5 {
             store.put_refresh_token(&token(i, 100)).await.unwrap();

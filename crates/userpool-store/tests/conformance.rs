@@ -13,8 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use userpool_store::postgres::PostgresStore;
 use userpool_store::sqlite::{Durability, SqliteStore};
 use userpool_store::{
-    ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Lookups, MessageRecord, PasswordSpend, PoolRecord,
-    RefreshRecord, SigningKeyRecord, Store, StoreError, UserFilter, UserRecord, VERSION_CONFLICT,
+    ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Lookups, MessageRecord, ObjectKind, ObjectRecord,
+    PasswordSpend, PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, UserFilter, UserRecord,
+    VERSION_CONFLICT,
 };
 
 /// A fresh store of every engine this build can reach, with its name: SQLite always,
@@ -410,6 +411,7 @@ fn token(pool_id: &str, key: &str, hash: u8, origin: &str, expires_ms: i64) -> R
         created_ms: 1,
         expires_ms,
         rotated_at_ms: None,
+        scope: None,
     }
 }
 
@@ -785,6 +787,94 @@ async fn devices_list_replace_stale_ones_and_go_with_their_user() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pool_objects_are_unique_in_their_scope_page_and_cascade() {
+    for (name, store, _dir) in engines().await {
+        let (p, _) = seed(store.as_ref()).await;
+        store.create_pool(&pool("us-east-1_other")).await.unwrap();
+        let object = |kind: ObjectKind, pool_id: &str, n: &str, body: &str| ObjectRecord {
+            kind,
+            pool_id: pool_id.into(),
+            name: n.into(),
+            body: body.into(),
+            created_ms: 5,
+            modified_ms: 5,
+        };
+        // A domain is unique across pools; a resource server only in its pool.
+        let domain = object(ObjectKind::Domain, &p, "myapp", "{}");
+        store.create_object(&domain).await.unwrap();
+        let taken = store
+            .create_object(&object(ObjectKind::Domain, "us-east-1_other", "myapp", "{}"))
+            .await;
+        assert!(matches!(taken, Err(StoreError::Conflict(_))), "{name}: {taken:?}");
+        let found = store.get_object(ObjectKind::Domain, "anything", "myapp").await.unwrap();
+        assert_eq!(found, Some(domain.clone()), "{name}");
+        for pool_id in [p.as_str(), "us-east-1_other"] {
+            for n in ["https://api", "b", "a"] {
+                store
+                    .create_object(&object(ObjectKind::ResourceServer, pool_id, n, pool_id))
+                    .await
+                    .unwrap();
+            }
+        }
+        let again = store
+            .create_object(&object(ObjectKind::ResourceServer, &p, "a", "{}"))
+            .await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{name}: {again:?}");
+        let orphan = store
+            .create_object(&object(ObjectKind::ResourceServer, "us-east-1_nope", "a", "{}"))
+            .await;
+        assert!(matches!(orphan, Err(StoreError::NotFound)), "{name}: {orphan:?}");
+        // Pages by name, only the pool's own, only the kind asked.
+        let first = store
+            .list_objects(ObjectKind::ResourceServer, &p, None, 2)
+            .await
+            .unwrap();
+        let names: Vec<_> = first.items.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"], "{name}");
+        assert!(first.items.iter().all(|o| o.body == p), "{name}");
+        let rest = store
+            .list_objects(ObjectKind::ResourceServer, &p, first.next_after.as_deref(), 2)
+            .await
+            .unwrap();
+        let names: Vec<_> = rest.items.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!((names, rest.next_after), (vec!["https://api"], None), "{name}");
+        // Replace and delete answer NotFound for what is not there.
+        let mut changed = object(ObjectKind::ResourceServer, &p, "b", "new");
+        changed.modified_ms = 9;
+        store.replace_object(&changed).await.unwrap();
+        let got = store
+            .get_object(ObjectKind::ResourceServer, &p, "b")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (got.body.as_str(), got.created_ms, got.modified_ms),
+            ("new", 5, 9),
+            "{name}"
+        );
+        let missing = store
+            .replace_object(&object(ObjectKind::IdentityProvider, &p, "b", "x"))
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound)), "{name}: {missing:?}");
+        store.delete_object(ObjectKind::ResourceServer, &p, "b").await.unwrap();
+        let gone = store.delete_object(ObjectKind::ResourceServer, &p, "b").await;
+        assert!(matches!(gone, Err(StoreError::NotFound)), "{name}: {gone:?}");
+        // A pool's objects go with it; another pool's stay.
+        store.delete_pool(&p).await.unwrap();
+        assert_eq!(
+            store.get_object(ObjectKind::Domain, &p, "myapp").await.unwrap(),
+            None,
+            "{name}"
+        );
+        let other = store
+            .list_objects(ObjectKind::ResourceServer, "us-east-1_other", None, 10)
+            .await
+            .unwrap();
+        assert_eq!(other.items.len(), 3, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn groups_members_messages_and_keys() {
     for (name, store, _dir) in engines().await {
         let (p, k) = seed(store.as_ref()).await;
@@ -937,7 +1027,7 @@ async fn postgres_nodes_starting_together_migrate_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(applied, 1);
+    assert_eq!(applied, userpool_store::postgres::MIGRATION_COUNT);
     assert!(matches!(
         PostgresStore::connect_in_schema(&url, Some("no-such\"schema")).await,
         Err(StoreError::Backend(_))

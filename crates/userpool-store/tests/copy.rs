@@ -108,6 +108,7 @@ async fn fill(s: &dyn Store) {
             created_ms: 12,
             expires_ms: 9_999_999_999,
             rotated_at_ms: None,
+            scope: Some("openid email".into()),
         })
         .await
         .unwrap();

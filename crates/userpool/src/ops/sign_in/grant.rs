@@ -77,6 +77,7 @@ pub(super) async fn tokens(
             created_ms: ctx.now_ms,
             expires_ms: ctx.now_ms + client.refresh_validity() * 1000,
             rotated_at_ms: None,
+            scope: None,
         })
         .await?;
     result.refresh_token = Some(refresh);
