@@ -28,6 +28,15 @@ impl Config {
     pub fn issuer(&self, pool_id: &str) -> String {
         format!("{}/{pool_id}", self.public_url)
     }
+
+    /// The host (and port) of the public URL.
+    pub fn public_host(&self) -> &str {
+        let rest = self
+            .public_url
+            .split_once("://")
+            .map_or(self.public_url.as_str(), |(_, r)| r);
+        rest.split('/').next().unwrap_or(rest)
+    }
 }
 
 /// A pool's record and its decoded settings.

@@ -201,7 +201,7 @@ pub struct ServeArgs {
 }
 
 /// Where the pools' Lambda triggers are invoked.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct LambdaArgs {
     /// The Lambda Invoke API to call triggers at (`sam local start-lambda`'s
     /// `http://127.0.0.1:3001`, LocalStack...); without it, real AWS Lambda in each
@@ -220,6 +220,20 @@ pub struct LambdaArgs {
         hide_env_values = true
     )]
     pub lambda_secret_access_key: Option<String>,
+}
+
+/// Printed without the secret.
+impl std::fmt::Debug for LambdaArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LambdaArgs")
+            .field("lambda_endpoint", &self.lambda_endpoint)
+            .field("lambda_access_key_id", &self.lambda_access_key_id)
+            .field(
+                "lambda_secret_access_key",
+                &self.lambda_secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl LambdaArgs {

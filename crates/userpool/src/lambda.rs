@@ -177,7 +177,10 @@ impl Invoker for AwsLambda {
                 if message.contains("timed out") || message.contains("timeout") {
                     return Err(InvokeError::Timeout);
                 }
-                Err(InvokeError::Failed(message))
+                // The chain (addresses, DNS, credential providers) is for the log only; the
+                // caller of the operation gets a fixed reason.
+                tracing::warn!(function, region, error = %message, "the Lambda Invoke API could not be reached");
+                Err(InvokeError::Failed("ServiceException".to_string()))
             }
         }
     }

@@ -313,6 +313,117 @@ fn build(pool: &UserPoolType, s: Settings, create: bool) -> OpResult<UserPoolCli
     })
 }
 
+/// The built-in OAuth scopes.
+pub const BUILT_IN_SCOPES: [&str; 5] = ["phone", "email", "openid", "profile", "aws.cognito.signin.user.admin"];
+
+/// A callback or sign-out URL Cognito takes: https, an app's own scheme, or plain http to
+/// the loopback host (`localhost`, `127.0.0.1`, `[::1]`, any port); never a fragment.
+fn check_redirect_url(url: &str) -> OpResult<()> {
+    if url.contains('#') {
+        return Err(CognitoError::invalid_parameter(format!("{url} cannot use fragment")));
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', '?']).next().unwrap_or_default();
+        let host = host
+            .rsplit_once(':')
+            .filter(|(h, p)| !h.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let host = host.map_or(rest.split(['/', '?']).next().unwrap_or_default(), |(h, _)| h);
+        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+            return Err(CognitoError::invalid_parameter(format!(
+                "{url} cannot use the HTTP protocol."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Cognito's checks of a client's OAuth settings, in the order it makes them.
+async fn check_oauth(ctx: &Ctx, pool_id: &str, c: &UserPoolClientType, has_secret: bool) -> OpResult<()> {
+    use userpool_model::ErrorCode;
+    let flows = c.allowed_oauth_flows.as_deref().unwrap_or_default();
+    let scopes = c.allowed_oauth_scopes.as_deref().unwrap_or_default();
+    let callbacks = c.callback_urls.as_deref().unwrap_or_default();
+    let flow_error = |m: &str| CognitoError::new(ErrorCode::InvalidOAuthFlowException, m);
+    if c.allowed_oauth_flows_user_pool_client == Some(true) && (flows.is_empty() || scopes.is_empty()) {
+        return Err(CognitoError::invalid_parameter(
+            "AllowedOAuthFlows and AllowedOAuthScopes are required if user pool client is allowed to use OAuth flows.",
+        ));
+    }
+    let machine = flows.contains(&OAuthFlowType::ClientCredentials);
+    let browser = flows
+        .iter()
+        .any(|f| matches!(f, OAuthFlowType::Code | OAuthFlowType::Implicit));
+    if machine && browser {
+        return Err(flow_error(
+            "client_credentials flow can not be selected along with code flow or implicit flow.",
+        ));
+    }
+    if machine && !has_secret {
+        return Err(flow_error(
+            "client_credentials flow can not be selected if client does not have a client secret.",
+        ));
+    }
+    if browser && callbacks.is_empty() {
+        return Err(flow_error(
+            "CallbackUrls can not be empty when code flow or implicit flow is selected",
+        ));
+    }
+    for url in callbacks.iter().chain(c.logout_urls.as_deref().unwrap_or_default()) {
+        check_redirect_url(url)?;
+    }
+    if let Some(d) = &c.default_redirect_uri {
+        if !callbacks.contains(d) {
+            return Err(CognitoError::invalid_parameter(format!(
+                "The default redirect URI {d} is not in the callback URIs list."
+            )));
+        }
+    }
+    let servers = crate::ops::domains::resource_servers(ctx, pool_id).await?;
+    for scope in scopes {
+        if BUILT_IN_SCOPES.contains(&scope.as_str()) {
+            if machine {
+                return Err(flow_error(&format!(
+                    "{scope} is not supported with client_credentials flow"
+                )));
+            }
+            continue;
+        }
+        let known = servers.iter().any(|rs| {
+            let id = rs.identifier.as_deref().unwrap_or_default();
+            scope
+                .strip_prefix(id)
+                .and_then(|r| r.strip_prefix('/'))
+                .is_some_and(|name| {
+                    rs.scopes
+                        .as_deref()
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|s| s.scope_name == name)
+                })
+        });
+        if !known {
+            return Err(CognitoError::new(
+                ErrorCode::ScopeDoesNotExistException,
+                format!("Invalid scope requested: {scope}"),
+            ));
+        }
+    }
+    for provider in c.supported_identity_providers.as_deref().unwrap_or_default() {
+        let exists = provider == "COGNITO"
+            || ctx
+                .store()
+                .get_object(userpool_store::ObjectKind::IdentityProvider, pool_id, provider)
+                .await?
+                .is_some();
+        if !exists {
+            return Err(CognitoError::invalid_parameter(format!(
+                "The provider {provider} does not exist for User Pool {pool_id}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn encode_settings(client: &UserPoolClientType) -> OpResult<String> {
     let mut stored = client.clone();
     stored.client_secret = None;
@@ -407,6 +518,7 @@ pub async fn create_user_pool_client(
         (None, true) => Some(ids::client_secret()),
         (None, false) => None,
     };
+    check_oauth(ctx, &req.user_pool_id, &client, secret.is_some()).await?;
     let settings = encode_settings(&client)?;
     for _ in 0..5 {
         let record = ClientRecord {
@@ -477,6 +589,7 @@ pub async fn update_user_pool_client(
         },
         false,
     )?;
+    check_oauth(ctx, &req.user_pool_id, &client, record.sealed_secret.is_some()).await?;
     if let Some(name) = req.client_name {
         record.name = name;
     }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod app_clients;
 pub mod devices;
+pub mod domains;
 pub mod groups;
 pub mod mfa;
 pub mod permissions;
@@ -114,6 +115,15 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::AdminSetUserSettings => call!(ctx, body, mfa::admin_set_user_settings),
         O::AssociateSoftwareToken => call!(ctx, body, mfa::associate_software_token),
         O::VerifySoftwareToken => call!(ctx, body, mfa::verify_software_token),
+        O::CreateUserPoolDomain => call!(ctx, body, domains::create_user_pool_domain),
+        O::DescribeUserPoolDomain => call!(ctx, body, domains::describe_user_pool_domain),
+        O::UpdateUserPoolDomain => call!(ctx, body, domains::update_user_pool_domain),
+        O::DeleteUserPoolDomain => call!(ctx, body, domains::delete_user_pool_domain),
+        O::CreateResourceServer => call!(ctx, body, domains::create_resource_server),
+        O::DescribeResourceServer => call!(ctx, body, domains::describe_resource_server),
+        O::UpdateResourceServer => call!(ctx, body, domains::update_resource_server),
+        O::DeleteResourceServer => call!(ctx, body, domains::delete_resource_server, empty),
+        O::ListResourceServers => call!(ctx, body, domains::list_resource_servers),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
@@ -195,6 +205,15 @@ pub fn implemented(op: Operation) -> bool {
             | O::AssociateSoftwareToken
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
+            | O::CreateUserPoolDomain
+            | O::DescribeUserPoolDomain
+            | O::UpdateUserPoolDomain
+            | O::DeleteUserPoolDomain
+            | O::CreateResourceServer
+            | O::DescribeResourceServer
+            | O::UpdateResourceServer
+            | O::DeleteResourceServer
+            | O::ListResourceServers
     )
 }
 

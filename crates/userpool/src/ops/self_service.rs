@@ -224,6 +224,7 @@ pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<
                 ctx,
                 &pool,
                 client.id(),
+                client.hides_users(),
                 &req.username,
                 triggers::migration::Reason::ForgotPassword,
             )

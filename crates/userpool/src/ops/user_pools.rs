@@ -469,6 +469,7 @@ async fn described(ctx: &Ctx, pool_id: &str) -> OpResult<UserPoolType> {
     let (_, mut pool) = load_pool(ctx, pool_id).await?;
     let n = ctx.store().count_users(pool_id).await?;
     pool.estimated_number_of_users = Some(i32::try_from(n).unwrap_or(i32::MAX));
+    (pool.domain, pool.custom_domain) = crate::ops::domains::pool_domains(ctx, pool_id).await?;
     Ok(pool)
 }
 

@@ -4,17 +4,24 @@
 //!
 //! The function answers the user's attributes; the user is created with them, named as
 //! typed (a UUID username with the typed address, in pools whose usernames are emails or
-//! phone numbers), in `finalUserStatus` (`CONFIRMED`, or `RESET_REQUIRED`), with the
-//! password typed (sign-in; the pool's policy is not applied, as in Cognito) or none
-//! (forgot password). An answer without attributes leaves the user unknown. userpool sends
-//! no welcome message for a migrated user (`messageAction` is read and ignored).
+//! phone numbers), in `finalUserStatus` (at sign-in `CONFIRMED` when left out, as the
+//! developer guide says; for ForgotPassword `RESET_REQUIRED`), with the password typed
+//! (sign-in; the pool's policy is not applied, as in Cognito) or none (forgot password).
+//! An answer without attributes leaves the user unknown. userpool sends no welcome message
+//! for a migrated user (`messageAction` is read and ignored).
+//!
+//! A function that fails (throws, times out, answers nonsense) is not shown to the caller:
+//! Cognito answers `UserNotFoundException` "Exception migrating user in app client <id>",
+//! and, where the client hides users (PreventUserExistenceErrors), the answer an unknown
+//! user gets; the function's message would otherwise tell who is in the legacy store.
 
 use super::{invoke, metadata, put, string_map, text, unrecognizable, Call, Trigger};
 use crate::app::Ctx;
-use crate::error::OpResult;
+use crate::error::{CognitoError, OpResult};
 use crate::ops::users::{self, Pool};
 use serde_json::json;
 use userpool_model::types::AttributeType;
+use userpool_model::ErrorCode;
 use userpool_store::UserRecord;
 
 /// Why the user is being looked for.
@@ -34,6 +41,7 @@ pub async fn migrate(
     ctx: &Ctx,
     pool: &Pool,
     client_id: &str,
+    hides_users: bool,
     typed: &str,
     reason: Reason<'_>,
 ) -> OpResult<Option<UserRecord>> {
@@ -59,17 +67,34 @@ pub async fn migrate(
         response: json!({"userAttributes": null, "finalUserStatus": null, "messageAction": null,
                          "desiredDeliveryMediums": null, "forceAliasCreation": null, "enableSMSMFA": null}),
     };
-    let Some(r) = invoke(ctx, pool, call).await? else {
-        return Ok(None);
+    let failed = |e: CognitoError| {
+        tracing::info!(pool = %pool.id(), error = %e.message, "UserMigration failed: the user stays unknown");
+        if hides_users {
+            Ok(None)
+        } else {
+            Err(CognitoError::new(
+                ErrorCode::UserNotFoundException,
+                format!("Exception migrating user in app client {client_id}"),
+            ))
+        }
     };
-    let attrs = string_map(&r, "userAttributes")?;
+    let r = match invoke(ctx, pool, call).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(None),
+        Err(e) => return failed(e),
+    };
+    let attrs = match string_map(&r, "userAttributes") {
+        Ok(a) => a,
+        Err(e) => return failed(e),
+    };
     if attrs.is_empty() {
         return Ok(None);
     }
-    let status = match text(&r, "finalUserStatus")? {
-        None | Some("RESET_REQUIRED") => "RESET_REQUIRED",
-        Some("CONFIRMED") => "CONFIRMED",
-        Some(_) => return Err(unrecognizable()),
+    let status = match (text(&r, "finalUserStatus"), &reason) {
+        (Ok(None), Reason::Authentication { .. }) | (Ok(Some("CONFIRMED")), _) => "CONFIRMED",
+        (Ok(None | Some("RESET_REQUIRED")), _) => "RESET_REQUIRED",
+        (Ok(Some(_)), _) => return failed(unrecognizable()),
+        (Err(e), _) => return failed(e),
     };
     let given: Vec<AttributeType> = attrs
         .into_iter()

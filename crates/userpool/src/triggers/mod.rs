@@ -152,12 +152,20 @@ pub async fn invoke(ctx: &Ctx, pool: &Pool, call: Call<'_>) -> OpResult<Option<M
         tracing::error!(error = %e, "IE0030 a trigger event does not serialise");
         CognitoError::internal()
     })?;
-    // The function's region is the ARN's fourth field; a bare name runs in the pool's.
+    // The function's region is the ARN's fourth field; a bare name runs in the pool's. It
+    // becomes part of the Lambda endpoint's host name, so only a region's shape is taken.
     let region = function
         .split(':')
         .nth(3)
         .filter(|r| !r.is_empty())
         .unwrap_or(&ctx.app.config.region);
+    if !is_region(region) {
+        tracing::warn!(trigger = name, function, "a trigger's ARN names no region");
+        return Err(CognitoError::new(
+            ErrorCode::UnexpectedLambdaException,
+            format!("{name} invocation failed due to error ResourceNotFoundException."),
+        ));
+    }
     tracing::info!(trigger = name, source = call.source, function, "invoking a trigger");
     let invoked = ctx
         .app
@@ -283,4 +291,17 @@ pub fn put(request: &mut Value, key: &str, value: Option<Value>) {
     if let (Some(v), Some(obj)) = (value, request.as_object_mut()) {
         obj.insert(key.to_string(), v);
     }
+}
+
+/// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`: lowercase words and a number, by hyphens.
+fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && parts
+            .first()
+            .is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_lowercase()))
 }

@@ -160,6 +160,13 @@ fn suppressions(v: Option<&Value>) -> OpResult<Vec<String>> {
 }
 
 fn group_override(o: &mut Overrides, v: Option<&Value>) -> OpResult<()> {
+    // Left out: the groups stay. Null (or an empty object): "the groups are suppressed"
+    // (the developer guide).
+    if matches!(v, Some(Value::Null)) {
+        o.groups = Some(Vec::new());
+        o.roles = Some(Vec::new());
+        return Ok(());
+    }
     let Some(g) = object(v)? else {
         return Ok(());
     };

@@ -59,7 +59,9 @@ pub(super) async fn start(
         None if client.hides_users() => None,
         None => return Err(users::user_not_found()),
     };
-    if let Some(u) = &user {
+    // Where the client hides users, a disabled user is told so only once signed in (as
+    // the password flows do), or the first step would tell who is disabled.
+    if let Some(u) = user.as_ref().filter(|_| !client.hides_users()) {
         if !u.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
@@ -154,7 +156,10 @@ async fn decide(
                 client_id: client.id(),
             };
             let created = challenge::create(ctx, pool, who, &name, &history).await?;
-            let username = user.map_or(typed, |u| u.username.as_str()).to_string();
+            let username = match user {
+                Some(u) => u.username.clone(),
+                None => srp::unknown_user_username(ctx, pool, typed),
+            };
             let state = State::new(
                 ctx,
                 Step::CustomChallenge {
@@ -229,7 +234,10 @@ pub(super) async fn answer(
                     .await?
                     .is_some_and(|f| f.username_key == u.username_key)
         }
-        None => pool.username_key(name) == pool.username_key(&typed),
+        None => {
+            pool.username_key(name) == pool.username_key(&typed)
+                || name == srp::unknown_user_username(ctx, pool, &typed)
+        }
     };
     if !names_it {
         return Err(invalid_session());

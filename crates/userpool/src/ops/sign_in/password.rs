@@ -59,6 +59,7 @@ pub(super) async fn sign_in(
             ctx,
             pool,
             client.id(),
+            client.hides_users(),
             name,
             crate::triggers::migration::Reason::Authentication { password },
         )

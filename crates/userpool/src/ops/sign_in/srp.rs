@@ -136,6 +136,31 @@ fn stored_or_unknowable(ctx: &Ctx, user: &UserRecord) -> PasswordVerifier {
 /// are derived from the data key and the name, so asking twice gives the same answer as
 /// for a real user; B is made from a derived verifier. Its state is [`Step::Decoy`], so
 /// the answer to it is "Incorrect username or password.".
+/// The USERNAME a challenge names for a user who does not exist, where the client hides
+/// users: in pools whose usernames are emails or phone numbers, a UUID derived from the
+/// name (stable, as a real user's username is), else the name as typed.
+fn stand_in_username(pool: &users::Pool, seed: &[u8], name: &str) -> String {
+    if pool.email_or_phone_usernames() {
+        uuid::Builder::from_random_bytes(seed.get(16..32).and_then(|b| b.try_into().ok()).unwrap_or([0; 16]))
+            .into_uuid()
+            .to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// [`stand_in_username`] for `name` in `pool`.
+pub(super) fn unknown_user_username(ctx: &Ctx, pool: &users::Pool, name: &str) -> String {
+    stand_in_username(pool, &decoy_seed(ctx, pool, name), name)
+}
+
+/// The secret seed of an unknown user's stand-in salt, verifier and username.
+fn decoy_seed(ctx: &Ctx, pool: &users::Pool, name: &str) -> [u8; 32] {
+    ctx.app
+        .sealer
+        .derive(format!("decoy-srp\0{}\0{}", pool.id(), pool.username_key(name)).as_bytes())
+}
+
 pub(super) fn decoy_challenge(
     ctx: &Ctx,
     pool: &users::Pool,
@@ -143,18 +168,9 @@ pub(super) fn decoy_challenge(
     name: &str,
     a: &userpool_srp::Int,
 ) -> Outcome {
-    let seed = ctx
-        .app
-        .sealer
-        .derive(format!("decoy-srp\0{}\0{}", pool.id(), pool.username_key(name)).as_bytes());
+    let seed = decoy_seed(ctx, pool, name);
     let salt = seed.get(..16).unwrap_or_default();
-    let user_id = if pool.email_or_phone_usernames() {
-        uuid::Builder::from_random_bytes(seed.get(16..32).and_then(|b| b.try_into().ok()).unwrap_or([0; 16]))
-            .into_uuid()
-            .to_string()
-    } else {
-        name.to_string()
-    };
+    let user_id = stand_in_username(pool, &seed, name);
     let v = userpool_srp::pow_g(&userpool_srp::from_bytes_be(&seed));
     let (_, big_b) = srp_challenge(&v, a);
     let state = State::new(ctx, Step::Decoy, pool.id(), "", client.id(), client.session_ttl_ms());
