@@ -82,6 +82,8 @@ pub struct Ctx {
     /// The request's `ClientMetadata`, for the triggers' `clientMetadata` (or
     /// `validationData`, where Cognito passes it so).
     pub client_metadata: Option<std::collections::HashMap<String, String>>,
+    /// A sign-in through the hosted pages: it ends in an authorization code, not tokens.
+    pub hosted: bool,
 }
 
 impl Ctx {

@@ -29,6 +29,7 @@ pub mod server;
 pub mod tokens;
 pub mod totp;
 pub mod triggers;
+pub mod web;
 
 use app::{App, Config};
 use cli::ServeArgs;

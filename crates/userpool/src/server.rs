@@ -104,6 +104,12 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
     if parts.method == Method::OPTIONS {
         return protocol::preflight(&request_id);
     }
+    if parts.uri.path() != "/" {
+        let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok());
+        if let Some((site, below)) = crate::web::site(&app, host, parts.uri.path()).await {
+            return web(app, peer, parts, body, site, &below, now_ms, request_id).await;
+        }
+    }
     if parts.method == Method::GET {
         // For load balancers: `/health` answers while the process runs; `/ready` once the
         // store answers (the database reachable, its migrations applied at start).
@@ -194,6 +200,7 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             forwarded_for,
             client_id: None,
             client_metadata: None,
+            hosted: false,
         };
         tracing::debug!(operation = op.name(), "dispatch");
         ops::dispatch(&ctx, op, value).await
@@ -206,6 +213,48 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             protocol::error(&e, &request_id)
         }
     }
+}
+
+/// A request to a pool's domain: the hosted pages and the OAuth 2.0 endpoints.
+#[allow(clippy::too_many_arguments, reason = "one request's parts, each used once")]
+async fn web(
+    app: Arc<App>,
+    peer: SocketAddr,
+    parts: http::request::Parts,
+    body: Incoming,
+    site: crate::web::Site,
+    path: &str,
+    now_ms: i64,
+    request_id: String,
+) -> Response<Full<Bytes>> {
+    let form = match read_body(&parts.headers, body, app.config.max_body_bytes).await {
+        Ok(b) => crate::web::pairs(&String::from_utf8_lossy(&b)),
+        Err(_) => {
+            return crate::web::json(
+                http::StatusCode::BAD_REQUEST,
+                &serde_json::json!({"error": "invalid_request"}),
+            )
+        }
+    };
+    let ctx = Ctx {
+        app: app.clone(),
+        now_ms,
+        request_id,
+        peer: peer.ip(),
+        forwarded_for: None,
+        client_id: None,
+        client_metadata: None,
+        hosted: false,
+    };
+    let req = crate::web::Request {
+        ctx,
+        site: &site,
+        method: &parts.method,
+        query: crate::web::pairs(parts.uri.query().unwrap_or_default()),
+        form,
+        headers: &parts.headers,
+    };
+    crate::web::serve(app.clone(), req, path).await
 }
 
 /// `GET /_userpool/outbox/<poolId>[?username=…&after=N]`: the outbox over HTTP, for tests
@@ -245,6 +294,7 @@ async fn outbox_http(
         forwarded_for: None,
         client_id: None,
         client_metadata: None,
+        hosted: false,
     };
     let pool = crate::ops::users::load(&ctx, pool_id).await?;
     let key = match &username {

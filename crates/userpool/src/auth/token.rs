@@ -18,6 +18,8 @@ pub struct AccessClaims {
     pub device_key: Option<String>,
     /// The token family.
     pub origin_jti: Option<String>,
+    /// The scopes granted, space-separated.
+    pub scope: String,
 }
 
 fn revoked() -> CognitoError {
@@ -28,6 +30,11 @@ fn revoked() -> CognitoError {
 /// (against the request's `now`), `token_use`, scope, and that neither a sign-out nor a
 /// revocation came after it. The pool, the user and the claims.
 pub async fn authorize(ctx: &Ctx, token: &str) -> OpResult<(users::Pool, UserRecord, AccessClaims)> {
+    authorize_scope(ctx, token, ADMIN_SCOPE).await
+}
+
+/// [`authorize`], for a token that must carry `scope` (`openid` for `/oauth2/userInfo`).
+pub async fn authorize_scope(ctx: &Ctx, token: &str, scope: &str) -> OpResult<(users::Pool, UserRecord, AccessClaims)> {
     let peeked = jwt::peek(token).ok_or_else(invalid_access_token)?;
     let iss = peeked
         .get("iss")
@@ -49,7 +56,7 @@ pub async fn authorize(ctx: &Ctx, token: &str) -> OpResult<(users::Pool, UserRec
     if text("token_use") != Some("access") || text("iss") != Some(ctx.app.config.issuer(pool.id()).as_str()) {
         return Err(invalid_access_token());
     }
-    if !text("scope").is_some_and(|s| s.split(' ').any(|s| s == ADMIN_SCOPE)) {
+    if !text("scope").is_some_and(|s| s.split(' ').any(|s| s == scope)) {
         return Err(CognitoError::new(
             ErrorCode::NotAuthorizedException,
             "Access Token does not have required scopes",
@@ -84,6 +91,7 @@ pub async fn authorize(ctx: &Ctx, token: &str) -> OpResult<(users::Pool, UserRec
         client_id: text("client_id").unwrap_or_default().to_string(),
         device_key: text("device_key").map(str::to_string),
         origin_jti,
+        scope: text("scope").unwrap_or_default().to_string(),
     };
     Ok((pool, user, access))
 }

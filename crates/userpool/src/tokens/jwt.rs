@@ -38,6 +38,57 @@ pub struct Grant<'a> {
     pub id_validity: i64,
     /// What the pool's PreTokenGeneration function changed.
     pub overrides: Option<&'a crate::triggers::tokens::Overrides>,
+    /// The OAuth 2.0 side, for tokens from the hosted pages and `/oauth2/token`.
+    pub oauth: Option<&'a OAuth>,
+}
+
+/// What an OAuth 2.0 grant adds to its tokens: the scopes granted (the access token's
+/// `scope`, with `version` 2 as Cognito's OAuth tokens carry), the `nonce` of the
+/// authorization request, and the ID token's `at_hash`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct OAuth {
+    /// The scopes granted, space-separated.
+    pub scope: String,
+    /// The authorization request's `nonce`.
+    pub nonce: Option<String>,
+}
+
+impl OAuth {
+    /// Whether `openid` was granted (an ID token is issued only then).
+    pub fn has(&self, scope: &str) -> bool {
+        self.scope.split(' ').any(|s| s == scope)
+    }
+}
+
+/// `at_hash`: the left half of the access token's SHA-256, base64url (OpenID Connect Core
+/// 3.1.3.6, for RS256).
+fn at_hash(access: &str) -> String {
+    let digest = Sha256::digest(access.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.get(..16).unwrap_or_default())
+}
+
+/// The access token of a `client_credentials` grant: the client is the subject; no user,
+/// no ID token.
+pub fn sign_client_credentials(
+    keys: &PoolKeys,
+    issuer: &str,
+    client_id: &str,
+    scope: &str,
+    now: i64,
+    validity: i64,
+) -> OpResult<String> {
+    let mut access = Map::new();
+    access.insert("sub".into(), client_id.into());
+    access.insert("token_use".into(), "access".into());
+    access.insert("scope".into(), scope.into());
+    access.insert("auth_time".into(), now.into());
+    access.insert("iss".into(), issuer.into());
+    access.insert("exp".into(), (now + validity).into());
+    access.insert("iat".into(), now.into());
+    access.insert("version".into(), 2.into());
+    access.insert("jti".into(), uuid().into());
+    access.insert("client_id".into(), client_id.into());
+    sign(&keys.access, &access)
 }
 
 fn uuid() -> String {
@@ -98,12 +149,15 @@ pub fn sign_pair(keys: &PoolKeys, g: &Grant<'_>) -> OpResult<(String, String)> {
     access.insert("origin_jti".into(), g.origin_jti.into());
     access.insert("event_id".into(), event_id.clone().into());
     access.insert("token_use".into(), "access".into());
-    access.insert("scope".into(), ADMIN_SCOPE.into());
+    access.insert("scope".into(), g.oauth.map_or(ADMIN_SCOPE, |o| o.scope.as_str()).into());
     access.insert("auth_time".into(), g.auth_time.into());
     access.insert("exp".into(), (g.now + g.access_validity).into());
     access.insert("iat".into(), g.now.into());
     access.insert("jti".into(), uuid().into());
     access.insert("username".into(), g.user.username.clone().into());
+    if g.oauth.is_some() {
+        access.insert("version".into(), 2.into());
+    }
 
     let mut id = Map::new();
     id.insert("sub".into(), g.user.sub.clone().into());
@@ -125,11 +179,18 @@ pub fn sign_pair(keys: &PoolKeys, g: &Grant<'_>) -> OpResult<(String, String)> {
     id.insert("exp".into(), (g.now + g.id_validity).into());
     id.insert("iat".into(), g.now.into());
     id.insert("jti".into(), uuid().into());
+    if let Some(nonce) = g.oauth.and_then(|o| o.nonce.as_deref()) {
+        id.insert("nonce".into(), nonce.into());
+    }
     if let Some(o) = g.overrides {
         crate::triggers::tokens::apply_to_access(o, &mut access);
         crate::triggers::tokens::apply_to_id(o, &mut id);
     }
-    Ok((sign(&keys.access, &access)?, sign(&keys.id, &id)?))
+    let access = sign(&keys.access, &access)?;
+    if g.oauth.is_some() {
+        id.insert("at_hash".into(), at_hash(&access).into());
+    }
+    Ok((access, sign(&keys.id, &id)?))
 }
 
 /// A fresh refresh token and the hash it is stored under.
@@ -239,6 +300,7 @@ mod tests {
             access_validity: 300,
             id_validity: 600,
             overrides: None,
+            oauth: None,
         };
         let (access, id) = sign_pair(&k, &g).unwrap();
         // Cognito's header, members in its order; each token names its own key.

@@ -181,6 +181,7 @@ async fn decide(
                 session: Some(state::seal(ctx, &state)),
                 challenge_parameters: Some(parameters),
                 authentication_result: None,
+                signed_in: None,
             })
         }
         // PASSWORD_VERIFIER is possible only right after SRP_A ([`start`]); any other

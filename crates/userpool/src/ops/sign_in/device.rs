@@ -78,6 +78,7 @@ pub(super) async fn srp_auth(
             ("DEVICE_KEY".to_string(), device.device_key.clone()),
         ])),
         authentication_result: None,
+        signed_in: None,
     })
 }
 

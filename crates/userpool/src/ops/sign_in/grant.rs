@@ -21,8 +21,10 @@ pub enum Source {
     NewPasswordChallenge,
     /// A sign-in whose last answer proved a remembered device.
     AuthenticateDevice,
-    /// REFRESH_TOKEN_AUTH, GetTokensFromRefreshToken.
+    /// REFRESH_TOKEN_AUTH, GetTokensFromRefreshToken, `/oauth2/token`'s refresh_token grant.
     RefreshTokens,
+    /// The hosted pages' sign-in (the code exchanged at `/oauth2/token`).
+    HostedAuth,
 }
 
 impl Source {
@@ -32,6 +34,7 @@ impl Source {
             Source::NewPasswordChallenge => "TokenGeneration_NewPasswordChallenge",
             Source::AuthenticateDevice => "TokenGeneration_AuthenticateDevice",
             Source::RefreshTokens => "TokenGeneration_RefreshTokens",
+            Source::HostedAuth => "TokenGeneration_HostedAuth",
         }
     }
 }
@@ -47,6 +50,15 @@ pub(super) async fn tokens(
     device: Option<DeviceRecord>,
     source: Source,
 ) -> OpResult<Outcome> {
+    if ctx.hosted {
+        // The hosted pages: the user is signed in; the tokens come with the authorization
+        // code's exchange (no device: the hosted pages do not track devices).
+        crate::triggers::auth::post_authentication(ctx, pool, client.id(), user, false).await?;
+        return Ok(Outcome {
+            signed_in: Some(user.clone()),
+            ..Outcome::default()
+        });
+    }
     let tracks_devices = pool.settings().device_configuration.is_some();
     crate::triggers::auth::post_authentication(ctx, pool, client.id(), user, tracks_devices && device.is_none())
         .await?;
@@ -63,7 +75,18 @@ pub(super) async fn tokens(
     };
     let origin_jti = crate::ids::uuid().to_string();
     let now = ctx.now_ms.div_euclid(1000);
-    let mut result = grant(ctx, pool, client, user, device_key.as_deref(), now, &origin_jti, source).await?;
+    let mut result = grant(
+        ctx,
+        pool,
+        client,
+        user,
+        device_key.as_deref(),
+        now,
+        &origin_jti,
+        source,
+        None,
+    )
+    .await?;
     let (refresh, hash) = jwt::new_refresh_token();
     ctx.store()
         .put_refresh_token(&RefreshRecord {
@@ -101,6 +124,7 @@ pub(super) async fn grant(
     auth_time: i64,
     origin_jti: &str,
     source: Source,
+    oauth: Option<&jwt::OAuth>,
 ) -> OpResult<AuthenticationResultType> {
     let keys = ctx
         .app
@@ -118,7 +142,16 @@ pub(super) async fn grant(
             source: source.trigger_source(),
             groups: &groups,
             roles: &[],
-            scopes: &[jwt::ADMIN_SCOPE.to_string()],
+            scopes: &oauth.map_or_else(
+                || vec![jwt::ADMIN_SCOPE.to_string()],
+                |o| {
+                    o.scope
+                        .split(' ')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                },
+            ),
         },
     )
     .await?;
@@ -144,6 +177,7 @@ pub(super) async fn grant(
         access_validity: client.access_validity(),
         id_validity: client.id_validity(),
         overrides: overrides.as_ref(),
+        oauth,
     };
     let (access, id) = crate::clock::blocking(|| jwt::sign_pair(&keys, &g))?;
     Ok(AuthenticationResultType {
@@ -151,7 +185,56 @@ pub(super) async fn grant(
         expires_in: i32::try_from(client.access_validity()).ok(),
         token_type: Some("Bearer".into()),
         refresh_token: None,
-        id_token: Some(id),
+        // An OAuth grant has an ID token only with the openid scope.
+        id_token: oauth.is_none_or(|o| o.has("openid")).then_some(id),
         new_device_metadata: None,
     })
+}
+
+/// The tokens of a hosted sign-in, as `/oauth2/token` exchanges its authorization code:
+/// ID (with `openid`), access (with the scopes granted) and, `with_refresh_token` (not
+/// for the implicit grant), refresh tokens. `auth_time` is the sign-in's.
+pub async fn hosted_tokens(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    user: &UserRecord,
+    auth_time: i64,
+    oauth: &jwt::OAuth,
+    with_refresh_token: bool,
+) -> OpResult<AuthenticationResultType> {
+    let origin_jti = crate::ids::uuid().to_string();
+    let mut result = grant(
+        ctx,
+        pool,
+        client,
+        user,
+        None,
+        auth_time,
+        &origin_jti,
+        Source::HostedAuth,
+        Some(oauth),
+    )
+    .await?;
+    if !with_refresh_token {
+        return Ok(result);
+    }
+    let (refresh, hash) = jwt::new_refresh_token();
+    ctx.store()
+        .put_refresh_token(&RefreshRecord {
+            token_hash: hash,
+            pool_id: pool.id().to_string(),
+            username_key: user.username_key.clone(),
+            client_id: client.id().to_string(),
+            device_key: None,
+            origin_jti,
+            auth_time,
+            created_ms: ctx.now_ms,
+            expires_ms: ctx.now_ms + client.refresh_validity() * 1000,
+            rotated_at_ms: None,
+            scope: Some(oauth.scope.clone()),
+        })
+        .await?;
+    result.refresh_token = Some(refresh);
+    Ok(result)
 }

@@ -181,6 +181,7 @@ pub(super) async fn challenge(
         session: Some(state::seal(ctx, &state)),
         challenge_parameters: Some(params),
         authentication_result: None,
+        signed_in: None,
     })
 }
 

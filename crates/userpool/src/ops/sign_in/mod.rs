@@ -57,7 +57,8 @@ mod refresh;
 mod srp;
 pub mod state;
 
-pub use refresh::get_tokens_from_refresh_token;
+pub use grant::hosted_tokens;
+pub use refresh::{get_tokens_from_refresh_token, oauth_refresh};
 
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
@@ -108,6 +109,9 @@ pub struct Outcome {
     pub challenge_parameters: Option<HashMap<String, String>>,
     /// The tokens, when the sign-in is done.
     pub authentication_result: Option<AuthenticationResultType>,
+    /// The user, when a hosted sign-in (`Ctx::hosted`) is done: the hosted pages then
+    /// issue an authorization code instead of tokens.
+    pub signed_in: Option<UserRecord>,
 }
 
 /// The user a sign-in names, or the error Cognito gives (hiding existence when asked).
@@ -198,6 +202,7 @@ pub(super) async fn after_password(
                 ),
             ])),
             authentication_result: None,
+            signed_in: None,
         });
     }
     if let Some(challenge) = second_factor(ctx, pool, client, user, device_key).await? {
@@ -272,6 +277,7 @@ pub(super) async fn after_second_factor(
                 session: Some(state::seal(ctx, &state)),
                 challenge_parameters: Some(HashMap::from([("USERNAME".to_string(), user.username.clone())])),
                 authentication_result: None,
+                signed_in: None,
             });
         }
         return grant::tokens(ctx, pool, client, user, Some(device), source).await;
@@ -346,6 +352,25 @@ async fn respond(
             format!("userpool does not implement the {} challenge yet.", other.as_str()),
         )),
     }
+}
+
+/// The hosted pages' password step (`web::login`): the password, then what follows it
+/// (a challenge, or the user signed in). `ctx.hosted` is set.
+pub async fn hosted_password(ctx: &Ctx, client: &Client, name: &str, password: &str) -> OpResult<Outcome> {
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    let user = password::sign_in(ctx, &pool, client, name, password).await?;
+    after_password(ctx, &pool, client, &user, None).await
+}
+
+/// The hosted pages' answer to a challenge (a new password, an MFA code).
+pub async fn hosted_respond(
+    ctx: &Ctx,
+    client: &Client,
+    challenge: ChallengeNameType,
+    session: &str,
+    responses: &HashMap<String, String>,
+) -> OpResult<Outcome> {
+    respond(ctx, client, challenge, Some(session), responses).await
 }
 
 /// InitiateAuth

@@ -123,6 +123,11 @@ async fn refreshed(
     record: &RefreshRecord,
     user: &UserRecord,
 ) -> OpResult<AuthenticationResultType> {
+    // A hosted sign-in's token keeps its scopes (and has no nonce after the first grant).
+    let oauth = record.scope.as_ref().map(|scope| jwt::OAuth {
+        scope: scope.clone(),
+        nonce: None,
+    });
     let mut result = grant(
         ctx,
         pool,
@@ -132,6 +137,7 @@ async fn refreshed(
         record.auth_time,
         &record.origin_jti,
         super::grant::Source::RefreshTokens,
+        oauth.as_ref(),
     )
     .await?;
     if let Some(grace) = rotation_grace_ms(client) {
@@ -186,6 +192,15 @@ pub(super) async fn refresh(
         authentication_result: Some(result),
         ..Outcome::default()
     })
+}
+
+/// `/oauth2/token`'s refresh_token grant, for a client already authenticated there: new
+/// ID and access tokens with the scopes of the sign-in (and, when the client rotates
+/// refresh tokens, a new refresh token).
+pub async fn oauth_refresh(ctx: &Ctx, client: &Client, token: &str) -> OpResult<AuthenticationResultType> {
+    let pool = users::load(ctx, &client.record.pool_id).await?;
+    let (record, user) = check(ctx, &pool, client, token, None, |_| Ok(())).await?;
+    refreshed(ctx, &pool, client, &record, &user).await
 }
 
 /// GetTokensFromRefreshToken

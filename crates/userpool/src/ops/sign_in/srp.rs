@@ -55,6 +55,7 @@ fn password_verifier_challenge(salt: &[u8], big_b: &userpool_srp::Int, sealed: S
             ("USER_ID_FOR_SRP".to_string(), user_id.to_string()),
         ])),
         authentication_result: None,
+        signed_in: None,
     }
 }
 

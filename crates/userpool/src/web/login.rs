@@ -1,0 +1,338 @@
+//! The hosted pages: sign-in (`/login`), the challenges a sign-in can meet there (a new
+//! password for a user created with a temporary one, `/changePassword`; an MFA code,
+//! `/mfa`), sign-out (`/logout`) and the error page (`/error`).
+//!
+//! Plain HTML forms that need no JavaScript. Each form carries a CSRF token that must
+//! equal the `XSRF-TOKEN` cookie set with the page (double submit; the cookie is HttpOnly
+//! and SameSite=Lax), and the authorization request's query, checked again on every
+//! POST. A challenge's state is the API's own sealed Session, in a hidden field: the
+//! pages run the same sign-in steps as InitiateAuth and RespondToAuthChallenge.
+
+use super::authorize::{self, AuthRequest, SESSION_COOKIE};
+use super::{html, redirect, Reply, Request};
+use crate::ops::app_clients;
+use crate::ops::sign_in::{self, Outcome};
+use askama::Template;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use http::StatusCode;
+use std::collections::HashMap;
+use userpool_model::types::ChallengeNameType;
+
+/// The CSRF cookie (its value is also the form's `_csrf`).
+const CSRF_COOKIE: &str = "XSRF-TOKEN";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    pool_name: &'a str,
+    action: String,
+    csrf: &'a str,
+    username: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "challenge.html")]
+struct ChallengePage<'a> {
+    pool_name: &'a str,
+    action: String,
+    csrf: &'a str,
+    session: &'a str,
+    challenge: &'a str,
+    username: &'a str,
+    heading: &'a str,
+    description: &'a str,
+    field: &'a str,
+    label: &'a str,
+    input_type: &'a str,
+    autocomplete: &'a str,
+    button: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    pool_name: &'a str,
+    message: &'a str,
+}
+
+fn render(page: &impl Template) -> String {
+    page.render().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "IE0040 a hosted page did not render");
+        "An error was encountered with the requested page.".to_string()
+    })
+}
+
+/// The request's CSRF token, or a fresh one (then set as a cookie with the page).
+fn csrf(req: &Request<'_>) -> (String, bool) {
+    match req.cookie(CSRF_COOKIE).filter(|c| c.len() >= 32) {
+        Some(c) => (c, false),
+        None => (URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()), true),
+    }
+}
+
+fn csrf_ok(req: &Request<'_>) -> bool {
+    match (req.cookie(CSRF_COOKIE), req.form("_csrf")) {
+        (Some(c), Some(f)) if c.len() >= 32 => userpool_sigv4::ct_eq(c.as_bytes(), f.as_bytes()),
+        _ => false,
+    }
+}
+
+fn page(req: &Request<'_>, status: StatusCode, body: String, token: &str, fresh: bool) -> Reply {
+    let mut r = html(status, body);
+    if fresh {
+        super::set_cookie(&mut r, req.site, CSRF_COOKIE, token, 3_600);
+    }
+    r
+}
+
+async fn pool_name(req: &Request<'_>) -> String {
+    crate::ops::users::load(&req.ctx, &req.site.pool_id)
+        .await
+        .map(|p| p.record().name.clone())
+        .unwrap_or_default()
+}
+
+fn error_reply(req: &Request<'_>, status: StatusCode, message: &str) -> Reply {
+    html(
+        status,
+        render(&ErrorPage {
+            pool_name: &req.site.domain,
+            message,
+        }),
+    )
+}
+
+async fn login_page(req: &Request<'_>, auth: &AuthRequest, username: &str, error: Option<String>) -> Reply {
+    let (token, fresh) = csrf(req);
+    let name = pool_name(req).await;
+    let body = render(&LoginPage {
+        pool_name: &name,
+        action: req.site.url(&format!("/login?{}", auth.query)),
+        csrf: &token,
+        username,
+        error,
+    });
+    page(req, StatusCode::OK, body, &token, fresh)
+}
+
+/// What each challenge page asks.
+struct Ask {
+    path: &'static str,
+    heading: &'static str,
+    description: &'static str,
+    field: &'static str,
+    label: &'static str,
+    input_type: &'static str,
+    autocomplete: &'static str,
+    button: &'static str,
+    /// The ChallengeResponses key the field answers.
+    key: &'static str,
+}
+
+fn ask(challenge: ChallengeNameType) -> Option<Ask> {
+    let mfa = |description, key| Ask {
+        path: "/mfa",
+        heading: "Multi-factor authentication",
+        description,
+        field: "authentication_code",
+        label: "Code",
+        input_type: "text",
+        autocomplete: "one-time-code",
+        button: "Sign in",
+        key,
+    };
+    match challenge {
+        ChallengeNameType::NewPasswordRequired => Some(Ask {
+            path: "/changePassword",
+            heading: "Change Password",
+            description: "Please enter a new password.",
+            field: "new_password",
+            label: "New Password",
+            input_type: "password",
+            autocomplete: "new-password",
+            button: "Send",
+            key: "NEW_PASSWORD",
+        }),
+        ChallengeNameType::SoftwareTokenMfa => Some(mfa(
+            "Enter the code from your authenticator app.",
+            "SOFTWARE_TOKEN_MFA_CODE",
+        )),
+        ChallengeNameType::SmsMfa => Some(mfa("Enter the code sent to your phone.", "SMS_MFA_CODE")),
+        ChallengeNameType::EmailOtp => Some(mfa("Enter the code sent to your email address.", "EMAIL_OTP_CODE")),
+        _ => None,
+    }
+}
+
+async fn challenge_page(
+    req: &Request<'_>,
+    auth: &AuthRequest,
+    challenge: ChallengeNameType,
+    session: &str,
+    username: &str,
+    error: Option<String>,
+) -> Reply {
+    let Some(a) = ask(challenge) else {
+        // MFA set-up and the other challenges are answered through the API only.
+        return error_reply(
+            req,
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "The sign-in needs {}, which the hosted pages do not offer.",
+                challenge.as_str()
+            ),
+        );
+    };
+    let (token, fresh) = csrf(req);
+    let name = pool_name(req).await;
+    let body = render(&ChallengePage {
+        pool_name: &name,
+        action: req.site.url(&format!("{}?{}", a.path, auth.query)),
+        csrf: &token,
+        session,
+        challenge: challenge.as_str(),
+        username,
+        heading: a.heading,
+        description: a.description,
+        field: a.field,
+        label: a.label,
+        input_type: a.input_type,
+        autocomplete: a.autocomplete,
+        button: a.button,
+        error,
+    });
+    page(req, StatusCode::OK, body, &token, fresh)
+}
+
+/// What follows a step: the next challenge's page, or the browser back to the client.
+async fn next(req: &Request<'_>, auth: &AuthRequest, outcome: Outcome, typed: &str) -> Reply {
+    if let Some(user) = outcome.signed_in {
+        return authorize::finish(req, auth, &user, req.ctx.now_ms.div_euclid(1000)).await;
+    }
+    let params = outcome.challenge_parameters.unwrap_or_default();
+    let username = params
+        .get("USERNAME")
+        .or_else(|| params.get("USER_ID_FOR_SRP"))
+        .map_or(typed, String::as_str);
+    match (outcome.challenge_name, outcome.session) {
+        (Some(c), Some(session)) => challenge_page(req, auth, c, &session, username, None).await,
+        _ => error_reply(req, StatusCode::BAD_REQUEST, "The sign-in cannot go on here."),
+    }
+}
+
+fn client_ctx(req: &Request<'_>, auth: &AuthRequest) -> crate::app::Ctx {
+    crate::app::Ctx {
+        hosted: true,
+        ..req.ctx.with_client(Some(auth.client.id()), None)
+    }
+}
+
+/// `GET /login`: the sign-in form. `POST /login`: the username and password.
+pub async fn login(req: &Request<'_>) -> Reply {
+    let auth = match authorize::check(&req.ctx, req.site, &req.query).await {
+        Ok(a) => a,
+        Err(r) => return r.reply(req.site, req.query("client_id")),
+    };
+    if req.method == http::Method::GET {
+        return login_page(req, &auth, "", None).await;
+    }
+    if !csrf_ok(req) {
+        return error_reply(
+            req,
+            StatusCode::FORBIDDEN,
+            "The form has expired: reload the page and try again.",
+        );
+    }
+    let username = req.form("username").unwrap_or_default().trim().to_string();
+    let password = req.form("password").unwrap_or_default();
+    if username.is_empty() || password.is_empty() {
+        return login_page(
+            req,
+            &auth,
+            &username,
+            Some("Username and password are required.".into()),
+        )
+        .await;
+    }
+    let ctx = client_ctx(req, &auth);
+    match sign_in::hosted_password(&ctx, &auth.client, &username, password).await {
+        Ok(outcome) => next(req, &auth, outcome, &username).await,
+        Err(e) => login_page(req, &auth, &username, Some(e.message)).await,
+    }
+}
+
+/// `POST /changePassword`, `POST /mfa`: an answer to the sign-in's challenge.
+pub async fn challenge(req: &Request<'_>, path: &str) -> Reply {
+    let auth = match authorize::check(&req.ctx, req.site, &req.query).await {
+        Ok(a) => a,
+        Err(r) => return r.reply(req.site, req.query("client_id")),
+    };
+    if !csrf_ok(req) {
+        return error_reply(
+            req,
+            StatusCode::FORBIDDEN,
+            "The form has expired: reload the page and try again.",
+        );
+    }
+    let challenge = req
+        .form("challenge")
+        .and_then(|c| serde_json::from_value::<ChallengeNameType>(serde_json::Value::String(c.to_string())).ok());
+    let (Some(challenge), Some(session)) = (challenge, req.form("session")) else {
+        return error_reply(req, StatusCode::BAD_REQUEST, "The sign-in has expired: start again.");
+    };
+    let Some(a) = ask(challenge).filter(|a| a.path == path) else {
+        return error_reply(req, StatusCode::BAD_REQUEST, "The sign-in has expired: start again.");
+    };
+    let username = req.form("username").unwrap_or_default();
+    let answer = req.form(a.field).unwrap_or_default();
+    let responses = HashMap::from([
+        ("USERNAME".to_string(), username.to_string()),
+        (a.key.to_string(), answer.to_string()),
+    ]);
+    let ctx = client_ctx(req, &auth);
+    match sign_in::hosted_respond(&ctx, &auth.client, challenge, session, &responses).await {
+        Ok(outcome) => next(req, &auth, outcome, username).await,
+        Err(e) => challenge_page(req, &auth, challenge, session, username, Some(e.message)).await,
+    }
+}
+
+/// `GET /logout`: ends the hosted session; then to `logout_uri` (one of the client's
+/// LogoutURLs), or, with `redirect_uri` and `response_type`, to the sign-in page.
+pub async fn logout(req: &Request<'_>) -> Reply {
+    let client_id = req.query("client_id").unwrap_or_default();
+    let client = match app_clients::find_client(&req.ctx, client_id).await {
+        Ok(c) if c.record.pool_id == req.site.pool_id => c,
+        _ => return redirect(&req.site.url("/error?error=invalid_request")),
+    };
+    let mut reply = if let Some(uri) = req.query("logout_uri") {
+        if client
+            .settings
+            .logout_urls
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|u| u == uri)
+        {
+            redirect(uri)
+        } else {
+            redirect(&req.site.url(&format!(
+                "/error?error=Required+String+parameter+%27redirect_uri%27+is+not+present&client_id={client_id}"
+            )))
+        }
+    } else {
+        match authorize::check(&req.ctx, req.site, &req.query).await {
+            Ok(auth) => redirect(&req.site.url(&format!("/login?{}", auth.query))),
+            Err(r) => r.reply(req.site, Some(client_id)),
+        }
+    };
+    super::set_cookie(&mut reply, req.site, SESSION_COOKIE, "", 0);
+    reply
+}
+
+/// `GET /error`: the page a request that cannot be sent back to its client ends on.
+pub fn error_page(req: &Request<'_>) -> Reply {
+    let message = req.query("error").unwrap_or("invalid_request");
+    error_reply(req, StatusCode::BAD_REQUEST, message)
+}

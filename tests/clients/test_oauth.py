@@ -1,0 +1,308 @@
+"""The hosted sign-in pages and the OAuth 2.0 / OpenID Connect endpoints, driven by a
+standard OIDC client library (authlib: discovery, the code flow with PKCE, token
+verification against the JWKS, userinfo, refresh, revocation, client_credentials) and by
+plain HTTP for the pages' forms (the browser walk is tests/browser)."""
+
+import base64
+import hashlib
+import html
+import json
+import re
+import secrets
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey, jwt
+
+from conftest import PASSWORD, make_user
+
+CALLBACK = "http://localhost:8765/callback"
+SIGNED_OUT = "http://localhost:8765/signed-out"
+
+
+@pytest.fixture
+def site(idp, server):
+    """A pool with a prefix domain, a resource server, a public code-flow client, a
+    confidential machine client, and a confirmed user."""
+    p = idp.create_user_pool(PoolName=f"oauth-{uuid.uuid4().hex[:6]}")["UserPool"]
+    domain = f"login-{uuid.uuid4().hex[:10]}"
+    idp.create_user_pool_domain(Domain=domain, UserPoolId=p["Id"])
+    idp.create_resource_server(UserPoolId=p["Id"], Identifier="https://api.example.com", Name="api",
+                               Scopes=[{"ScopeName": "read", "ScopeDescription": "read"},
+                                       {"ScopeName": "write", "ScopeDescription": "write"}])
+    web = idp.create_user_pool_client(
+        UserPoolId=p["Id"], ClientName="web", AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["code"],
+        AllowedOAuthScopes=["openid", "email", "profile", "https://api.example.com/read"],
+        CallbackURLs=[CALLBACK], LogoutURLs=[SIGNED_OUT], SupportedIdentityProviders=["COGNITO"],
+        ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"])["UserPoolClient"]
+    m2m = idp.create_user_pool_client(
+        UserPoolId=p["Id"], ClientName="m2m", GenerateSecret=True, AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthScopes=["https://api.example.com/read", "https://api.example.com/write"])["UserPoolClient"]
+    make_user(idp, p["Id"], "alice", email="alice@example.com")
+    issuer = f"{server.endpoint}/{p['Id']}"
+    yield {"pool": p, "domain": domain, "web": web, "m2m": m2m, "issuer": issuer,
+           "base": f"{server.endpoint}/{domain}"}
+    idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def discover(issuer):
+    r = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
+    assert r.status_code == 200
+    return r.json()
+
+
+def pkce():
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def form_fields(page):
+    return {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+
+
+def sign_in(browser, authorize_url, username="alice", password=PASSWORD):
+    """Follows /oauth2/authorize to the sign-in page and posts the form; the final
+    redirect (to the client) is returned, not followed."""
+    r = browser.get(authorize_url, allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text
+    login = r.headers["Location"]
+    assert "/login?" in login
+    page = browser.get(login, timeout=10)
+    assert page.status_code == 200 and 'name="username"' in page.text
+    fields = form_fields(page.text)
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1))
+    return browser.post(action, data={**fields, "username": username, "password": password},
+                        allow_redirects=False, timeout=10)
+
+
+def test_discovery_document_lists_the_domain_endpoints(site):
+    doc = discover(site["issuer"])
+    base = site["base"]
+    assert doc == {
+        "authorization_endpoint": f"{base}/oauth2/authorize",
+        "end_session_endpoint": f"{base}/logout",
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "issuer": site["issuer"],
+        "jwks_uri": f"{site['issuer']}/.well-known/jwks.json",
+        "response_types_supported": ["code", "token"],
+        "revocation_endpoint": f"{base}/oauth2/revoke",
+        "scopes_supported": ["openid", "email", "phone", "profile"],
+        "subject_types_supported": ["public"],
+        "token_endpoint": f"{base}/oauth2/token",
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "userinfo_endpoint": f"{base}/oauth2/userInfo",
+    }
+    assert list(json.loads(requests.get(f"{site['issuer']}/.well-known/openid-configuration").text)) == sorted(doc)
+
+
+def test_code_flow_with_pkce_through_authlib(site, idp):
+    doc = discover(site["issuer"])
+    client = OAuth2Session(site["web"]["ClientId"], redirect_uri=CALLBACK,
+                           scope="openid email https://api.example.com/read", code_challenge_method="S256")
+    verifier = secrets.token_urlsafe(64)
+    nonce = secrets.token_urlsafe(16)
+    url, state = client.create_authorization_url(doc["authorization_endpoint"], code_verifier=verifier, nonce=nonce)
+    browser = requests.Session()
+    back = sign_in(browser, url)
+    assert back.status_code == 302
+    location = back.headers["Location"]
+    assert location.startswith(CALLBACK + "?")
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)
+    assert q["state"] == [state]
+    token = client.fetch_token(doc["token_endpoint"], authorization_response=location, code_verifier=verifier)
+    assert token["token_type"] == "Bearer" and token["expires_in"] == 3600
+    assert {"access_token", "id_token", "refresh_token"} <= set(token)
+    # The ID token verifies against the JWKS, with the nonce, the audience and at_hash.
+    keys = JsonWebKey.import_key_set(requests.get(doc["jwks_uri"], timeout=10).json())
+    claims = jwt.decode(token["id_token"], keys, claims_options={
+        "iss": {"essential": True, "value": site["issuer"]},
+        "aud": {"essential": True, "value": site["web"]["ClientId"]},
+        "nonce": {"essential": True, "value": nonce}})
+    claims.validate()
+    assert claims["email"] == "alice@example.com" and claims["cognito:username"] == "alice"
+    digest = hashlib.sha256(token["access_token"].encode()).digest()[:16]
+    assert claims["at_hash"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    access = jwt.decode(token["access_token"], keys)
+    assert access["scope"] == "openid email https://api.example.com/read"
+    assert access["version"] == 2 and access["username"] == "alice" and access["token_use"] == "access"
+    assert access["auth_time"] == claims["auth_time"]
+    # userInfo: the attributes the scopes open, as strings.
+    info = client.get(doc["userinfo_endpoint"], timeout=10)
+    assert info.status_code == 200
+    assert info.json() == {"sub": claims["sub"], "email": "alice@example.com", "email_verified": "true",
+                           "username": "alice"}
+    # The hosted-flow token has no aws.cognito.signin.user.admin: the user API refuses it.
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        idp.get_user(AccessToken=token["access_token"])
+    # Refresh: new tokens with the same scopes and auth_time (oidc-client-ts checks it).
+    time.sleep(1)
+    fresh = client.refresh_token(doc["token_endpoint"], refresh_token=token["refresh_token"])
+    again = jwt.decode(fresh["id_token"], keys)
+    assert again["auth_time"] == claims["auth_time"] and "nonce" not in again
+    assert jwt.decode(fresh["access_token"], keys)["scope"] == access["scope"]
+    assert "refresh_token" not in fresh or fresh["refresh_token"] == token["refresh_token"]
+    # The code is single use.
+    code = q["code"][0]
+    r = requests.post(doc["token_endpoint"], data={"grant_type": "authorization_code", "code": code,
+                                                   "client_id": site["web"]["ClientId"], "redirect_uri": CALLBACK,
+                                                   "code_verifier": verifier}, timeout=10)
+    assert (r.status_code, r.json()) == (400, {"error": "invalid_grant"})
+    # Revocation ends the refresh token and the access tokens issued with it.
+    r = requests.post(doc["revocation_endpoint"], data={"token": token["refresh_token"],
+                                                        "client_id": site["web"]["ClientId"]}, timeout=10)
+    assert (r.status_code, r.text) == (200, "")
+    r = requests.post(doc["token_endpoint"], data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"],
+                                                   "client_id": site["web"]["ClientId"]}, timeout=10)
+    assert r.json() == {"error": "invalid_grant"}
+    r = requests.get(doc["userinfo_endpoint"], headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=10)
+    assert r.status_code == 401 and 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+
+
+def test_token_endpoint_refusals(site):
+    doc = discover(site["issuer"])
+    verifier, challenge = pkce()
+    cid = site["web"]["ClientId"]
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": cid, "redirect_uri": CALLBACK,
+                                "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256"})
+    back = sign_in(requests.Session(), f"{doc['authorization_endpoint']}?{q}")
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(back.headers["Location"]).query)["code"][0]
+    post = lambda **data: requests.post(doc["token_endpoint"], data=data, timeout=10)  # noqa: E731
+    base = {"grant_type": "authorization_code", "client_id": cid, "code": code, "redirect_uri": CALLBACK}
+    assert post(**{**base, "code_verifier": "wrong" * 10}).json() == {"error": "invalid_grant"}
+    assert post(**base).json() == {"error": "invalid_grant"}  # the verifier is required
+    assert post(**{**base, "redirect_uri": CALLBACK + "/", "code_verifier": verifier}).json() == {"error": "invalid_grant"}
+    assert post(**{**base, "code": "not-a-code", "code_verifier": verifier}).json() == {"error": "invalid_grant"}
+    assert post(**{**base, "client_id": "nope", "code_verifier": verifier}).json() == {"error": "invalid_client"}
+    assert post(**{**base, "grant_type": "password"}).json() == {"error": "unsupported_grant_type"}
+    assert post(client_id=cid).json() == {"error": "invalid_request"}
+    assert post(grant_type="client_credentials", client_id=cid).json() == {"error": "unauthorized_client"}
+    # The refusals above did not spend the code: the right exchange still works, once.
+    ok = post(**{**base, "code_verifier": verifier})
+    assert ok.status_code == 200 and "id_token" in ok.json()
+    r = requests.post(doc["token_endpoint"], json=base, timeout=10)
+    assert (r.status_code, r.json()) == (400, {"error": "invalid_request"})
+
+
+def test_authorize_refusals(site):
+    doc = discover(site["issuer"])
+    cid = site["web"]["ClientId"]
+    go = lambda **q: requests.get(doc["authorization_endpoint"], params=q, allow_redirects=False, timeout=10)  # noqa: E731
+    # An unregistered redirect URI is never redirected to.
+    r = go(response_type="code", client_id=cid, redirect_uri="https://evil.example.com/cb")
+    assert r.status_code == 302
+    assert r.headers["Location"] == f"{site['base']}/error?error=redirect_mismatch&client_id={cid}"
+    page = requests.get(r.headers["Location"], timeout=10)
+    assert page.status_code == 400 and "An error was encountered with the requested page." in page.text
+    r = go(response_type="code", client_id="unknown", redirect_uri=CALLBACK)
+    assert "/error?error=invalid_request" in r.headers["Location"]
+    # The rest goes back to the client with error= (and the state).
+    for q, error in [({"response_type": "id_token"}, "invalid_request"),
+                     ({"response_type": "token"}, "unauthorized_client"),
+                     ({"response_type": "code", "scope": "openid phone"}, "invalid_scope"),
+                     ({"response_type": "code", "scope": "email"}, "invalid_scope"),
+                     ({"response_type": "code", "code_challenge": "x" * 43, "code_challenge_method": "plain"},
+                      "invalid_request")]:
+        r = go(client_id=cid, redirect_uri=CALLBACK, state="s1", **q)
+        loc = urllib.parse.urlsplit(r.headers["Location"])
+        params = urllib.parse.parse_qs(loc.query or loc.fragment)
+        assert f"{loc.scheme}://{loc.netloc}{loc.path}" == CALLBACK, q
+        assert params == {"error": [error], "state": ["s1"]}, q
+    r = go(client_id=cid, redirect_uri=CALLBACK, response_type="code", prompt="none", state="s2")
+    assert r.headers["Location"] == f"{CALLBACK}?error=login_required&state=s2"
+    # Unknown paths on the domain.
+    r = requests.get(f"{site['base']}/oauth2/nothing", timeout=10)
+    assert (r.status_code, r.json()) == (404, {"error": "This URL doesn't exist on the authorization server."})
+
+
+def test_hosted_session_sign_out_and_the_host_name_form(site, server):
+    doc = discover(site["issuer"])
+    cid = site["web"]["ClientId"]
+    browser = requests.Session()
+    q = {"response_type": "code", "client_id": cid, "redirect_uri": CALLBACK, "scope": "openid"}
+    url = f"{doc['authorization_endpoint']}?{urllib.parse.urlencode(q)}"
+    assert sign_in(browser, url).headers["Location"].startswith(CALLBACK + "?code=")
+    # Signed in: the next authorization answers at once, even with prompt=none.
+    r = browser.get(url + "&prompt=none", allow_redirects=False, timeout=10)
+    assert r.headers["Location"].startswith(CALLBACK + "?code=")
+    # prompt=login asks again.
+    r = browser.get(url + "&prompt=login", allow_redirects=False, timeout=10)
+    assert "/login?" in r.headers["Location"]
+    # Sign-out: only to a registered logout URI; the session ends.
+    bad = browser.get(f"{site['base']}/logout", params={"client_id": cid, "logout_uri": "https://evil.example.com"},
+                      allow_redirects=False, timeout=10)
+    assert "/error?" in bad.headers["Location"]
+    r = browser.get(doc["end_session_endpoint"], params={"client_id": cid, "logout_uri": SIGNED_OUT},
+                    allow_redirects=False, timeout=10)
+    assert r.headers["Location"] == SIGNED_OUT
+    r = browser.get(url + "&prompt=none", allow_redirects=False, timeout=10)
+    assert r.headers["Location"].startswith(CALLBACK + "?error=login_required")
+    # The host-name form: <prefix>.auth.<region>.localhost:<port>, on the same port.
+    host = f"{site['domain']}.auth.us-east-1.localhost:{server.port}"
+    r = requests.get(f"{server.endpoint}/oauth2/authorize", params=q, headers={"Host": host},
+                     allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"].startswith(f"http://{host}/login?")
+
+
+def test_wrong_password_csrf_and_new_password_on_the_pages(site, idp):
+    doc = discover(site["issuer"])
+    cid = site["web"]["ClientId"]
+    q = {"response_type": "code", "client_id": cid, "redirect_uri": CALLBACK, "scope": "openid", "state": "xyz"}
+    url = f"{doc['authorization_endpoint']}?{urllib.parse.urlencode(q)}"
+    wrong = sign_in(requests.Session(), url, password="Wrong-Passw0rd!")
+    assert wrong.status_code == 200 and "Incorrect username or password." in wrong.text
+    # A form posted without its CSRF cookie is refused.
+    browser = requests.Session()
+    login = browser.get(url, timeout=10)
+    fields = form_fields(login.text)
+    r = requests.post(login.url, data={**fields, "username": "alice", "password": PASSWORD},
+                      allow_redirects=False, timeout=10)
+    assert r.status_code == 403
+    # A user with a temporary password sets a new one on the pages, then is sent back.
+    idp.admin_create_user(UserPoolId=site["pool"]["Id"], Username="bob", TemporaryPassword="Temp-Passw0rd!",
+                          MessageAction="SUPPRESS",
+                          UserAttributes=[{"Name": "email", "Value": "bob@example.com"},
+                                          {"Name": "email_verified", "Value": "true"}])
+    browser = requests.Session()
+    page = sign_in(browser, url, username="bob", password="Temp-Passw0rd!")
+    assert page.status_code == 200 and 'name="new_password"' in page.text
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1))
+    assert "/changePassword?" in action
+    back = browser.post(action, data={**form_fields(page.text), "new_password": "New-Passw0rd!"},
+                        allow_redirects=False, timeout=10)
+    assert back.status_code == 302 and back.headers["Location"].startswith(CALLBACK + "?code=")
+    assert "state=xyz" in back.headers["Location"]
+    assert idp.admin_get_user(UserPoolId=site["pool"]["Id"], Username="bob")["UserStatus"] == "CONFIRMED"
+
+
+def test_client_credentials_for_a_resource_servers_scopes(site):
+    doc = discover(site["issuer"])
+    m2m = site["m2m"]
+    client = OAuth2Session(m2m["ClientId"], m2m["ClientSecret"], token_endpoint_auth_method="client_secret_basic")
+    token = client.fetch_token(doc["token_endpoint"], grant_type="client_credentials",
+                               scope="https://api.example.com/read")
+    assert set(token) >= {"access_token", "expires_in", "token_type"}
+    assert "id_token" not in token and "refresh_token" not in token
+    keys = JsonWebKey.import_key_set(requests.get(doc["jwks_uri"], timeout=10).json())
+    access = jwt.decode(token["access_token"], keys)
+    assert access["sub"] == m2m["ClientId"] and access["client_id"] == m2m["ClientId"]
+    assert access["scope"] == "https://api.example.com/read" and access["token_use"] == "access"
+    assert "username" not in access and access["iss"] == site["issuer"]
+    # No scope: every scope the client is allowed; client_secret_post works too.
+    r = requests.post(doc["token_endpoint"], data={"grant_type": "client_credentials", "client_id": m2m["ClientId"],
+                                                   "client_secret": m2m["ClientSecret"]}, timeout=10)
+    assert jwt.decode(r.json()["access_token"], keys)["scope"] == \
+        "https://api.example.com/read https://api.example.com/write"
+    post = lambda **data: requests.post(doc["token_endpoint"], data=data, timeout=10).json()  # noqa: E731
+    assert post(grant_type="client_credentials", client_id=m2m["ClientId"], client_secret="wrong") == \
+        {"error": "invalid_client"}
+    assert post(grant_type="client_credentials", client_id=m2m["ClientId"], client_secret=m2m["ClientSecret"],
+                scope="https://api.example.com/admin") == {"error": "invalid_scope"}
+    # A machine token is not a user's: userInfo refuses it.
+    r = requests.get(doc["userinfo_endpoint"], headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=10)
+    assert r.status_code == 401
