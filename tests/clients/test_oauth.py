@@ -306,3 +306,37 @@ def test_client_credentials_for_a_resource_servers_scopes(site):
     # A machine token is not a user's: userInfo refuses it.
     r = requests.get(doc["userinfo_endpoint"], headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=10)
     assert r.status_code == 401
+
+
+# A 1x1 PNG.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def test_ui_customization_reaches_the_pages(site, idp):
+    pid, cid = site["pool"]["Id"], site["web"]["ClientId"]
+    css = ".submitButton-customizable { background-color: rgb(10, 120, 40); }"
+    r = idp.set_ui_customization(UserPoolId=pid, CSS=".banner-customizable { padding: 2em; }")["UICustomization"]
+    assert r["ClientId"] == "ALL" and re.fullmatch(r"\d{14}", r["CSSVersion"])
+    r = idp.set_ui_customization(UserPoolId=pid, ClientId=cid, CSS=css, ImageFile=PNG)["UICustomization"]
+    assert r["ClientId"] == cid and r["CSS"] == css and isinstance(r["CreationDate"], type(r["LastModifiedDate"]))
+    assert requests.get(r["ImageUrl"], timeout=10).content == PNG
+    got = idp.get_ui_customization(UserPoolId=pid, ClientId=cid)["UICustomization"]
+    assert got["CSS"] == css and got["ImageUrl"] == r["ImageUrl"]
+    assert idp.get_ui_customization(UserPoolId=pid)["UICustomization"]["CSS"] == ".banner-customizable { padding: 2em; }"
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": cid, "redirect_uri": CALLBACK})
+    page = requests.get(f"{site['base']}/login?{q}", timeout=10).text
+    assert css in page and 'class="logo-customizable" src="data:image/png;base64,' in page
+    for bad in ["body { color: red; }", ".submitButton-customizable { color: red; } </style><script>alert(1)</script>",
+                "@import url(https://evil.example.com/x.css);"]:
+        with pytest.raises(idp.exceptions.InvalidParameterException) as e:
+            idp.set_ui_customization(UserPoolId=pid, ClientId=cid, CSS=bad)
+        assert "is not in the list of allowed classes." in e.value.response["Error"]["Message"]
+    with pytest.raises(idp.exceptions.InvalidParameterException):
+        idp.set_ui_customization(UserPoolId=pid, ClientId=cid, ImageFile=b"GIF89a....")
+    bare = idp.create_user_pool(PoolName="no-domain")["UserPool"]
+    try:
+        with pytest.raises(idp.exceptions.InvalidParameterException) as e:
+            idp.set_ui_customization(UserPoolId=bare["Id"], CSS=css)
+        assert e.value.response["Error"]["Message"] == "A domain must be associated with this user pool."
+    finally:
+        idp.delete_user_pool(UserPoolId=bare["Id"])

@@ -137,6 +137,9 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
                 }
                 _ => None,
             };
+            if let Some(logo) = rest.strip_prefix("_userpool/ui/") {
+                return ui_logo(&app, logo, now_ms, &request_id).await;
+            }
             let doc = match (doc, rest.strip_prefix("_userpool/outbox/")) {
                 (None, Some(pool)) => Some(outbox_http(&app, &parts, pool, now_ms).await),
                 (doc, _) => doc,
@@ -212,6 +215,35 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             tracing::info!(error = e.code.name(), message = %e.message, "refused");
             protocol::error(&e, &request_id)
         }
+    }
+}
+
+/// `GET /_userpool/ui/<poolId>/<clientId>/logo`: a branding's logo (the `ImageUrl` of
+/// GetUICustomization).
+async fn ui_logo(app: &Arc<App>, path: &str, now_ms: i64, request_id: &str) -> Response<Full<Bytes>> {
+    let ctx = Ctx {
+        app: app.clone(),
+        now_ms,
+        request_id: request_id.to_string(),
+        peer: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        forwarded_for: None,
+        client_id: None,
+        client_metadata: None,
+        hosted: false,
+    };
+    let found = match path.split('/').collect::<Vec<_>>().as_slice() {
+        [pool, client, "logo"] => crate::ops::ui::logo(&ctx, pool, client).await,
+        _ => None,
+    };
+    match found {
+        Some((kind, bytes)) => {
+            let mut r = Response::new(Full::new(Bytes::from(bytes)));
+            if let Ok(v) = http::HeaderValue::from_str(&kind) {
+                r.headers_mut().insert(http::header::CONTENT_TYPE, v);
+            }
+            r
+        }
+        None => crate::web::json(http::StatusCode::NOT_FOUND, &serde_json::json!({"error": "not found"})),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod mfa;
 pub mod permissions;
 pub mod self_service;
 pub mod sign_in;
+pub mod ui;
 pub mod user_pools;
 pub mod users;
 
@@ -124,6 +125,8 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::UpdateResourceServer => call!(ctx, body, domains::update_resource_server),
         O::DeleteResourceServer => call!(ctx, body, domains::delete_resource_server, empty),
         O::ListResourceServers => call!(ctx, body, domains::list_resource_servers),
+        O::SetUICustomization => call!(ctx, body, ui::set_ui_customization),
+        O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
@@ -205,6 +208,8 @@ pub fn implemented(op: Operation) -> bool {
             | O::AssociateSoftwareToken
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
+            | O::SetUICustomization
+            | O::GetUICustomization
             | O::CreateUserPoolDomain
             | O::DescribeUserPoolDomain
             | O::UpdateUserPoolDomain
@@ -299,7 +304,7 @@ mod tests {
 
     #[test]
     fn unimplemented_operations_say_so() {
-        assert!(!implemented(Operation::GetUICustomization));
+        assert!(!implemented(Operation::CreateIdentityProvider));
         assert!(implemented(Operation::CreateUserPool));
     }
 }

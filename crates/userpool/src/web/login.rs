@@ -25,7 +25,7 @@ const CSRF_COOKIE: &str = "XSRF-TOKEN";
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
-    pool_name: &'a str,
+    look: &'a Look,
     action: String,
     csrf: &'a str,
     username: &'a str,
@@ -35,7 +35,7 @@ struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "challenge.html")]
 struct ChallengePage<'a> {
-    pool_name: &'a str,
+    look: &'a Look,
     action: String,
     csrf: &'a str,
     session: &'a str,
@@ -54,7 +54,7 @@ struct ChallengePage<'a> {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    pool_name: &'a str,
+    look: &'a Look,
     message: &'a str,
 }
 
@@ -88,28 +88,47 @@ fn page(req: &Request<'_>, status: StatusCode, body: String, token: &str, fresh:
     r
 }
 
-async fn pool_name(req: &Request<'_>) -> String {
-    crate::ops::users::load(&req.ctx, &req.site.pool_id)
+/// What every page shows of its pool and client: the pool's name, and the client's (else
+/// the pool's) branding from SetUICustomization.
+pub struct Look {
+    /// The pool's name, in the banner.
+    pub pool_name: String,
+    /// The branding's CSS (allowed classes only: `ops::ui` checked it).
+    pub css: String,
+    /// The logo, as a `data:` URL.
+    pub logo: Option<String>,
+}
+
+async fn look(req: &Request<'_>, client_id: Option<&str>) -> Look {
+    let pool_name = crate::ops::users::load(&req.ctx, &req.site.pool_id)
         .await
         .map(|p| p.record().name.clone())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let branding = match crate::ops::ui::branding(&req.ctx, &req.site.pool_id, client_id.unwrap_or("ALL")).await {
+        Ok(Some(o)) => crate::ops::domains::decode::<crate::ops::ui::Branding>(&o).unwrap_or_default(),
+        _ => crate::ops::ui::Branding::default(),
+    };
+    Look {
+        pool_name,
+        css: branding.css.clone().unwrap_or_default(),
+        logo: branding.logo_data_url(),
+    }
 }
 
 fn error_reply(req: &Request<'_>, status: StatusCode, message: &str) -> Reply {
-    html(
-        status,
-        render(&ErrorPage {
-            pool_name: &req.site.domain,
-            message,
-        }),
-    )
+    let look = Look {
+        pool_name: req.site.domain.clone(),
+        css: String::new(),
+        logo: None,
+    };
+    html(status, render(&ErrorPage { look: &look, message }))
 }
 
 async fn login_page(req: &Request<'_>, auth: &AuthRequest, username: &str, error: Option<String>) -> Reply {
     let (token, fresh) = csrf(req);
-    let name = pool_name(req).await;
+    let look = look(req, Some(auth.client.id())).await;
     let body = render(&LoginPage {
-        pool_name: &name,
+        look: &look,
         action: req.site.url(&format!("/login?{}", auth.query)),
         csrf: &token,
         username,
@@ -186,9 +205,9 @@ async fn challenge_page(
         );
     };
     let (token, fresh) = csrf(req);
-    let name = pool_name(req).await;
+    let look = look(req, Some(auth.client.id())).await;
     let body = render(&ChallengePage {
-        pool_name: &name,
+        look: &look,
         action: req.site.url(&format!("{}?{}", a.path, auth.query)),
         csrf: &token,
         session,
