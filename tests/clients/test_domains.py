@@ -184,3 +184,48 @@ def test_client_oauth_settings_as_cognito_validates_them(idp, pool):
     with pytest.raises(idp.exceptions.InvalidOAuthFlowException) as e:
         idp.create_user_pool_client(UserPoolId=pid, ClientName="m2m", **{**m2m, "AllowedOAuthScopes": ["openid"]})
     assert e.value.response["Error"]["Message"] == "openid is not supported with client_credentials flow"
+
+
+def test_identity_providers(idp, pool):
+    pid = pool["Id"]
+    oidc = {"client_id": "abc", "client_secret": "s3cret", "authorize_scopes": "openid email",
+            "oidc_issuer": "https://idp.example.com", "attributes_request_method": "GET"}
+    p = idp.create_identity_provider(UserPoolId=pid, ProviderName="Corp", ProviderType="OIDC", ProviderDetails=oidc,
+                                     AttributeMapping={"email": "email"}, IdpIdentifiers=["corp.example.com"])
+    p = p["IdentityProvider"]
+    assert p["ProviderName"] == "Corp" and p["ProviderType"] == "OIDC" and p["UserPoolId"] == pid
+    assert p["ProviderDetails"] == {**oidc, "attributes_url_add_attributes": "false"}
+    assert p["AttributeMapping"] == {"email": "email"} and p["IdpIdentifiers"] == ["corp.example.com"]
+    got = idp.describe_identity_provider(UserPoolId=pid, ProviderName="Corp")["IdentityProvider"]
+    assert got["ProviderDetails"]["client_secret"] == "s3cret"
+    assert idp.get_identity_provider_by_identifier(UserPoolId=pid, IdpIdentifier="corp.example.com")[
+        "IdentityProvider"]["ProviderName"] == "Corp"
+    with pytest.raises(idp.exceptions.DuplicateProviderException):
+        idp.create_identity_provider(UserPoolId=pid, ProviderName="Corp", ProviderType="OIDC", ProviderDetails=oidc)
+    bad = [
+        ("Other", "OIDC", {**oidc, "oidc_issuer": "http://idp.example.com"}, "OIDC endpoint must start with https://"),
+        ("Other", "OIDC", {"client_id": "abc"},
+         "clientId, authorizeScopes, oidcIssuer and attributesRequestMethod are all required idp details."),
+        ("Google", "OIDC", oidc, "Provider Google cannot be of type OIDC."),
+        ("Facebook2", "Facebook", {"client_id": "a", "client_secret": "b", "authorize_scopes": "email"},
+         "Provider Facebook2 cannot be of type Facebook."),
+        ("Google", "Google", {"client_id": "a"}, "clientId, clientSecret and authorizeScopes are all required idp details."),
+        ("Saml", "SAML", {}, "At least one of the MetadataURL or MetadataFile should be provided."),
+    ]
+    for name, kind, details, message in bad:
+        with pytest.raises(idp.exceptions.InvalidParameterException) as e:
+            idp.create_identity_provider(UserPoolId=pid, ProviderName=name, ProviderType=kind, ProviderDetails=details)
+        assert e.value.response["Error"]["Message"] == message, name
+    idp.create_identity_provider(UserPoolId=pid, ProviderName="Saml", ProviderType="SAML",
+                                 ProviderDetails={"MetadataURL": "https://idp.example.com/metadata"})
+    idp.create_identity_provider(UserPoolId=pid, ProviderName="Google", ProviderType="Google",
+                                 ProviderDetails={"client_id": "a", "client_secret": "b", "authorize_scopes": "email"})
+    names = [p["ProviderName"] for p in idp.list_identity_providers(UserPoolId=pid, MaxResults=10)["Providers"]]
+    assert sorted(names) == ["Corp", "Google", "Saml"]
+    up = idp.update_identity_provider(UserPoolId=pid, ProviderName="Corp", AttributeMapping={"email": "mail"})
+    assert up["IdentityProvider"]["AttributeMapping"] == {"email": "mail"}
+    # A client may name the pool's providers now.
+    idp.create_user_pool_client(UserPoolId=pid, ClientName="fed", SupportedIdentityProviders=["COGNITO", "Corp"])
+    idp.delete_identity_provider(UserPoolId=pid, ProviderName="Corp")
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        idp.describe_identity_provider(UserPoolId=pid, ProviderName="Corp")

@@ -7,6 +7,7 @@ pub mod app_clients;
 pub mod devices;
 pub mod domains;
 pub mod groups;
+pub mod identity_providers;
 pub mod mfa;
 pub mod permissions;
 pub mod self_service;
@@ -125,6 +126,12 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::UpdateResourceServer => call!(ctx, body, domains::update_resource_server),
         O::DeleteResourceServer => call!(ctx, body, domains::delete_resource_server, empty),
         O::ListResourceServers => call!(ctx, body, domains::list_resource_servers),
+        O::CreateIdentityProvider => call!(ctx, body, identity_providers::create_identity_provider),
+        O::DescribeIdentityProvider => call!(ctx, body, identity_providers::describe_identity_provider),
+        O::UpdateIdentityProvider => call!(ctx, body, identity_providers::update_identity_provider),
+        O::DeleteIdentityProvider => call!(ctx, body, identity_providers::delete_identity_provider, empty),
+        O::ListIdentityProviders => call!(ctx, body, identity_providers::list_identity_providers),
+        O::GetIdentityProviderByIdentifier => call!(ctx, body, identity_providers::get_identity_provider_by_identifier),
         O::SetUICustomization => call!(ctx, body, ui::set_ui_customization),
         O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
@@ -209,6 +216,12 @@ pub fn implemented(op: Operation) -> bool {
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
             | O::SetUICustomization
+            | O::CreateIdentityProvider
+            | O::DescribeIdentityProvider
+            | O::UpdateIdentityProvider
+            | O::DeleteIdentityProvider
+            | O::ListIdentityProviders
+            | O::GetIdentityProviderByIdentifier
             | O::GetUICustomization
             | O::CreateUserPoolDomain
             | O::DescribeUserPoolDomain
@@ -304,7 +317,7 @@ mod tests {
 
     #[test]
     fn unimplemented_operations_say_so() {
-        assert!(!implemented(Operation::CreateIdentityProvider));
+        assert!(!implemented(Operation::AdminLinkProviderForUser));
         assert!(implemented(Operation::CreateUserPool));
     }
 }
