@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit and store tests, then the end-to-end suite that drives the
-# real binary with the real clients (boto3, the AWS CLI). One command, from a fresh clone.
+# real binary with the real clients (boto3, the AWS CLI), a real browser (headless Chromium:
+# skipped without it, required with USERPOOL_REQUIRE_BROWSER=1) and Node. One command, from a fresh clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo build"
@@ -25,6 +26,9 @@ if [ -n "${USERPOOL_TEST_POSTGRES:-}" ]; then
     USERPOOL_BIN="$PWD/target/debug/userpool" .venv/bin/python -m pytest tests/clients -n 2 -q -p no:cacheprovider "$@"
   rm -rf "$key_dir"
 fi
+echo "== end-to-end: headless Chromium (WebDriver) walks the hosted sign-in pages"
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
+USERPOOL_BIN="$PWD/target/debug/userpool" .venv/bin/python -m pytest tests/browser -q -p no:cacheprovider
 echo "== end-to-end: aws-sdk-js v3, amazon-cognito-identity-js against target/debug/userpool"
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error && USERPOOL_BIN="$PWD/../../target/debug/userpool" node --test --test-reporter=spec)
 if [ -n "${USERPOOL_TEST_POSTGRES:-}" ]; then

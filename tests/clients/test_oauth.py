@@ -340,3 +340,101 @@ def test_ui_customization_reaches_the_pages(site, idp):
         assert e.value.response["Error"]["Message"] == "A domain must be associated with this user pool."
     finally:
         idp.delete_user_pool(UserPoolId=bare["Id"])
+
+
+def follow(browser, url, until):
+    """Follows redirects by hand until a Location starts with `until`; the pages met on the
+    way (a sign-in form) are returned for the caller to post."""
+    while True:
+        r = browser.get(url, allow_redirects=False, timeout=20)
+        if r.status_code != 302:
+            return r, None
+        url = r.headers["Location"]
+        if url.startswith(until):
+            return r, url
+
+
+def test_sign_in_through_an_oidc_provider_and_linking(site, idp, server):
+    """A second pool of this server is the OIDC provider: its hosted pages sign the user in,
+    and the first pool gets a federated user from its ID token."""
+    upstream = idp.create_user_pool(PoolName=f"upstream-{uuid.uuid4().hex[:6]}")["UserPool"]
+    try:
+        up_domain = f"idp-{uuid.uuid4().hex[:10]}"
+        idp.create_user_pool_domain(Domain=up_domain, UserPoolId=upstream["Id"])
+        up_client = idp.create_user_pool_client(
+            UserPoolId=upstream["Id"], ClientName="for-app", GenerateSecret=True,
+            AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["code"],
+            AllowedOAuthScopes=["openid", "email", "profile"], SupportedIdentityProviders=["COGNITO"],
+            CallbackURLs=[f"{site['base']}/oauth2/idpresponse"])["UserPoolClient"]
+        make_user(idp, upstream["Id"], "carol", email="carol@example.com")
+        make_user(idp, upstream["Id"], "erin", email="erin@example.com")
+        pid = site["pool"]["Id"]
+        idp.create_identity_provider(
+            UserPoolId=pid, ProviderName="Corp", ProviderType="OIDC", IdpIdentifiers=["corp.example.com"],
+            ProviderDetails={"client_id": up_client["ClientId"], "client_secret": up_client["ClientSecret"],
+                             "authorize_scopes": "openid email", "attributes_request_method": "GET",
+                             "oidc_issuer": f"{server.endpoint}/{upstream['Id']}"},
+            AttributeMapping={"email": "email", "email_verified": "email_verified"})
+        cid = site["web"]["ClientId"]
+        idp.update_user_pool_client(
+            UserPoolId=pid, ClientId=cid, AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["code"],
+            AllowedOAuthScopes=["openid", "email", "profile", "https://api.example.com/read"],
+            CallbackURLs=[CALLBACK], LogoutURLs=[SIGNED_OUT], SupportedIdentityProviders=["COGNITO", "Corp"])
+        doc = discover(site["issuer"])
+        verifier, challenge = pkce()
+
+        def federated_sign_in(username, **pick):
+            q = {"response_type": "code", "client_id": cid, "redirect_uri": CALLBACK, "scope": "openid email",
+                 "state": "st", "code_challenge": challenge, "code_challenge_method": "S256", **pick}
+            browser = requests.Session()
+            page, _ = follow(browser, f"{doc['authorization_endpoint']}?{urllib.parse.urlencode(q)}", CALLBACK)
+            assert f"/{up_domain}/login?" in page.url, page.url
+            action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1))
+            r = browser.post(action, data={**form_fields(page.text), "username": username, "password": PASSWORD},
+                             allow_redirects=False, timeout=20)
+            assert "/oauth2/idpresponse?" in r.headers["Location"]
+            _, back = follow(browser, r.headers["Location"], CALLBACK)
+            params = urllib.parse.parse_qs(urllib.parse.urlsplit(back).query)
+            assert params["state"] == ["st"], back
+            t = requests.post(doc["token_endpoint"], data={
+                "grant_type": "authorization_code", "client_id": cid, "code": params["code"][0],
+                "redirect_uri": CALLBACK, "code_verifier": verifier}, timeout=10).json()
+            keys = JsonWebKey.import_key_set(requests.get(doc["jwks_uri"], timeout=10).json())
+            return jwt.decode(t["id_token"], keys)
+
+        claims = federated_sign_in("carol", identity_provider="Corp")
+        carol_sub = idp.admin_get_user(UserPoolId=upstream["Id"], Username="carol")["UserAttributes"]
+        carol_sub = next(a["Value"] for a in carol_sub if a["Name"] == "sub")
+        assert claims["cognito:username"] == f"corp_{carol_sub}"
+        assert claims["email"] == "carol@example.com" and claims["email_verified"] is True
+        assert claims["cognito:groups"] == [f"{pid}_Corp"]
+        (identity,) = claims["identities"]
+        assert identity["providerName"] == "Corp" and identity["userId"] == carol_sub
+        assert identity["primary"] == "true" and identity["providerType"] == "OIDC"
+        user = idp.admin_get_user(UserPoolId=pid, Username=f"corp_{carol_sub}")
+        assert user["UserStatus"] == "EXTERNAL_PROVIDER"
+        # By IdpIdentifier too; the same user again.
+        again = federated_sign_in("carol", idp_identifier="corp.example.com")
+        assert again["sub"] == claims["sub"]
+        # Linked to a native user, erin's identity signs that user in.
+        erin_sub = next(a["Value"] for a in idp.admin_get_user(UserPoolId=upstream["Id"], Username="erin")[
+            "UserAttributes"] if a["Name"] == "sub")
+        idp.admin_link_provider_for_user(
+            UserPoolId=pid, DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "alice"},
+            SourceUser={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject",
+                        "ProviderAttributeValue": erin_sub})
+        linked = federated_sign_in("erin", identity_provider="Corp")
+        assert linked["cognito:username"] == "alice"
+        with pytest.raises(idp.exceptions.InvalidParameterException) as e:
+            idp.admin_link_provider_for_user(
+                UserPoolId=pid, DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "alice"},
+                SourceUser={"ProviderName": "Corp", "ProviderAttributeName": "Cognito_Subject",
+                            "ProviderAttributeValue": carol_sub})
+        assert e.value.response["Error"]["Message"].startswith("Merging is not currently supported")
+        # Unknown or disabled providers go back to the client with an error.
+        r = requests.get(doc["authorization_endpoint"], params={
+            "response_type": "code", "client_id": cid, "redirect_uri": CALLBACK, "identity_provider": "Nope"},
+            allow_redirects=False, timeout=10)
+        assert r.headers["Location"].startswith(CALLBACK + "?error=invalid_request")
+    finally:
+        idp.delete_user_pool(UserPoolId=upstream["Id"])

@@ -371,6 +371,9 @@ pub enum ObjectKind {
     IdentityProvider,
     /// A UI customization; `name` is the client id, or `ALL` for the pool's default.
     UiCustomization,
+    /// An identity of a provider linked to a native user (AdminLinkProviderForUser);
+    /// `name` is `<provider>:<subject>`, unique in its pool.
+    ProviderLink,
 }
 
 impl ObjectKind {
@@ -381,7 +384,22 @@ impl ObjectKind {
             ObjectKind::ResourceServer => "resource_server",
             ObjectKind::IdentityProvider => "identity_provider",
             ObjectKind::UiCustomization => "ui_customization",
+            ObjectKind::ProviderLink => "provider_link",
         }
+    }
+
+    /// Every kind, for reading the stored name back.
+    pub const ALL: [ObjectKind; 5] = [
+        ObjectKind::Domain,
+        ObjectKind::ResourceServer,
+        ObjectKind::IdentityProvider,
+        ObjectKind::UiCustomization,
+        ObjectKind::ProviderLink,
+    ];
+
+    /// The kind a stored name names.
+    pub fn parse(s: &str) -> Option<ObjectKind> {
+        ObjectKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// The scope a name is unique in: every pool for domains, else the pool.

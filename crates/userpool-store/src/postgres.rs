@@ -470,15 +470,8 @@ fn device_from_row(r: &Row) -> StoreResult<DeviceRecord> {
 fn object_from_row(r: &Row) -> StoreResult<ObjectRecord> {
     let kind: String = col(r, 0)?;
     Ok(ObjectRecord {
-        kind: [
-            ObjectKind::Domain,
-            ObjectKind::ResourceServer,
-            ObjectKind::IdentityProvider,
-            ObjectKind::UiCustomization,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == kind)
-        .ok_or_else(|| StoreError::Backend(format!("ST0004 unknown object kind {kind}")))?,
+        kind: ObjectKind::parse(&kind)
+            .ok_or_else(|| StoreError::Backend(format!("ST0004 unknown object kind {kind}")))?,
         pool_id: col(r, 1)?,
         name: col(r, 2)?,
         body: col(r, 3)?,

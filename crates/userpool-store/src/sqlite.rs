@@ -523,24 +523,17 @@ macro_rules! group_columns_g {
 fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRecord> {
     let kind: String = r.get(0)?;
     Ok(ObjectRecord {
-        kind: object_kind(&kind).ok_or(rusqlite::Error::InvalidColumnType(0, kind, rusqlite::types::Type::Text))?,
+        kind: ObjectKind::parse(&kind).ok_or(rusqlite::Error::InvalidColumnType(
+            0,
+            kind,
+            rusqlite::types::Type::Text,
+        ))?,
         pool_id: r.get(1)?,
         name: r.get(2)?,
         body: r.get(3)?,
         created_ms: r.get(4)?,
         modified_ms: r.get(5)?,
     })
-}
-
-fn object_kind(s: &str) -> Option<ObjectKind> {
-    [
-        ObjectKind::Domain,
-        ObjectKind::ResourceServer,
-        ObjectKind::IdentityProvider,
-        ObjectKind::UiCustomization,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == s)
 }
 
 const OBJECT_COLUMNS: &str = "kind, pool_id, name, body, created_ms, modified_ms";

@@ -322,7 +322,14 @@ fn check_redirect_url(url: &str) -> OpResult<()> {
     if url.contains('#') {
         return Err(CognitoError::invalid_parameter(format!("{url} cannot use fragment")));
     }
-    if let Some(rest) = url.strip_prefix("http://") {
+    // The scheme compares without case (`HTTP://` is http); `http:` without `//` too.
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("http:") && !lower.starts_with("http://") {
+        return Err(CognitoError::invalid_parameter(format!(
+            "{url} cannot use the HTTP protocol."
+        )));
+    }
+    if let Some(rest) = lower.strip_prefix("http://") {
         let host = rest.split(['/', '?']).next().unwrap_or_default();
         let host = host
             .rsplit_once(':')

@@ -131,7 +131,9 @@ fn check_domain(domain: &str, custom: Option<&CustomDomainConfigType>) -> OpResu
                 && l.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         });
-    if !host_ok {
+    // Nor an address, nor a loopback name: those reach this server by the path form.
+    let numeric = domain.split('.').all(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if !host_ok || numeric || domain.ends_with(".localhost") {
         return Err(CognitoError::invalid_parameter(
             "Custom domain is not a valid subdomain",
         ));

@@ -25,14 +25,15 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use std::collections::HashMap;
 use userpool_model::types::{
-    CreateIdentityProviderRequest, CreateIdentityProviderResponse, DeleteIdentityProviderRequest,
-    DescribeIdentityProviderRequest, DescribeIdentityProviderResponse, GetIdentityProviderByIdentifierRequest,
-    GetIdentityProviderByIdentifierResponse, IdentityProviderType, IdentityProviderTypeType,
-    ListIdentityProvidersRequest, ListIdentityProvidersResponse, ProviderDescription, UpdateIdentityProviderRequest,
-    UpdateIdentityProviderResponse,
+    AdminDisableProviderForUserRequest, AdminDisableProviderForUserResponse, AdminLinkProviderForUserRequest,
+    AdminLinkProviderForUserResponse, CreateIdentityProviderRequest, CreateIdentityProviderResponse,
+    DeleteIdentityProviderRequest, DescribeIdentityProviderRequest, DescribeIdentityProviderResponse,
+    GetIdentityProviderByIdentifierRequest, GetIdentityProviderByIdentifierResponse, IdentityProviderType,
+    IdentityProviderTypeType, ListIdentityProvidersRequest, ListIdentityProvidersResponse, ProviderDescription,
+    UpdateIdentityProviderRequest, UpdateIdentityProviderResponse,
 };
 use userpool_model::{ErrorCode, Timestamp};
-use userpool_store::{ObjectKind, ObjectRecord, StoreError};
+use userpool_store::{ObjectKind, ObjectRecord, StoreError, UserRecord};
 
 /// ProviderDetails keys kept sealed.
 const SECRET_KEYS: [&str; 2] = ["client_secret", "private_key"];
@@ -367,4 +368,167 @@ pub async fn get_identity_provider_by_identifier(
         }
     }
     Err(not_found(&req.idp_identifier))
+}
+
+/// The native user an identity of `provider` is linked to (AdminLinkProviderForUser).
+pub async fn linked_user(ctx: &Ctx, pool_id: &str, provider: &str, subject: &str) -> OpResult<Option<UserRecord>> {
+    let Some(link) = ctx
+        .store()
+        .get_object(ObjectKind::ProviderLink, pool_id, &format!("{provider}:{subject}"))
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(ctx.store().get_user(pool_id, &link.body).await?)
+}
+
+/// Adds (or, `add` false, removes) an identity in a user's `identities` attribute.
+fn edit_identities(user: &mut UserRecord, provider: &str, provider_type: &str, subject: &str, add: bool, now_ms: i64) {
+    let mut list: Vec<serde_json::Value> = users::attr(user, "identities")
+        .and_then(|v| serde_json::from_str(v).ok())
+        .unwrap_or_default();
+    list.retain(|i| {
+        !(i.get("providerName").and_then(serde_json::Value::as_str) == Some(provider)
+            && i.get("userId").and_then(serde_json::Value::as_str) == Some(subject))
+    });
+    if add {
+        list.push(serde_json::json!({
+            "userId": subject,
+            "providerName": provider,
+            "providerType": provider_type,
+            "issuer": null,
+            "primary": false,
+            "dateCreated": now_ms,
+        }));
+    }
+    user.attributes.retain(|(n, _)| n != "identities");
+    if !list.is_empty() {
+        user.attributes
+            .push(("identities".into(), serde_json::Value::Array(list).to_string()));
+    }
+}
+
+/// AdminLinkProviderForUser: a provider's identity (`SourceUser`, by `Cognito_Subject`)
+/// signs in as a native user (`DestinationUser`) from then on.
+pub async fn admin_link_provider_for_user(
+    ctx: &Ctx,
+    req: AdminLinkProviderForUserRequest,
+) -> OpResult<AdminLinkProviderForUserResponse> {
+    let pool = users::load(ctx, &req.user_pool_id).await?;
+    let source_provider = req.source_user.provider_name.clone().unwrap_or_default();
+    if source_provider.eq_ignore_ascii_case("Cognito") {
+        return Err(CognitoError::invalid_parameter(
+            "Invalid SourceUser: Cognito users with a username/password may not be passed in as a SourceUser, only as a DestinationUser",
+        ));
+    }
+    let subject = req.source_user.provider_attribute_value.clone().unwrap_or_default();
+    if subject.is_empty() {
+        return Err(CognitoError::invalid_parameter(
+            "SourceUser needs a ProviderAttributeValue.",
+        ));
+    }
+    let o = ctx
+        .store()
+        .get_object(ObjectKind::IdentityProvider, pool.id(), &source_provider)
+        .await?
+        .ok_or_else(|| not_found(&source_provider))?;
+    let provider_type = provider(ctx, &o)?.provider_type.map_or("OIDC", |t| t.as_str());
+    if !req
+        .destination_user
+        .provider_name
+        .as_deref()
+        .is_some_and(|p| p.eq_ignore_ascii_case("Cognito"))
+    {
+        return Err(CognitoError::invalid_parameter(
+            "DestinationUser must be a Cognito user.",
+        ));
+    }
+    let destination = req
+        .destination_user
+        .provider_attribute_value
+        .clone()
+        .unwrap_or_default();
+    let user = users::resolve(ctx, &pool, &destination).await?;
+    let federated = format!("{}_{subject}", source_provider.to_lowercase());
+    if ctx
+        .store()
+        .get_user(pool.id(), &pool.username_key(&federated))
+        .await?
+        .is_some()
+    {
+        return Err(CognitoError::invalid_parameter(
+            "Merging is not currently supported, provide a SourceUser that has not been signed up in order to link",
+        ));
+    }
+    let link = ObjectRecord {
+        kind: ObjectKind::ProviderLink,
+        pool_id: pool.id().to_string(),
+        name: format!("{source_provider}:{subject}"),
+        body: user.username_key.clone(),
+        created_ms: ctx.now_ms,
+        modified_ms: ctx.now_ms,
+    };
+    ctx.store().create_object(&link).await.map_err(|e| match e {
+        StoreError::Conflict(_) => CognitoError::invalid_parameter("SourceUser is already linked to DestinationUser"),
+        other => other.into(),
+    })?;
+    users::modify(ctx, &pool, user, |u| {
+        edit_identities(u, &source_provider, provider_type, &subject, true, ctx.now_ms);
+        u.modified_ms = ctx.now_ms;
+        Ok(())
+    })
+    .await?;
+    Ok(AdminLinkProviderForUserResponse {})
+}
+
+/// AdminDisableProviderForUser: a linked identity is unlinked; a federated user of the
+/// provider is disabled; `Cognito` with the native username ends its password sign-in.
+pub async fn admin_disable_provider_for_user(
+    ctx: &Ctx,
+    req: AdminDisableProviderForUserRequest,
+) -> OpResult<AdminDisableProviderForUserResponse> {
+    let pool = users::load(ctx, &req.user_pool_id).await?;
+    let name = req.user.provider_name.clone().unwrap_or_default();
+    let value = req.user.provider_attribute_value.clone().unwrap_or_default();
+    if name.eq_ignore_ascii_case("Cognito") {
+        let user = users::resolve(ctx, &pool, &value).await?;
+        users::modify(ctx, &pool, user, |u| {
+            u.password = None;
+            u.modified_ms = ctx.now_ms;
+            Ok(())
+        })
+        .await?;
+        return Ok(AdminDisableProviderForUserResponse {});
+    }
+    let key = format!("{name}:{value}");
+    if let Some(link) = ctx
+        .store()
+        .get_object(ObjectKind::ProviderLink, pool.id(), &key)
+        .await?
+    {
+        ctx.store()
+            .delete_object(ObjectKind::ProviderLink, pool.id(), &key)
+            .await?;
+        if let Some(user) = ctx.store().get_user(pool.id(), &link.body).await? {
+            users::modify(ctx, &pool, user, |u| {
+                edit_identities(u, &name, "", &value, false, ctx.now_ms);
+                Ok(())
+            })
+            .await?;
+        }
+        return Ok(AdminDisableProviderForUserResponse {});
+    }
+    let federated = format!("{}_{value}", name.to_lowercase());
+    match ctx.store().get_user(pool.id(), &pool.username_key(&federated)).await? {
+        Some(user) => {
+            users::modify(ctx, &pool, user, |u| {
+                u.enabled = false;
+                u.modified_ms = ctx.now_ms;
+                Ok(())
+            })
+            .await?;
+            Ok(AdminDisableProviderForUserResponse {})
+        }
+        None => Err(users::user_not_found()),
+    }
 }

@@ -132,6 +132,8 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::DeleteIdentityProvider => call!(ctx, body, identity_providers::delete_identity_provider, empty),
         O::ListIdentityProviders => call!(ctx, body, identity_providers::list_identity_providers),
         O::GetIdentityProviderByIdentifier => call!(ctx, body, identity_providers::get_identity_provider_by_identifier),
+        O::AdminLinkProviderForUser => call!(ctx, body, identity_providers::admin_link_provider_for_user),
+        O::AdminDisableProviderForUser => call!(ctx, body, identity_providers::admin_disable_provider_for_user),
         O::SetUICustomization => call!(ctx, body, ui::set_ui_customization),
         O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
@@ -216,6 +218,8 @@ pub fn implemented(op: Operation) -> bool {
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
             | O::SetUICustomization
+            | O::AdminLinkProviderForUser
+            | O::AdminDisableProviderForUser
             | O::CreateIdentityProvider
             | O::DescribeIdentityProvider
             | O::UpdateIdentityProvider
@@ -317,7 +321,7 @@ mod tests {
 
     #[test]
     fn unimplemented_operations_say_so() {
-        assert!(!implemented(Operation::AdminLinkProviderForUser));
+        assert!(!implemented(Operation::StartWebAuthnRegistration));
         assert!(implemented(Operation::CreateUserPool));
     }
 }

@@ -128,9 +128,34 @@ fn sign(keys: &crate::tokens::keys::SigningKey, claims: &Map<String, Value>) -> 
 fn claim_value(name: &str, value: &str) -> Value {
     if name.ends_with("_verified") {
         Value::Bool(value.eq_ignore_ascii_case("true"))
+    } else if name == "identities" {
+        identities_claim(value)
     } else {
         Value::String(value.to_string())
     }
+}
+
+/// A federated user's identities: the attribute's JSON, as an array whose members' values
+/// are strings (`"primary": "true"`, `"dateCreated": "<ms>"`), as Cognito's ID tokens
+/// carry them.
+fn identities_claim(value: &str) -> Value {
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(value) else {
+        return Value::String(value.to_string());
+    };
+    let stringly = |v: Value| match v {
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other,
+    };
+    Value::Array(
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, stringly(v))).collect()),
+                other => other,
+            })
+            .collect(),
+    )
 }
 
 /// Signs the access and ID tokens of a grant: `(access, id)`.

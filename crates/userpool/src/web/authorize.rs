@@ -146,7 +146,7 @@ pub async fn check(ctx: &Ctx, site: &Site, query: &[(String, String)]) -> Result
     let scope = match first(query, "scope").filter(|s| !s.trim().is_empty()) {
         None => allowed.join(" "),
         Some(asked) => {
-            let asked: Vec<&str> = asked.split([' ', '+']).filter(|s| !s.is_empty()).collect();
+            let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
             if asked.iter().any(|s| !allowed.iter().any(|a| a == s)) {
                 return Err(refuse("invalid_scope", fragment));
             }
@@ -189,6 +189,7 @@ pub async fn check(ctx: &Ctx, site: &Site, query: &[(String, String)]) -> Result
 
 /// What an authorization code seals.
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Code {
     /// Format version.
     pub v: u8,
@@ -200,6 +201,8 @@ pub struct Code {
     pub client: String,
     /// The user's lookup key.
     pub user: String,
+    /// The user's `sub`: a user deleted and created again under the name is another.
+    pub sub: String,
     /// The redirect URI it was sent to.
     pub redirect_uri: String,
     /// The scopes granted.
@@ -214,29 +217,46 @@ pub struct Code {
     pub exp: i64,
 }
 
-/// The hosted session: who signed in, when, until when.
+/// The hosted session: who signed in, when, until when (an hour after the sign-in, however
+/// often it is used).
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Session {
     v: u8,
     pool: String,
     user: String,
+    sub: String,
     auth_time: i64,
     exp: i64,
 }
 
-fn seal<T: Serialize>(ctx: &Ctx, value: &T) -> String {
-    let clear = serde_json::to_vec(value).unwrap_or_default();
+/// Whether a user may still be given tokens by a code or a session: enabled, the same
+/// `sub`, not signed out since, and in a status that signs in (not waiting for a new or
+/// reset password).
+pub fn still_valid(user: &UserRecord, sub: &str, auth_time: i64) -> bool {
+    user.enabled
+        && user.sub == sub
+        && user.tokens_valid_after_ms <= auth_time * 1000
+        && matches!(user.status.as_str(), "CONFIRMED" | "EXTERNAL_PROVIDER")
+}
+
+/// Seals a value with the data key for one `purpose` (base64url): a value sealed for one
+/// purpose (a code) never opens as another (a session cookie).
+pub fn seal<T: Serialize>(ctx: &Ctx, purpose: &str, value: &T) -> String {
+    let clear = serde_json::to_vec(&(purpose, value)).unwrap_or_default();
     URL_SAFE_NO_PAD.encode(ctx.app.sealer.seal(&clear))
 }
 
-fn open<T: for<'de> Deserialize<'de>>(ctx: &Ctx, sealed: &str) -> Option<T> {
+/// Opens what [`seal`] sealed for `purpose`.
+pub fn open<T: for<'de> Deserialize<'de>>(ctx: &Ctx, purpose: &str, sealed: &str) -> Option<T> {
     let bytes = URL_SAFE_NO_PAD.decode(sealed.as_bytes()).ok()?;
-    serde_json::from_slice(&ctx.app.sealer.open(&bytes)?).ok()
+    let (p, value): (String, T) = serde_json::from_slice(&ctx.app.sealer.open(&bytes)?).ok()?;
+    (p == purpose).then_some(value)
 }
 
 /// Opens a code (not yet taken: [`take`] does).
 pub fn open_code(ctx: &Ctx, code: &str) -> Option<Code> {
-    open::<Code>(ctx, code).filter(|c| c.v == 1)
+    open::<Code>(ctx, "code", code).filter(|c| c.v == 1)
 }
 
 /// Takes a code once: `false` when it was already exchanged.
@@ -253,12 +273,12 @@ pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
 
 /// The user of a live hosted session of this pool.
 async fn session_user(ctx: &Ctx, req: &Request<'_>) -> Option<(UserRecord, i64)> {
-    let s: Session = open(ctx, &req.cookie(SESSION_COOKIE)?)?;
+    let s: Session = open(ctx, "session", &req.cookie(SESSION_COOKIE)?)?;
     if s.v != 1 || s.pool != req.site.pool_id || s.exp <= ctx.now_ms {
         return None;
     }
     let user = ctx.store().get_user(&s.pool, &s.user).await.ok()??;
-    (user.enabled && user.tokens_valid_after_ms <= s.auth_time * 1000).then_some((user, s.auth_time))
+    still_valid(&user, &s.sub, s.auth_time).then_some((user, s.auth_time))
 }
 
 /// The end of a hosted sign-in: the session cookie, and the browser sent back to the
@@ -276,19 +296,22 @@ pub async fn finish(req: &Request<'_>, auth: &AuthRequest, user: &UserRecord, au
             redirect(&back_to(&auth.redirect_uri, auth.response_type == "token", &p))
         }
     };
+    let exp = (auth_time + SESSION_TTL_S) * 1000;
     let session = Session {
         v: 1,
         pool: req.site.pool_id.clone(),
         user: user.username_key.clone(),
+        sub: user.sub.clone(),
         auth_time,
-        exp: ctx.now_ms + SESSION_TTL_S * 1000,
+        exp,
     };
+    let max_age = (exp - ctx.now_ms).div_euclid(1000).max(0);
     super::set_cookie(
         &mut reply,
         req.site,
         SESSION_COOKIE,
-        &seal(ctx, &session),
-        SESSION_TTL_S,
+        &seal(ctx, "session", &session),
+        max_age,
     );
     reply
 }
@@ -317,6 +340,7 @@ async fn answer(ctx: &Ctx, auth: &AuthRequest, user: &UserRecord, auth_time: i64
             pool: auth.client.record.pool_id.clone(),
             client: auth.client.id().to_string(),
             user: user.username_key.clone(),
+            sub: user.sub.clone(),
             redirect_uri: auth.redirect_uri.clone(),
             scope: auth.scope.clone(),
             oidc_nonce: auth.nonce.clone(),
@@ -324,13 +348,25 @@ async fn answer(ctx: &Ctx, auth: &AuthRequest, user: &UserRecord, auth_time: i64
             auth_time,
             exp: ctx.now_ms + CODE_TTL_MS,
         };
-        params.push(("code", seal(ctx, &code)));
+        params.push(("code", seal(ctx, "code", &code)));
     }
     if let Some(s) = &auth.state {
         params.push(("state", s.clone()));
     }
     let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Ok(back_to(&auth.redirect_uri, auth.response_type == "token", &refs))
+}
+
+/// Whether the client signs in the pool's own users (`COGNITO` in its
+/// SupportedIdentityProviders).
+pub fn allows_cognito(auth: &AuthRequest) -> bool {
+    auth.client
+        .settings
+        .supported_identity_providers
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|p| p == "COGNITO")
 }
 
 /// `GET /oauth2/authorize`: a live hosted session answers at once; otherwise the sign-in
@@ -341,17 +377,15 @@ pub async fn authorize(req: &Request<'_>) -> Reply {
         Err(r) => return r.reply(req.site, req.query("client_id")),
     };
     let provider = req.query("identity_provider");
-    if provider.is_some_and(|p| p != "COGNITO") {
-        // Federation is not built yet: only the pool's own users sign in.
-        return Refusal::Redirect(back_to(
-            &auth.redirect_uri,
-            auth.response_type == "token",
-            &[
-                ("error", "invalid_request"),
-                ("error_description", "identity_provider is not supported"),
-            ],
-        ))
-        .reply(req.site, None);
+    if provider.is_some_and(|p| p != "COGNITO") || req.query("idp_identifier").is_some() {
+        return super::federation::start(req, &auth).await;
+    }
+    if !allows_cognito(&auth) {
+        let mut p = vec![("error", "invalid_request")];
+        if let Some(s) = &auth.state {
+            p.push(("state", s.as_str()));
+        }
+        return redirect(&back_to(&auth.redirect_uri, auth.response_type == "token", &p));
     }
     if auth.prompt.as_deref() != Some("login") {
         if let Some((user, auth_time)) = session_user(&req.ctx, req).await {

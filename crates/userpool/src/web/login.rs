@@ -115,9 +115,9 @@ async fn look(req: &Request<'_>, client_id: Option<&str>) -> Look {
     }
 }
 
-fn error_reply(req: &Request<'_>, status: StatusCode, message: &str) -> Reply {
+fn error_reply(_req: &Request<'_>, status: StatusCode, message: &str) -> Reply {
     let look = Look {
-        pool_name: req.site.domain.clone(),
+        pool_name: String::new(),
         css: String::new(),
         logo: None,
     };
@@ -254,6 +254,13 @@ pub async fn login(req: &Request<'_>) -> Reply {
         Ok(a) => a,
         Err(r) => return r.reply(req.site, req.query("client_id")),
     };
+    if !authorize::allows_cognito(&auth) {
+        return error_reply(
+            req,
+            StatusCode::BAD_REQUEST,
+            "This client does not sign in users of the pool here.",
+        );
+    }
     if req.method == http::Method::GET {
         return login_page(req, &auth, "", None).await;
     }
@@ -352,6 +359,13 @@ pub async fn logout(req: &Request<'_>) -> Reply {
 
 /// `GET /error`: the page a request that cannot be sent back to its client ends on.
 pub fn error_page(req: &Request<'_>) -> Reply {
-    let message = req.query("error").unwrap_or("invalid_request");
+    // Only the errors this server sends here are shown (no text of the caller's choosing).
+    let message = match req.query("error") {
+        Some("redirect_mismatch") => "redirect_mismatch",
+        Some(e) if e.starts_with("Required String parameter") => {
+            "Required String parameter 'redirect_uri' is not present"
+        }
+        _ => "invalid_request",
+    };
     error_reply(req, StatusCode::BAD_REQUEST, message)
 }

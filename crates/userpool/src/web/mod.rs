@@ -12,6 +12,7 @@
 //! | path | file |
 //! |---|---|
 //! | `GET /oauth2/authorize` | [`authorize`] |
+//! | `GET /oauth2/authorize?identity_provider=`, `GET /oauth2/idpresponse` | [`federation`] |
 //! | `GET, POST /login`, `POST /changePassword`, `POST /mfa`, `GET /logout`, `GET /error` | [`login`] |
 //! | `POST /oauth2/token`, `GET, POST /oauth2/userInfo`, `POST /oauth2/revoke` | [`token`] |
 //!
@@ -21,6 +22,7 @@
 //! error page (Cognito's `/error?error=redirect_mismatch`).
 
 pub mod authorize;
+pub mod federation;
 pub mod login;
 pub mod token;
 
@@ -60,20 +62,31 @@ pub fn path_form_base(app: &App, domain: &str) -> String {
     format!("{}/{domain}", app.config.public_url)
 }
 
+/// The paths a domain serves: only requests for these look a domain up (one store read),
+/// so no other request pays for it.
+fn is_web_path(p: &str) -> bool {
+    p.starts_with("/oauth2/") || matches!(p, "/login" | "/logout" | "/error" | "/mfa" | "/changePassword")
+}
+
 /// The request's domain and the path below it, when it is addressed to one.
 pub async fn site(app: &App, host: Option<&str>, path: &str) -> Option<(Site, String)> {
     let host = host.unwrap_or_default();
-    let bare = host.rsplit_once(':').map_or(host, |(h, _)| h).to_ascii_lowercase();
+    let (bare, port) = host.rsplit_once(':').map_or((host, ""), |(h, p)| (h, p));
+    // A host with anything but digits after its colon is not taken (it would reach the
+    // pages' URLs).
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let bare = bare.to_ascii_lowercase();
+    let ip_literal = bare.parse::<std::net::IpAddr>().is_ok() || bare.starts_with('[');
     let suffix = format!(".auth.{}.localhost", app.config.region);
     let by_host = match bare.strip_suffix(&suffix) {
         Some(prefix) if !prefix.is_empty() && !prefix.contains('.') => Some(prefix.to_string()),
-        // A custom domain, when the host is not this server's own name.
-        _ if bare.contains('.') && bare != "127.0.0.1" && !app.config.public_host().starts_with(&bare) => {
-            Some(bare.clone())
-        }
+        // A custom domain, when the host is a name other than this server's own.
+        _ if bare.contains('.') && !ip_literal && !app.config.public_host().starts_with(&bare) => Some(bare.clone()),
         _ => None,
     };
-    if let Some(domain) = by_host {
+    if let Some(domain) = by_host.filter(|_| is_web_path(path)) {
         if let Ok(Some(o)) = app.store.get_object(ObjectKind::Domain, "", &domain).await {
             return Some((
                 Site {
@@ -88,7 +101,8 @@ pub async fn site(app: &App, host: Option<&str>, path: &str) -> Option<(Site, St
     }
     let rest = path.strip_prefix('/')?;
     let (first, below) = rest.split_once('/').map_or((rest, ""), |(f, b)| (f, b));
-    if first.is_empty() || first.contains('_') || below.is_empty() {
+    let below = format!("/{below}");
+    if first.is_empty() || first.contains('_') || !is_web_path(&below) {
         return None;
     }
     let o = app.store.get_object(ObjectKind::Domain, "", first).await.ok()??;
@@ -99,7 +113,7 @@ pub async fn site(app: &App, host: Option<&str>, path: &str) -> Option<(Site, St
             base: format!("{}/{first}", app.config.public_url),
             cookie_path: format!("/{first}"),
         },
-        format!("/{below}"),
+        below,
     ))
 }
 
@@ -158,6 +172,7 @@ pub async fn serve(app: Arc<App>, req: Request<'_>, path: &str) -> Reply {
     use http::Method;
     match (req.method, path) {
         (&Method::GET, "/oauth2/authorize") => authorize::authorize(&req).await,
+        (&Method::GET, "/oauth2/idpresponse") => federation::idp_response(&req).await,
         (&Method::GET | &Method::POST, "/login") => login::login(&req).await,
         (&Method::POST, "/changePassword" | "/mfa") => login::challenge(&req, path).await,
         (&Method::GET, "/logout") => login::logout(&req).await,

@@ -146,11 +146,13 @@ async fn code_grant(req: &Request<'_>, ctx: &crate::app::Ctx, client: &Client) -
     if code.redirect_uri != redirect_uri {
         return oauth_error("invalid_grant");
     }
-    if let Some(challenge) = &code.challenge {
-        let verifier = req.form("code_verifier").unwrap_or_default();
-        if !super::authorize::pkce_matches(challenge, verifier) {
-            return oauth_error("invalid_grant");
-        }
+    // PKCE (RFC 7636): a code issued with a challenge needs its verifier (43 to 128
+    // characters); a verifier for a code issued without one is refused (no downgrade).
+    match (&code.challenge, req.form("code_verifier")) {
+        (Some(challenge), Some(verifier))
+            if (43..=128).contains(&verifier.len()) && super::authorize::pkce_matches(challenge, verifier) => {}
+        (None, None) => {}
+        _ => return oauth_error("invalid_grant"),
     }
     // Single use: a second exchange of the same code fails, on any node.
     match super::authorize::take(ctx, &code).await {
@@ -164,7 +166,7 @@ async fn code_grant(req: &Request<'_>, ctx: &crate::app::Ctx, client: &Client) -
             .store()
             .get_user(&code.pool, &code.user)
             .await?
-            .filter(|u| u.enabled && u.tokens_valid_after_ms <= code.auth_time * 1000)
+            .filter(|u| super::authorize::still_valid(u, &code.sub, code.auth_time))
             .ok_or_else(|| CognitoError::not_authorized("User does not exist."))?;
         let oauth = jwt::OAuth {
             scope: code.scope.clone(),

@@ -203,11 +203,14 @@ async fn open(
         .ok_or_else(expired)?;
     let user = ctx.store().get_user(pool.id(), &st.user).await?.ok_or_else(expired)?;
     let name = param(responses, "USERNAME")?;
-    check_secret_hash(
-        client,
-        &[name, &user.username],
-        responses.get("SECRET_HASH").map(String::as_str),
-    )?;
+    // The hosted pages send no SECRET_HASH: the client's secret guards the code exchange.
+    if !ctx.hosted {
+        check_secret_hash(
+            client,
+            &[name, &user.username],
+            responses.get("SECRET_HASH").map(String::as_str),
+        )?;
+    }
     if !user.enabled {
         return Err(CognitoError::not_authorized("User is disabled."));
     }

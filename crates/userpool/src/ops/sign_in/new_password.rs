@@ -29,11 +29,14 @@ pub(super) async fn respond(
         .get_user(pool.id(), &state.user)
         .await?
         .ok_or_else(invalid_session)?;
-    check_secret_hash(
-        client,
-        &[name, &user.username],
-        responses.get("SECRET_HASH").map(String::as_str),
-    )?;
+    // The hosted pages send no SECRET_HASH: the client's secret guards the code exchange.
+    if !ctx.hosted {
+        check_secret_hash(
+            client,
+            &[name, &user.username],
+            responses.get("SECRET_HASH").map(String::as_str),
+        )?;
+    }
     if user.status != "FORCE_CHANGE_PASSWORD" {
         return Err(invalid_session());
     }

@@ -131,6 +131,11 @@ pub struct State {
     pub nonce: String,
     /// The challenge it waits for.
     pub step: Step,
+    /// Begun on the hosted pages: such a state is answered there only, and an API state
+    /// only through the API (a page's hidden Session must not yield API tokens, which
+    /// the client's OAuth scopes and redirect checks would not bound).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hosted: bool,
 }
 
 impl State {
@@ -144,6 +149,7 @@ impl State {
             exp: ctx.now_ms + ttl_ms,
             nonce: hex::encode(rand::random::<[u8; 16]>()),
             step,
+            hosted: ctx.hosted,
         }
     }
 
@@ -164,11 +170,11 @@ pub fn seal(ctx: &Ctx, state: &State) -> String {
     STANDARD.encode(ctx.app.sealer.seal(&json))
 }
 
-/// Opens a sealed state; `None` if it is not ours, was altered, is of another version, or
-/// has expired.
+/// Opens a sealed state; `None` if it is not ours, was altered, is of another version, has
+/// expired, or was begun on the other side (hosted pages, API) of the request.
 pub fn open(ctx: &Ctx, sealed: &str) -> Option<State> {
     let bytes = STANDARD.decode(sealed.as_bytes()).ok()?;
     let json = ctx.app.sealer.open(&bytes)?;
     let state: State = serde_json::from_slice(&json).ok()?;
-    (state.v == VERSION && state.exp > ctx.now_ms).then_some(state)
+    (state.v == VERSION && state.exp > ctx.now_ms && state.hosted == ctx.hosted).then_some(state)
 }
