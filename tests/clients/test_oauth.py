@@ -28,7 +28,7 @@ SIGNED_OUT = "http://localhost:8765/signed-out"
 def site(idp, server):
     """A pool with a prefix domain, a resource server, a public code-flow client, a
     confidential machine client, and a confirmed user."""
-    p = idp.create_user_pool(PoolName=f"oauth-{uuid.uuid4().hex[:6]}")["UserPool"]
+    p = idp.create_user_pool(PoolName=f"oauth-{uuid.uuid4().hex[:6]}", AutoVerifiedAttributes=["email"])["UserPool"]
     domain = f"login-{uuid.uuid4().hex[:10]}"
     idp.create_user_pool_domain(Domain=domain, UserPoolId=p["Id"])
     idp.create_resource_server(UserPoolId=p["Id"], Identifier="https://api.example.com", Name="api",
@@ -63,7 +63,11 @@ def pkce():
 
 
 def form_fields(page):
-    return {k: html.unescape(v) for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+    fields = {}
+    for tag in re.findall(r'<input type="hidden"[^>]*>', page):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        fields[name.group(1)] = html.unescape(value.group(1))
+    return fields
 
 
 def sign_in(browser, authorize_url, username="alice", password=PASSWORD):
@@ -438,3 +442,63 @@ def test_sign_in_through_an_oidc_provider_and_linking(site, idp, server):
         assert r.headers["Location"].startswith(CALLBACK + "?error=invalid_request")
     finally:
         idp.delete_user_pool(UserPoolId=upstream["Id"])
+
+
+def post_form(browser, page, **values):
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', page.text).group(1))
+    return browser.post(action, data={**form_fields(page.text), **values}, allow_redirects=False, timeout=10)
+
+
+def test_sign_up_forgot_password_and_mfa_on_the_pages(site, idp, server):
+    import pyotp
+    from conftest import code_for
+    pid, cid = site["pool"]["Id"], site["web"]["ClientId"]
+    q = urllib.parse.urlencode({"response_type": "code", "client_id": cid, "redirect_uri": CALLBACK,
+                                "scope": "openid email", "state": "s9"})
+    # Sign-up, its code, then the sign-in form with a notice.
+    browser = requests.Session()
+    page = browser.get(f"{site['base']}/signup?{q}", timeout=10)
+    assert page.status_code == 200 and 'name="password"' in page.text
+    weak = post_form(browser, page, username="frank", email="frank@example.com", password="short")
+    assert 'id="errorMessage"' in weak.text and 'value="frank@example.com"' in weak.text
+    confirm = post_form(browser, page, username="frank", email="frank@example.com", password=PASSWORD)
+    assert confirm.status_code == 200 and 'name="code"' in confirm.text, confirm.text
+    wrong = post_form(browser, confirm, code="000000")
+    assert 'id="errorMessage"' in wrong.text
+    done = post_form(browser, confirm, code=code_for(server, pid, "frank", "signup"))
+    assert "Your account is confirmed" in done.text
+    back = post_form(browser, done, username="frank", password=PASSWORD)
+    assert back.headers["Location"].startswith(CALLBACK + "?code=") and "state=s9" in back.headers["Location"]
+    assert idp.admin_get_user(UserPoolId=pid, Username="frank")["UserStatus"] == "CONFIRMED"
+    # A forgotten password: the code from the outbox, a new password, then sign in with it.
+    browser = requests.Session()
+    page = browser.get(f"{site['base']}/login?{q}", timeout=10)
+    assert "/forgotPassword?" in page.text and "/signup?" in page.text
+    page = browser.get(f"{site['base']}/forgotPassword?{q}", timeout=10)
+    reset = post_form(browser, page, username="alice")
+    assert 'name="code"' in reset.text and "a***@e***" in reset.text
+    done = post_form(browser, reset, code=code_for(server, pid, "alice", "forgot_password"), password="Reset-Passw0rd!")
+    assert "Your password is changed" in done.text
+    back = post_form(browser, done, username="alice", password="Reset-Passw0rd!")
+    assert back.headers["Location"].startswith(CALLBACK + "?code=")
+    # TOTP MFA: the /mfa page asks for the code after the password.
+    idp.set_user_pool_mfa_config(UserPoolId=pid, MfaConfiguration="OPTIONAL",
+                                 SoftwareTokenMfaConfiguration={"Enabled": True})
+    api = idp.create_user_pool_client(UserPoolId=pid, ClientName="api",
+                                      ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"])["UserPoolClient"]
+    make_user(idp, pid, "gina", email="gina@example.com")
+    token = idp.admin_initiate_auth(UserPoolId=pid, ClientId=api["ClientId"], AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                                    AuthParameters={"USERNAME": "gina", "PASSWORD": PASSWORD})
+    access = token["AuthenticationResult"]["AccessToken"]
+    secret = idp.associate_software_token(AccessToken=access)["SecretCode"]
+    totp = pyotp.TOTP(secret)
+    idp.verify_software_token(AccessToken=access, UserCode=totp.now())
+    idp.admin_set_user_mfa_preference(UserPoolId=pid, Username="gina",
+                                      SoftwareTokenMfaSettings={"Enabled": True, "PreferredMfa": True})
+    browser = requests.Session()
+    mfa = sign_in(browser, f"{site['base']}/oauth2/authorize?{q}", username="gina")
+    assert mfa.status_code == 200 and 'name="authentication_code"' in mfa.text
+    assert "/mfa?" in mfa.text
+    time.sleep(max(0, 30 - time.time() % 30) + 1)  # a fresh step: the set-up used the last one
+    back = post_form(browser, mfa, authentication_code=totp.now())
+    assert back.status_code == 302 and back.headers["Location"].startswith(CALLBACK + "?code="), back.text

@@ -59,7 +59,8 @@ impl Pool {
         }
     }
 
-    fn username_attributes(&self) -> &[UsernameAttributeType] {
+    /// The attributes (email, phone number) users sign in with in place of a username.
+    pub fn username_attributes(&self) -> &[UsernameAttributeType] {
         self.settings().username_attributes.as_deref().unwrap_or_default()
     }
 

@@ -29,26 +29,42 @@ struct LoginPage<'a> {
     action: String,
     csrf: &'a str,
     username: &'a str,
+    notice: Option<String>,
     error: Option<String>,
+    forgot: String,
+    signup: Option<String>,
 }
 
+/// A field of a [`FormPage`].
+pub(super) struct Field {
+    /// The input's name (and id).
+    pub name: String,
+    /// Its label.
+    pub label: String,
+    /// `text`, `password`, `email`, `tel`.
+    pub kind: &'static str,
+    /// Its `autocomplete`.
+    pub autocomplete: &'static str,
+    /// What it shows (kept after a refusal; never a password).
+    pub value: String,
+}
+
+/// Every other page: a heading, hidden state, fields, a button, links.
 #[derive(Template)]
-#[template(path = "challenge.html")]
-struct ChallengePage<'a> {
-    look: &'a Look,
-    action: String,
-    csrf: &'a str,
-    session: &'a str,
-    challenge: &'a str,
-    username: &'a str,
-    heading: &'a str,
-    description: &'a str,
-    field: &'a str,
-    label: &'a str,
-    input_type: &'a str,
-    autocomplete: &'a str,
-    button: &'a str,
-    error: Option<String>,
+#[template(path = "form.html")]
+pub(super) struct FormPage<'a> {
+    pub look: &'a Look,
+    pub action: String,
+    pub csrf: &'a str,
+    pub heading: &'a str,
+    pub description: &'a str,
+    pub notice: Option<String>,
+    pub error: Option<String>,
+    pub error_id: &'a str,
+    pub hidden: Vec<(String, String)>,
+    pub fields: Vec<Field>,
+    pub button: &'a str,
+    pub links: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -58,7 +74,7 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-fn render(page: &impl Template) -> String {
+pub(super) fn render(page: &impl Template) -> String {
     page.render().unwrap_or_else(|e| {
         tracing::error!(error = %e, "IE0040 a hosted page did not render");
         "An error was encountered with the requested page.".to_string()
@@ -66,21 +82,21 @@ fn render(page: &impl Template) -> String {
 }
 
 /// The request's CSRF token, or a fresh one (then set as a cookie with the page).
-fn csrf(req: &Request<'_>) -> (String, bool) {
+pub(super) fn csrf(req: &Request<'_>) -> (String, bool) {
     match req.cookie(CSRF_COOKIE).filter(|c| c.len() >= 32) {
         Some(c) => (c, false),
         None => (URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()), true),
     }
 }
 
-fn csrf_ok(req: &Request<'_>) -> bool {
+pub(super) fn csrf_ok(req: &Request<'_>) -> bool {
     match (req.cookie(CSRF_COOKIE), req.form("_csrf")) {
         (Some(c), Some(f)) if c.len() >= 32 => userpool_sigv4::ct_eq(c.as_bytes(), f.as_bytes()),
         _ => false,
     }
 }
 
-fn page(req: &Request<'_>, status: StatusCode, body: String, token: &str, fresh: bool) -> Reply {
+pub(super) fn page(req: &Request<'_>, status: StatusCode, body: String, token: &str, fresh: bool) -> Reply {
     let mut r = html(status, body);
     if fresh {
         super::set_cookie(&mut r, req.site, CSRF_COOKIE, token, 3_600);
@@ -99,7 +115,7 @@ pub struct Look {
     pub logo: Option<String>,
 }
 
-async fn look(req: &Request<'_>, client_id: Option<&str>) -> Look {
+pub(super) async fn look(req: &Request<'_>, client_id: Option<&str>) -> Look {
     let pool_name = crate::ops::users::load(&req.ctx, &req.site.pool_id)
         .await
         .map(|p| p.record().name.clone())
@@ -115,7 +131,7 @@ async fn look(req: &Request<'_>, client_id: Option<&str>) -> Look {
     }
 }
 
-fn error_reply(_req: &Request<'_>, status: StatusCode, message: &str) -> Reply {
+pub(super) fn error_reply(_req: &Request<'_>, status: StatusCode, message: &str) -> Reply {
     let look = Look {
         pool_name: String::new(),
         css: String::new(),
@@ -124,15 +140,35 @@ fn error_reply(_req: &Request<'_>, status: StatusCode, message: &str) -> Reply {
     html(status, render(&ErrorPage { look: &look, message }))
 }
 
-async fn login_page(req: &Request<'_>, auth: &AuthRequest, username: &str, error: Option<String>) -> Reply {
+/// The sign-in form (`notice`: what a finished sign-up or reset says).
+pub(super) async fn login_page(
+    req: &Request<'_>,
+    auth: &AuthRequest,
+    username: &str,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Reply {
     let (token, fresh) = csrf(req);
     let look = look(req, Some(auth.client.id())).await;
+    let signup_allowed = crate::ops::users::load(&req.ctx, &req.site.pool_id)
+        .await
+        .map(|p| {
+            p.settings()
+                .admin_create_user_config
+                .as_ref()
+                .and_then(|c| c.allow_admin_create_user_only)
+                != Some(true)
+        })
+        .unwrap_or(false);
     let body = render(&LoginPage {
         look: &look,
         action: req.site.url(&format!("/login?{}", auth.query)),
         csrf: &token,
         username,
+        notice,
         error,
+        forgot: req.site.url(&format!("/forgotPassword?{}", auth.query)),
+        signup: signup_allowed.then(|| req.site.url(&format!("/signup?{}", auth.query))),
     });
     page(req, StatusCode::OK, body, &token, fresh)
 }
@@ -206,27 +242,35 @@ async fn challenge_page(
     };
     let (token, fresh) = csrf(req);
     let look = look(req, Some(auth.client.id())).await;
-    let body = render(&ChallengePage {
+    let body = render(&FormPage {
         look: &look,
         action: req.site.url(&format!("{}?{}", a.path, auth.query)),
         csrf: &token,
-        session,
-        challenge: challenge.as_str(),
-        username,
         heading: a.heading,
         description: a.description,
-        field: a.field,
-        label: a.label,
-        input_type: a.input_type,
-        autocomplete: a.autocomplete,
-        button: a.button,
+        notice: None,
         error,
+        error_id: "challengeErrorMessage",
+        hidden: vec![
+            ("session".into(), session.to_string()),
+            ("challenge".into(), challenge.as_str().to_string()),
+            ("username".into(), username.to_string()),
+        ],
+        fields: vec![Field {
+            name: a.field.into(),
+            label: a.label.into(),
+            kind: a.input_type,
+            autocomplete: a.autocomplete,
+            value: String::new(),
+        }],
+        button: a.button,
+        links: Vec::new(),
     });
     page(req, StatusCode::OK, body, &token, fresh)
 }
 
 /// What follows a step: the next challenge's page, or the browser back to the client.
-async fn next(req: &Request<'_>, auth: &AuthRequest, outcome: Outcome, typed: &str) -> Reply {
+pub(super) async fn next(req: &Request<'_>, auth: &AuthRequest, outcome: Outcome, typed: &str) -> Reply {
     if let Some(user) = outcome.signed_in {
         return authorize::finish(req, auth, &user, req.ctx.now_ms.div_euclid(1000)).await;
     }
@@ -241,7 +285,7 @@ async fn next(req: &Request<'_>, auth: &AuthRequest, outcome: Outcome, typed: &s
     }
 }
 
-fn client_ctx(req: &Request<'_>, auth: &AuthRequest) -> crate::app::Ctx {
+pub(super) fn client_ctx(req: &Request<'_>, auth: &AuthRequest) -> crate::app::Ctx {
     crate::app::Ctx {
         hosted: true,
         ..req.ctx.with_client(Some(auth.client.id()), None)
@@ -262,7 +306,7 @@ pub async fn login(req: &Request<'_>) -> Reply {
         );
     }
     if req.method == http::Method::GET {
-        return login_page(req, &auth, "", None).await;
+        return login_page(req, &auth, "", None, None).await;
     }
     if !csrf_ok(req) {
         return error_reply(
@@ -278,6 +322,7 @@ pub async fn login(req: &Request<'_>) -> Reply {
             req,
             &auth,
             &username,
+            None,
             Some("Username and password are required.".into()),
         )
         .await;
@@ -285,7 +330,7 @@ pub async fn login(req: &Request<'_>) -> Reply {
     let ctx = client_ctx(req, &auth);
     match sign_in::hosted_password(&ctx, &auth.client, &username, password).await {
         Ok(outcome) => next(req, &auth, outcome, &username).await,
-        Err(e) => login_page(req, &auth, &username, Some(e.message)).await,
+        Err(e) => login_page(req, &auth, &username, None, Some(e.message)).await,
     }
 }
 

@@ -14,6 +14,7 @@
 //! | `GET /oauth2/authorize` | [`authorize`] |
 //! | `GET /oauth2/authorize?identity_provider=`, `GET /oauth2/idpresponse` | [`federation`] |
 //! | `GET, POST /login`, `POST /changePassword`, `POST /mfa`, `GET /logout`, `GET /error` | [`login`] |
+//! | `GET, POST /signup`, `POST /confirm`, `GET, POST /forgotPassword`, `POST /confirmForgotPassword` | [`account`] |
 //! | `POST /oauth2/token`, `GET, POST /oauth2/userInfo`, `POST /oauth2/revoke` | [`token`] |
 //!
 //! Errors: the token, userInfo and revocation endpoints answer OAuth's JSON
@@ -21,6 +22,7 @@
 //! `redirect_uri` with `?error=` when it is a registered one, and otherwise answer an
 //! error page (Cognito's `/error?error=redirect_mismatch`).
 
+pub mod account;
 pub mod authorize;
 pub mod federation;
 pub mod login;
@@ -65,7 +67,19 @@ pub fn path_form_base(app: &App, domain: &str) -> String {
 /// The paths a domain serves: only requests for these look a domain up (one store read),
 /// so no other request pays for it.
 fn is_web_path(p: &str) -> bool {
-    p.starts_with("/oauth2/") || matches!(p, "/login" | "/logout" | "/error" | "/mfa" | "/changePassword")
+    p.starts_with("/oauth2/")
+        || matches!(
+            p,
+            "/login"
+                | "/logout"
+                | "/error"
+                | "/mfa"
+                | "/changePassword"
+                | "/signup"
+                | "/confirm"
+                | "/forgotPassword"
+                | "/confirmForgotPassword"
+        )
 }
 
 /// The request's domain and the path below it, when it is addressed to one.
@@ -176,6 +190,10 @@ pub async fn serve(app: Arc<App>, req: Request<'_>, path: &str) -> Reply {
         (&Method::GET | &Method::POST, "/login") => login::login(&req).await,
         (&Method::POST, "/changePassword" | "/mfa") => login::challenge(&req, path).await,
         (&Method::GET, "/logout") => login::logout(&req).await,
+        (&Method::GET | &Method::POST, "/signup") => account::signup(&req).await,
+        (&Method::POST, "/confirm") => account::confirm(&req).await,
+        (&Method::GET | &Method::POST, "/forgotPassword") => account::forgot(&req).await,
+        (&Method::POST, "/confirmForgotPassword") => account::confirm_forgot(&req).await,
         (&Method::GET, "/error") => login::error_page(&req),
         (&Method::POST, "/oauth2/token") => token::token(&req).await,
         (&Method::GET | &Method::POST, "/oauth2/userInfo") => token::user_info(&req).await,
