@@ -22,6 +22,13 @@ use userpool_model::types::{
     UsernameAttributeType,
 };
 
+/// " We have sent a code to a***@e***." (the masked destination), or nothing.
+fn sent_to(details: Option<userpool_model::types::CodeDeliveryDetailsType>) -> String {
+    details
+        .and_then(|d| d.destination)
+        .map_or_else(String::new, |d| format!(" We have sent a code to {d}."))
+}
+
 fn secret_hash(auth: &AuthRequest, username: &str) -> Option<String> {
     auth.client
         .secret
@@ -188,10 +195,7 @@ pub async fn signup(req: &Request<'_>) -> Reply {
             }
         }
         Ok(r) => {
-            let sent = r
-                .code_delivery_details
-                .and_then(|d| d.destination)
-                .map_or_else(String::new, |d| format!(" We have sent a code to {d}."));
+            let sent = sent_to(r.code_delivery_details);
             confirm_form(
                 req,
                 &auth,
@@ -289,10 +293,7 @@ pub async fn forgot(req: &Request<'_>) -> Reply {
     };
     match self_service::forgot_password(&ctx, request).await {
         Ok(r) => {
-            let sent = r
-                .code_delivery_details
-                .and_then(|d| d.destination)
-                .map_or_else(String::new, |d| format!(" We have sent a code to {d}."));
+            let sent = sent_to(r.code_delivery_details);
             reset_form(
                 req,
                 &auth,

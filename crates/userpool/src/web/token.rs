@@ -246,7 +246,15 @@ pub async fn user_info(req: &Request<'_>) -> Reply {
         );
     };
     let (_, user, claims) = match crate::auth::token::authorize_scope(&req.ctx, token, "openid").await {
-        Ok(v) => v,
+        // A token of this domain's pool only.
+        Ok((pool, user, claims)) if pool.id() == req.site.pool_id => ((), user, claims),
+        Ok(_) => {
+            return user_info_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "Access token is expired, disabled, or deleted, or the user has globally signed out.",
+            )
+        }
         Err(e) if e.code == ErrorCode::InternalErrorException => {
             return user_info_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Internal error")
         }

@@ -87,23 +87,7 @@ pub(super) async fn tokens(
         None,
     )
     .await?;
-    let (refresh, hash) = jwt::new_refresh_token();
-    ctx.store()
-        .put_refresh_token(&RefreshRecord {
-            token_hash: hash,
-            pool_id: pool.id().to_string(),
-            username_key: user.username_key.clone(),
-            client_id: client.id().to_string(),
-            device_key,
-            origin_jti,
-            auth_time: now,
-            created_ms: ctx.now_ms,
-            expires_ms: ctx.now_ms + client.refresh_validity() * 1000,
-            rotated_at_ms: None,
-            scope: None,
-        })
-        .await?;
-    result.refresh_token = Some(refresh);
+    result.refresh_token = Some(new_refresh(ctx, pool, client, user, device_key, origin_jti, now, None).await?);
     result.new_device_metadata = new_device;
     Ok(Outcome {
         challenge_parameters: Some(HashMap::new()),
@@ -219,6 +203,23 @@ pub async fn hosted_tokens(
     if !with_refresh_token {
         return Ok(result);
     }
+    let scope = Some(oauth.scope.clone());
+    result.refresh_token = Some(new_refresh(ctx, pool, client, user, None, origin_jti, auth_time, scope).await?);
+    Ok(result)
+}
+
+/// A new refresh token of a sign-in (its family is `origin_jti`), stored by its hash.
+#[allow(clippy::too_many_arguments, reason = "one sign-in's facts, each used once")]
+async fn new_refresh(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    user: &UserRecord,
+    device_key: Option<String>,
+    origin_jti: String,
+    auth_time: i64,
+    scope: Option<String>,
+) -> OpResult<String> {
     let (refresh, hash) = jwt::new_refresh_token();
     ctx.store()
         .put_refresh_token(&RefreshRecord {
@@ -226,15 +227,14 @@ pub async fn hosted_tokens(
             pool_id: pool.id().to_string(),
             username_key: user.username_key.clone(),
             client_id: client.id().to_string(),
-            device_key: None,
+            device_key,
             origin_jti,
             auth_time,
             created_ms: ctx.now_ms,
             expires_ms: ctx.now_ms + client.refresh_validity() * 1000,
             rotated_at_ms: None,
-            scope: Some(oauth.scope.clone()),
+            scope,
         })
         .await?;
-    result.refresh_token = Some(refresh);
-    Ok(result)
+    Ok(refresh)
 }

@@ -30,7 +30,7 @@ use crate::app::Ctx;
 use crate::codes;
 use crate::error::{CognitoError, OpResult};
 use crate::limits;
-use crate::ops::app_clients::{check_secret_hash, Client};
+use crate::ops::app_clients::Client;
 use crate::ops::mfa::{self as settings, UserMfa, EMAIL, SMS, TOTP};
 use crate::ops::users;
 use std::collections::HashMap;
@@ -203,14 +203,7 @@ async fn open(
         .ok_or_else(expired)?;
     let user = ctx.store().get_user(pool.id(), &st.user).await?.ok_or_else(expired)?;
     let name = param(responses, "USERNAME")?;
-    // The hosted pages send no SECRET_HASH: the client's secret guards the code exchange.
-    if !ctx.hosted {
-        check_secret_hash(
-            client,
-            &[name, &user.username],
-            responses.get("SECRET_HASH").map(String::as_str),
-        )?;
-    }
+    super::check_answer_secret(ctx, client, &[name, &user.username], responses)?;
     if !user.enabled {
         return Err(CognitoError::not_authorized("User is disabled."));
     }

@@ -94,6 +94,20 @@ fn flow_not_enabled(flow: AuthFlowType) -> CognitoError {
     }
 }
 
+/// SECRET_HASH on a challenge's answer, except from the hosted pages, which send none (the
+/// client's secret guards the code exchange there).
+pub(super) fn check_answer_secret(
+    ctx: &Ctx,
+    client: &Client,
+    names: &[&str],
+    responses: &HashMap<String, String>,
+) -> OpResult<()> {
+    if ctx.hosted {
+        return Ok(());
+    }
+    app_clients::check_secret_hash(client, names, responses.get("SECRET_HASH").map(String::as_str))
+}
+
 pub(super) fn non_empty<'a>(responses: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     responses.get(name).map(String::as_str).filter(|v| !v.is_empty())
 }

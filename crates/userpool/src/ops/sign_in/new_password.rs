@@ -4,7 +4,7 @@ use super::state::{self, Step};
 use super::{after_second_factor, non_empty, param, second_factor, Outcome};
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
-use crate::ops::app_clients::{check_secret_hash, Client};
+use crate::ops::app_clients::Client;
 use crate::ops::{permissions, users};
 use crate::passwords;
 use std::collections::HashMap;
@@ -29,14 +29,7 @@ pub(super) async fn respond(
         .get_user(pool.id(), &state.user)
         .await?
         .ok_or_else(invalid_session)?;
-    // The hosted pages send no SECRET_HASH: the client's secret guards the code exchange.
-    if !ctx.hosted {
-        check_secret_hash(
-            client,
-            &[name, &user.username],
-            responses.get("SECRET_HASH").map(String::as_str),
-        )?;
-    }
+    super::check_answer_secret(ctx, client, &[name, &user.username], responses)?;
     if user.status != "FORCE_CHANGE_PASSWORD" {
         return Err(invalid_session());
     }

@@ -123,9 +123,15 @@ async fn refreshed(
     record: &RefreshRecord,
     user: &UserRecord,
 ) -> OpResult<AuthenticationResultType> {
-    // A hosted sign-in's token keeps its scopes (and has no nonce after the first grant).
+    // A hosted sign-in's token keeps its scopes (and has no nonce after the first grant),
+    // less any the client is no longer allowed.
+    let allowed = client.settings.allowed_oauth_scopes.as_deref().unwrap_or_default();
     let oauth = record.scope.as_ref().map(|scope| jwt::OAuth {
-        scope: scope.clone(),
+        scope: scope
+            .split(' ')
+            .filter(|s| allowed.iter().any(|a| a == s))
+            .collect::<Vec<_>>()
+            .join(" "),
         nonce: None,
     });
     let mut result = grant(
