@@ -189,6 +189,10 @@ def test_token_endpoint_refusals(site):
     # The refusals above did not spend the code: the right exchange still works, once.
     ok = post(**{**base, "code_verifier": verifier})
     assert ok.status_code == 200 and "id_token" in ok.json()
+    # `openid` alone opens every attribute the client may read (the developer guide).
+    info = requests.get(doc["userinfo_endpoint"], headers={"Authorization": f"Bearer {ok.json()['access_token']}"},
+                        timeout=10).json()
+    assert info["email"] == "alice@example.com" and info["email_verified"] == "true" and info["username"] == "alice"
     r = requests.post(doc["token_endpoint"], json=base, timeout=10)
     assert (r.status_code, r.json()) == (400, {"error": "invalid_request"})
 

@@ -218,6 +218,24 @@ async fn client_credentials(req: &Request<'_>, ctx: &crate::app::Ctx, client: &C
     }
 }
 
+/// The attributes the `profile` scope opens (besides custom ones).
+const PROFILE: [&str; 14] = [
+    "name",
+    "family_name",
+    "given_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "updated_at",
+];
+
 fn user_info_error(status: StatusCode, error: &str, description: &str) -> Reply {
     let mut r = json(status, &j!({"error": error, "error_description": description}));
     let h = format!("Bearer error=\"{error}\", error_description=\"{description}\"");
@@ -228,9 +246,11 @@ fn user_info_error(status: StatusCode, error: &str, description: &str) -> Reply 
 }
 
 /// `GET|POST /oauth2/userInfo`: the user of an access token carrying `openid`, with the
-/// attributes its scopes open (`email`: email and email_verified; `phone`: phone_number
-/// and phone_number_verified; `profile` or `aws.cognito.signin.user.admin`: every
-/// attribute the client may read), values as strings, and `username`.
+/// attributes its scopes open (the developer guide's table): `openid` alone, every
+/// attribute the client may read; otherwise `sub` and `username`, with `profile` the
+/// profile attributes and custom ones, `email` email and email_verified, `phone`
+/// phone_number and phone_number_verified (`aws.cognito.signin.user.admin` changes
+/// nothing). Values are strings.
 pub async fn user_info(req: &Request<'_>) -> Reply {
     let token = req
         .headers
@@ -267,7 +287,8 @@ pub async fn user_info(req: &Request<'_>) -> Reply {
         }
     };
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
-    let everything = scopes.contains(&"profile") || scopes.contains(&jwt::ADMIN_SCOPE);
+    let everything = !scopes.iter().any(|s| matches!(*s, "profile" | "email" | "phone"));
+    let profile = scopes.contains(&"profile");
     let readable = match app_clients::find_client(&req.ctx, &claims.client_id).await {
         Ok(c) => crate::ops::permissions::filter_readable(&c.settings, &user.attributes),
         Err(_) => Vec::new(),
@@ -276,6 +297,7 @@ pub async fn user_info(req: &Request<'_>) -> Reply {
     for (name, value) in &readable {
         let opened = name == "sub"
             || everything
+            || (profile && (PROFILE.contains(&name.as_str()) || name.starts_with("custom:")))
             || (scopes.contains(&"email") && (name == "email" || name == "email_verified"))
             || (scopes.contains(&"phone") && (name == "phone_number" || name == "phone_number_verified"));
         if opened && !name.starts_with("dev:") {
