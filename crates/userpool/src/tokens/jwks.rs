@@ -22,15 +22,21 @@ pub async fn openid_configuration(app: &App, pool_id: &str) -> OpResult<Vec<u8>>
         return Err(CognitoError::pool_not_found(pool_id));
     }
     let issuer = app.config.issuer(pool_id);
-    let mut doc = serde_json::json!({
-        "issuer": issuer,
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "token"],
-        "subject_types_supported": ["public"],
-        "scopes_supported": ["openid", "email", "phone", "profile"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-    });
+    // Cognito's members in its (alphabetical) order, whichever order serde_json keeps.
+    let mut doc: std::collections::BTreeMap<&str, serde_json::Value> = std::collections::BTreeMap::new();
+    doc.insert("issuer", issuer.clone().into());
+    doc.insert("jwks_uri", format!("{issuer}/.well-known/jwks.json").into());
+    doc.insert("id_token_signing_alg_values_supported", serde_json::json!(["RS256"]));
+    doc.insert("response_types_supported", serde_json::json!(["code", "token"]));
+    doc.insert("subject_types_supported", serde_json::json!(["public"]));
+    doc.insert(
+        "scopes_supported",
+        serde_json::json!(["openid", "email", "phone", "profile"]),
+    );
+    doc.insert(
+        "token_endpoint_auth_methods_supported",
+        serde_json::json!(["client_secret_basic", "client_secret_post"]),
+    );
     let mut domains = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -45,16 +51,13 @@ pub async fn openid_configuration(app: &App, pool_id: &str) -> OpResult<Vec<u8>>
         }
     }
     let domain = domains.iter().find(|d| !d.contains('.')).or_else(|| domains.first());
-    if let (Some(domain), Some(m)) = (domain, doc.as_object_mut()) {
+    if let Some(domain) = domain {
         let base = crate::web::path_form_base(app, domain);
-        m.insert(
-            "authorization_endpoint".into(),
-            format!("{base}/oauth2/authorize").into(),
-        );
-        m.insert("end_session_endpoint".into(), format!("{base}/logout").into());
-        m.insert("revocation_endpoint".into(), format!("{base}/oauth2/revoke").into());
-        m.insert("token_endpoint".into(), format!("{base}/oauth2/token").into());
-        m.insert("userinfo_endpoint".into(), format!("{base}/oauth2/userInfo").into());
+        doc.insert("authorization_endpoint", format!("{base}/oauth2/authorize").into());
+        doc.insert("end_session_endpoint", format!("{base}/logout").into());
+        doc.insert("revocation_endpoint", format!("{base}/oauth2/revoke").into());
+        doc.insert("token_endpoint", format!("{base}/oauth2/token").into());
+        doc.insert("userinfo_endpoint", format!("{base}/oauth2/userInfo").into());
     }
     Ok(serde_json::to_vec(&doc).unwrap_or_default())
 }
