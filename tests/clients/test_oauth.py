@@ -271,6 +271,11 @@ def test_wrong_password_csrf_and_new_password_on_the_pages(site, idp):
     r = requests.post(login.url, data={**fields, "username": "alice", "password": PASSWORD},
                       allow_redirects=False, timeout=10)
     assert r.status_code == 403
+    # Nor does a cookie planted with a form token that equals it (the token is derived).
+    planted = "p" * 43
+    r = requests.post(login.url, data={**fields, "_csrf": planted, "username": "alice", "password": PASSWORD},
+                      cookies={"XSRF-TOKEN": planted}, allow_redirects=False, timeout=10)
+    assert r.status_code == 403
     # A user with a temporary password sets a new one on the pages, then is sent back.
     idp.admin_create_user(UserPoolId=site["pool"]["Id"], Username="bob", TemporaryPassword="Temp-Passw0rd!",
                           MessageAction="SUPPRESS",

@@ -48,12 +48,12 @@ struct Form<'a> {
 }
 
 async fn show(req: &Request<'_>, auth: &AuthRequest, f: Form<'_>) -> Reply {
-    let (token, fresh) = login::csrf(req);
+    let token = login::csrf(req);
     let look = login::look(req, Some(auth.client.id())).await;
     let body = login::render(&FormPage {
         look: &look,
         action: req.site.url(&format!("{}?{}", f.path, auth.query)),
-        csrf: &token,
+        csrf: &token.form,
         heading: f.heading,
         description: f.description,
         notice: f.notice,
@@ -67,7 +67,7 @@ async fn show(req: &Request<'_>, auth: &AuthRequest, f: Form<'_>) -> Reply {
             "Back to sign in".to_string(),
         )],
     });
-    login::page(req, StatusCode::OK, body, &token, fresh)
+    login::page(req, StatusCode::OK, body, &token)
 }
 
 fn field(name: &str, label: &str, kind: &'static str, autocomplete: &'static str, value: &str) -> Field {

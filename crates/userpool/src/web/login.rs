@@ -2,10 +2,10 @@
 //! password for a user created with a temporary one, `/changePassword`; an MFA code,
 //! `/mfa`), sign-out (`/logout`) and the error page (`/error`).
 //!
-//! Plain HTML forms that need no JavaScript. Each form carries a CSRF token that must
-//! equal the `XSRF-TOKEN` cookie set with the page (double submit; the cookie is HttpOnly
-//! and SameSite=Lax), and the authorization request's query, checked again on every
-//! POST. A challenge's state is the API's own sealed Session, in a hidden field: the
+//! Plain HTML forms that need no JavaScript. Each form carries a CSRF token derived with
+//! the data key from the `XSRF-TOKEN` cookie set with the page (a signed double submit; the
+//! cookie is HttpOnly and SameSite=Lax), and the authorization request's query, checked
+//! again on every POST. A challenge's state is the API's own sealed Session, in a hidden field: the
 //! pages run the same sign-in steps as InitiateAuth and RespondToAuthChallenge.
 
 use super::authorize::{self, AuthRequest, SESSION_COOKIE};
@@ -82,24 +82,44 @@ pub(super) fn render(page: &impl Template) -> String {
 }
 
 /// The request's CSRF token, or a fresh one (then set as a cookie with the page).
-pub(super) fn csrf(req: &Request<'_>) -> (String, bool) {
-    match req.cookie(CSRF_COOKIE).filter(|c| c.len() >= 32) {
+/// A page's CSRF pair: the cookie's random value, and the form's token derived from it
+/// with the data key (so a cookie planted by another site on this host, which shares
+/// cookies across ports, is useless without a token only this server can compute).
+pub(super) struct Csrf {
+    cookie: String,
+    /// The form's `_csrf`.
+    pub form: String,
+    fresh: bool,
+}
+
+fn csrf_token(req: &Request<'_>, cookie: &str) -> String {
+    URL_SAFE_NO_PAD.encode(req.ctx.app.sealer.derive(format!("csrf\0{cookie}").as_bytes()))
+}
+
+/// The request's CSRF cookie, or a fresh one (set with the page), and its form token.
+pub(super) fn csrf(req: &Request<'_>) -> Csrf {
+    let (cookie, fresh) = match req.cookie(CSRF_COOKIE).filter(|c| c.len() >= 32) {
         Some(c) => (c, false),
         None => (URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()), true),
+    };
+    Csrf {
+        form: csrf_token(req, &cookie),
+        cookie,
+        fresh,
     }
 }
 
 pub(super) fn csrf_ok(req: &Request<'_>) -> bool {
     match (req.cookie(CSRF_COOKIE), req.form("_csrf")) {
-        (Some(c), Some(f)) if c.len() >= 32 => userpool_sigv4::ct_eq(c.as_bytes(), f.as_bytes()),
+        (Some(c), Some(f)) if c.len() >= 32 => userpool_sigv4::ct_eq(csrf_token(req, &c).as_bytes(), f.as_bytes()),
         _ => false,
     }
 }
 
-pub(super) fn page(req: &Request<'_>, status: StatusCode, body: String, token: &str, fresh: bool) -> Reply {
+pub(super) fn page(req: &Request<'_>, status: StatusCode, body: String, csrf: &Csrf) -> Reply {
     let mut r = html(status, body);
-    if fresh {
-        super::set_cookie(&mut r, req.site, CSRF_COOKIE, token, 3_600);
+    if csrf.fresh {
+        super::set_cookie(&mut r, req.site, CSRF_COOKIE, &csrf.cookie, 3_600);
     }
     r
 }
@@ -148,7 +168,7 @@ pub(super) async fn login_page(
     notice: Option<String>,
     error: Option<String>,
 ) -> Reply {
-    let (token, fresh) = csrf(req);
+    let token = csrf(req);
     let look = look(req, Some(auth.client.id())).await;
     let signup_allowed = crate::ops::users::load(&req.ctx, &req.site.pool_id)
         .await
@@ -163,14 +183,14 @@ pub(super) async fn login_page(
     let body = render(&LoginPage {
         look: &look,
         action: req.site.url(&format!("/login?{}", auth.query)),
-        csrf: &token,
+        csrf: &token.form,
         username,
         notice,
         error,
         forgot: req.site.url(&format!("/forgotPassword?{}", auth.query)),
         signup: signup_allowed.then(|| req.site.url(&format!("/signup?{}", auth.query))),
     });
-    page(req, StatusCode::OK, body, &token, fresh)
+    page(req, StatusCode::OK, body, &token)
 }
 
 /// What each challenge page asks.
@@ -240,12 +260,12 @@ async fn challenge_page(
             ),
         );
     };
-    let (token, fresh) = csrf(req);
+    let token = csrf(req);
     let look = look(req, Some(auth.client.id())).await;
     let body = render(&FormPage {
         look: &look,
         action: req.site.url(&format!("{}?{}", a.path, auth.query)),
-        csrf: &token,
+        csrf: &token.form,
         heading: a.heading,
         description: a.description,
         notice: None,
@@ -266,7 +286,7 @@ async fn challenge_page(
         button: a.button,
         links: Vec::new(),
     });
-    page(req, StatusCode::OK, body, &token, fresh)
+    page(req, StatusCode::OK, body, &token)
 }
 
 /// What follows a step: the next challenge's page, or the browser back to the client.
