@@ -211,3 +211,23 @@ def test_cli_create_describe_list_delete(server):
     p = server.aws("describe-user-pool", "--user-pool-id", pid, check=False)
     assert p.returncode != 0
     assert "ResourceNotFoundException" in p.stderr and f"User pool {pid} does not exist." in p.stderr
+
+
+def test_tags_of_a_pool(idp):
+    p = idp.create_user_pool(PoolName="tagged", UserPoolTags={"team": "auth"})["UserPool"]
+    try:
+        arn = p["Arn"]
+        assert idp.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"team": "auth"}
+        idp.tag_resource(ResourceArn=arn, Tags={"env": "ci", "team": "identity"})
+        assert idp.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"team": "identity", "env": "ci"}
+        idp.untag_resource(ResourceArn=arn, TagKeys=["team", "absent"])
+        assert idp.list_tags_for_resource(ResourceArn=arn)["Tags"] == {"env": "ci"}
+        # DescribeUserPool shows the same tags.
+        assert idp.describe_user_pool(UserPoolId=p["Id"])["UserPool"]["UserPoolTags"] == {"env": "ci"}
+        with pytest.raises(idp.exceptions.InvalidParameterException):
+            idp.tag_resource(ResourceArn=arn, Tags={f"k{i}": "v" for i in range(51)})
+        missing = arn.rsplit("/", 1)[0] + "/us-east-1_nothere"
+        with pytest.raises(idp.exceptions.ResourceNotFoundException):
+            idp.list_tags_for_resource(ResourceArn=missing)
+    finally:
+        idp.delete_user_pool(UserPoolId=p["Id"])

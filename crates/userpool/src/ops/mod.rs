@@ -134,6 +134,9 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::GetIdentityProviderByIdentifier => call!(ctx, body, identity_providers::get_identity_provider_by_identifier),
         O::AdminLinkProviderForUser => call!(ctx, body, identity_providers::admin_link_provider_for_user),
         O::AdminDisableProviderForUser => call!(ctx, body, identity_providers::admin_disable_provider_for_user),
+        O::TagResource => call!(ctx, body, user_pools::tag_resource),
+        O::UntagResource => call!(ctx, body, user_pools::untag_resource),
+        O::ListTagsForResource => call!(ctx, body, user_pools::list_tags_for_resource),
         O::SetUICustomization => call!(ctx, body, ui::set_ui_customization),
         O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
@@ -218,6 +221,9 @@ pub fn implemented(op: Operation) -> bool {
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
             | O::SetUICustomization
+            | O::TagResource
+            | O::UntagResource
+            | O::ListTagsForResource
             | O::AdminLinkProviderForUser
             | O::AdminDisableProviderForUser
             | O::CreateIdentityProvider

@@ -13,11 +13,13 @@ use userpool_model::types::{
     AddCustomAttributesRequest, AddCustomAttributesResponse, AdminCreateUserConfigType, AttributeDataType,
     AuthFactorType, CreateUserPoolRequest, CreateUserPoolResponse, DefaultEmailOptionType, DeleteUserPoolRequest,
     DeletionProtectionType, DescribeUserPoolRequest, DescribeUserPoolResponse, EmailConfigurationType,
-    EmailMfaConfigType, EmailSendingAccountType, LambdaConfigType, ListUserPoolsRequest, ListUserPoolsResponse,
-    NumberAttributeConstraintsType, PasswordPolicyType, SchemaAttributeType, SignInPolicyType, SmsMfaConfigType,
-    SoftwareTokenMfaConfigType, StringAttributeConstraintsType, UpdateUserPoolRequest, UpdateUserPoolResponse,
-    UserAttributeUpdateSettingsType, UserPoolDescriptionType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType,
-    UserPoolType, VerificationMessageTemplateType,
+    EmailMfaConfigType, EmailSendingAccountType, LambdaConfigType, ListTagsForResourceRequest,
+    ListTagsForResourceResponse, ListUserPoolsRequest, ListUserPoolsResponse, NumberAttributeConstraintsType,
+    PasswordPolicyType, SchemaAttributeType, SignInPolicyType, SmsMfaConfigType, SoftwareTokenMfaConfigType,
+    StringAttributeConstraintsType, TagResourceRequest, TagResourceResponse, UntagResourceRequest,
+    UntagResourceResponse, UpdateUserPoolRequest, UpdateUserPoolResponse, UserAttributeUpdateSettingsType,
+    UserPoolDescriptionType, UserPoolMfaType, UserPoolPolicyType, UserPoolTierType, UserPoolType,
+    VerificationMessageTemplateType,
 };
 use userpool_model::Timestamp;
 use userpool_store::{PoolRecord, StoreError};
@@ -664,3 +666,70 @@ pub async fn add_custom_attributes(
     })?;
     Ok(AddCustomAttributesResponse {})
 }
+
+/// The pool a tag operation's ARN names (`arn:aws:cognito-idp:<region>:<account>:userpool/<id>`),
+/// loaded. An ARN of this service but not a pool of this region and account is not found.
+async fn tagged_pool(ctx: &Ctx, arn: &str) -> OpResult<(PoolRecord, UserPoolType)> {
+    let id = arn
+        .strip_prefix(&format!(
+            "arn:aws:cognito-idp:{}:{}:userpool/",
+            ctx.app.config.region, ctx.app.config.account_id
+        ))
+        .ok_or_else(|| CognitoError::not_found(format!("Resource {arn} does not exist.")))?;
+    load_pool(ctx, id).await
+}
+
+/// Writes a pool's tags (last write wins, as for the pool's other settings).
+async fn write_tags(
+    ctx: &Ctx,
+    mut record: PoolRecord,
+    mut pool: UserPoolType,
+    tags: std::collections::HashMap<String, String>,
+) -> OpResult<()> {
+    pool.user_pool_tags = Some(tags);
+    record.settings = encode_settings(&pool, &pool_mfa(&record))?;
+    record.modified_ms = ctx.now_ms;
+    ctx.store().update_pool(&record).await.map_err(|e| match e {
+        StoreError::NotFound => CognitoError::pool_not_found(&record.id),
+        other => other.into(),
+    })
+}
+
+/// TagResource: adds or replaces the tags named (the pool's `UserPoolTags`).
+pub async fn tag_resource(ctx: &Ctx, req: TagResourceRequest) -> OpResult<TagResourceResponse> {
+    let (record, pool) = tagged_pool(ctx, &req.resource_arn).await?;
+    let mut tags = pool.user_pool_tags.clone().unwrap_or_default();
+    tags.extend(req.tags);
+    if tags.len() > MAX_TAGS {
+        return Err(CognitoError::invalid_parameter(format!(
+            "A user pool can have at most {MAX_TAGS} tags."
+        )));
+    }
+    write_tags(ctx, record, pool, tags).await?;
+    Ok(TagResourceResponse {})
+}
+
+/// UntagResource
+pub async fn untag_resource(ctx: &Ctx, req: UntagResourceRequest) -> OpResult<UntagResourceResponse> {
+    let (record, pool) = tagged_pool(ctx, &req.resource_arn).await?;
+    let mut tags = pool.user_pool_tags.clone().unwrap_or_default();
+    for k in &req.tag_keys {
+        tags.remove(k);
+    }
+    write_tags(ctx, record, pool, tags).await?;
+    Ok(UntagResourceResponse {})
+}
+
+/// ListTagsForResource
+pub async fn list_tags_for_resource(
+    ctx: &Ctx,
+    req: ListTagsForResourceRequest,
+) -> OpResult<ListTagsForResourceResponse> {
+    let (_, pool) = tagged_pool(ctx, &req.resource_arn).await?;
+    Ok(ListTagsForResourceResponse {
+        tags: Some(pool.user_pool_tags.unwrap_or_default()),
+    })
+}
+
+/// Tags per pool (the AWS tagging quota).
+const MAX_TAGS: usize = 50;
