@@ -141,3 +141,32 @@ def test_cli_clients(server):
     assert [x["ClientName"] for x in listed["UserPoolClients"]] == ["app2"]
     server.aws("delete-user-pool-client", "--user-pool-id", pid, "--client-id", cid)
     server.aws("delete-user-pool", "--user-pool-id", pid)
+
+
+def test_terms_documents_of_a_client(idp, pool):
+    pid = pool["Id"]
+    c = idp.create_user_pool_client(UserPoolId=pid, ClientName="web")["UserPoolClient"]
+    links = {"cognito:default": "https://example.com/terms", "cognito:spanish": "https://example.com/es/terms"}
+    t = idp.create_terms(UserPoolId=pid, ClientId=c["ClientId"], TermsName="terms-of-use", TermsSource="LINK",
+                         Enforcement="NONE", Links=links)["Terms"]
+    assert t["ClientId"] == c["ClientId"] and t["Links"] == links and t["TermsSource"] == "LINK"
+    assert idp.describe_terms(UserPoolId=pid, TermsId=t["TermsId"])["Terms"] == t
+    with pytest.raises(idp.exceptions.TermsExistsException):
+        idp.create_terms(UserPoolId=pid, ClientId=c["ClientId"], TermsName="terms-of-use", TermsSource="LINK",
+                         Enforcement="NONE", Links=links)
+    p = idp.create_terms(UserPoolId=pid, ClientId=c["ClientId"], TermsName="privacy-policy", TermsSource="LINK",
+                         Enforcement="NONE", Links={"cognito:default": "https://example.com/privacy"})["Terms"]
+    listed = idp.list_terms(UserPoolId=pid)["Terms"]
+    assert sorted(x["TermsName"] for x in listed) == ["privacy-policy", "terms-of-use"]
+    for bad in [{"cognito:spanish": "https://example.com/es"}, {"cognito:default": "http://example.com"},
+                {"cognito:default": "https://example.com", "klingon": "https://example.com/tlh"}]:
+        with pytest.raises(idp.exceptions.InvalidParameterException):
+            idp.update_terms(UserPoolId=pid, TermsId=t["TermsId"], Links=bad)
+    with pytest.raises(idp.exceptions.TermsExistsException):
+        idp.update_terms(UserPoolId=pid, TermsId=p["TermsId"], TermsName="terms-of-use")
+    up = idp.update_terms(UserPoolId=pid, TermsId=t["TermsId"], Links={"cognito:default": "https://example.com/v2"})
+    assert up["Terms"]["Links"] == {"cognito:default": "https://example.com/v2"}
+    idp.delete_terms(UserPoolId=pid, TermsId=t["TermsId"])
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        idp.describe_terms(UserPoolId=pid, TermsId=t["TermsId"])
+    assert [x["TermsName"] for x in idp.list_terms(UserPoolId=pid)["Terms"]] == ["privacy-policy"]

@@ -374,6 +374,9 @@ pub enum ObjectKind {
     /// An identity of a provider linked to a native user (AdminLinkProviderForUser);
     /// `name` is `<provider>:<subject>`, unique in its pool.
     ProviderLink,
+    /// A client's terms document (CreateTerms); `name` is `<clientId>:<TermsName>`, so a
+    /// client has one of each.
+    Terms,
 }
 
 impl ObjectKind {
@@ -385,16 +388,18 @@ impl ObjectKind {
             ObjectKind::IdentityProvider => "identity_provider",
             ObjectKind::UiCustomization => "ui_customization",
             ObjectKind::ProviderLink => "provider_link",
+            ObjectKind::Terms => "terms",
         }
     }
 
     /// Every kind, for reading the stored name back.
-    pub const ALL: [ObjectKind; 5] = [
+    pub const ALL: [ObjectKind; 6] = [
         ObjectKind::Domain,
         ObjectKind::ResourceServer,
         ObjectKind::IdentityProvider,
         ObjectKind::UiCustomization,
         ObjectKind::ProviderLink,
+        ObjectKind::Terms,
     ];
 
     /// The kind a stored name names.

@@ -12,6 +12,7 @@ pub mod mfa;
 pub mod permissions;
 pub mod self_service;
 pub mod sign_in;
+pub mod terms;
 pub mod ui;
 pub mod user_pools;
 pub mod users;
@@ -137,6 +138,11 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::TagResource => call!(ctx, body, user_pools::tag_resource),
         O::UntagResource => call!(ctx, body, user_pools::untag_resource),
         O::ListTagsForResource => call!(ctx, body, user_pools::list_tags_for_resource),
+        O::CreateTerms => call!(ctx, body, terms::create_terms),
+        O::DescribeTerms => call!(ctx, body, terms::describe_terms),
+        O::ListTerms => call!(ctx, body, terms::list_terms),
+        O::UpdateTerms => call!(ctx, body, terms::update_terms),
+        O::DeleteTerms => call!(ctx, body, terms::delete_terms, empty),
         O::SetUICustomization => call!(ctx, body, ui::set_ui_customization),
         O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
@@ -221,6 +227,11 @@ pub fn implemented(op: Operation) -> bool {
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
             | O::SetUICustomization
+            | O::CreateTerms
+            | O::DescribeTerms
+            | O::ListTerms
+            | O::UpdateTerms
+            | O::DeleteTerms
             | O::TagResource
             | O::UntagResource
             | O::ListTagsForResource
