@@ -367,7 +367,7 @@ def follow(browser, url, until):
             return r, url
 
 
-def test_sign_in_through_an_oidc_provider_and_linking(site, idp, server):
+def test_sign_in_through_an_oidc_provider_and_linking(site, idp, server, lambdas):
     """A second pool of this server is the OIDC provider: its hosted pages sign the user in,
     and the first pool gets a federated user from its ID token."""
     upstream = idp.create_user_pool(PoolName=f"upstream-{uuid.uuid4().hex[:6]}")["UserPool"]
@@ -387,7 +387,15 @@ def test_sign_in_through_an_oidc_provider_and_linking(site, idp, server):
             ProviderDetails={"client_id": up_client["ClientId"], "client_secret": up_client["ClientSecret"],
                              "authorize_scopes": "openid email", "attributes_request_method": "GET",
                              "oidc_issuer": f"{server.endpoint}/{upstream['Id']}"},
-            AttributeMapping={"email": "email", "email_verified": "email_verified"})
+            AttributeMapping={"email": "email"})
+
+        # PreSignUp_ExternalProvider on the first sign-in: it sees the mapped attributes
+        # and marks the email verified.
+        def pre(event):
+            event["response"]["autoVerifyEmail"] = True
+            return event
+        pre_arn = lambdas.register(pre)
+        idp.update_user_pool(UserPoolId=pid, AutoVerifiedAttributes=["email"], LambdaConfig={"PreSignUp": pre_arn})
         cid = site["web"]["ClientId"]
         idp.update_user_pool_client(
             UserPoolId=pid, ClientId=cid, AllowedOAuthFlowsUserPoolClient=True, AllowedOAuthFlows=["code"],
@@ -426,6 +434,10 @@ def test_sign_in_through_an_oidc_provider_and_linking(site, idp, server):
         assert identity["primary"] == "true" and identity["providerType"] == "OIDC"
         user = idp.admin_get_user(UserPoolId=pid, Username=f"corp_{carol_sub}")
         assert user["UserStatus"] == "EXTERNAL_PROVIDER"
+        (event,) = lambdas.received(pre_arn)
+        assert event["triggerSource"] == "PreSignUp_ExternalProvider"
+        assert event["userName"] == f"corp_{carol_sub}" and event["callerContext"]["clientId"] == cid
+        assert event["request"]["userAttributes"]["email"] == "carol@example.com"
         # By IdpIdentifier too; the same user again.
         again = federated_sign_in("carol", idp_identifier="corp.example.com")
         assert again["sub"] == claims["sub"]

@@ -38,6 +38,11 @@ pub enum Source<'a> {
     },
     /// AdminCreateUser.
     AdminCreateUser,
+    /// The first sign-in of a federated user (an identity provider's), through this client.
+    ExternalProvider {
+        /// The app client.
+        client_id: &'a str,
+    },
 }
 
 fn attributes_map(attrs: &[(String, String)]) -> Value {
@@ -79,6 +84,7 @@ pub async fn pre_sign_up(
     let (trigger_source, client_id, applies) = match source {
         Source::SignUp { client_id } => ("PreSignUp_SignUp", client_id, true),
         Source::AdminCreateUser => ("PreSignUp_AdminCreateUser", NO_CLIENT, false),
+        Source::ExternalProvider { client_id } => ("PreSignUp_ExternalProvider", client_id, true),
     };
     let call = Call {
         trigger: Trigger::PreSignUp,

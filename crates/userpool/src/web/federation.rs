@@ -260,14 +260,14 @@ pub async fn idp_response(req: &Request<'_>) -> Reply {
     let Some(code) = req.query("code") else {
         return back_with_error(&auth, "The identity provider sent no code");
     };
-    match federated_user(req, &trip, code).await {
+    match federated_user(req, &trip, code, auth.client.id()).await {
         Ok(user) => authorize::finish(req, &auth, &user, ctx.now_ms.div_euclid(1000)).await,
         Err(e) => back_with_error(&auth, &e.message),
     }
 }
 
 /// The exchange, the checks, and the pool's user for the provider's.
-async fn federated_user(req: &Request<'_>, trip: &Trip, code: &str) -> OpResult<UserRecord> {
+async fn federated_user(req: &Request<'_>, trip: &Trip, code: &str, app_client: &str) -> OpResult<UserRecord> {
     let ctx = &req.ctx;
     let o = ctx
         .store()
@@ -323,7 +323,8 @@ async fn federated_user(req: &Request<'_>, trip: &Trip, code: &str) -> OpResult<
         .and_then(Value::as_str)
         .ok_or_else(|| failed("The identity provider's token has no subject"))?
         .to_string();
-    store_user(ctx, &req.site.pool_id, &p, &subject, &claims).await
+    let ctx = &ctx.with_client(Some(app_client), None);
+    store_user(ctx, &req.site.pool_id, &p, &subject, &claims, app_client).await
 }
 
 /// The provider's ID token, verified: RS256 by a key of its JWKS, its issuer, this
@@ -367,6 +368,7 @@ async fn store_user(
     p: &IdentityProviderType,
     subject: &str,
     claims: &Map<String, Value>,
+    client_id: &str,
 ) -> OpResult<UserRecord> {
     let pool = users::load(ctx, pool_id).await?;
     let name = p.provider_name.clone().unwrap_or_default();
@@ -424,6 +426,27 @@ async fn store_user(
                 ctx.now_ms,
             );
             apply(&mut u);
+            // PreSignUp_ExternalProvider sees the mapped attributes; its error refuses the
+            // sign-in, and its autoVerifyEmail / autoVerifyPhone mark the address verified.
+            let submitted: Vec<(String, String)> = u.attributes.iter().filter(|(n, _)| n != "sub").cloned().collect();
+            let decision = crate::triggers::sign_up::pre_sign_up(
+                ctx,
+                &pool,
+                crate::triggers::sign_up::Source::ExternalProvider { client_id },
+                &u.username,
+                &submitted,
+                None,
+            )
+            .await?;
+            for (flag, attr) in [
+                (decision.verify_email, "email_verified"),
+                (decision.verify_phone, "phone_number_verified"),
+            ] {
+                if flag {
+                    u.attributes.retain(|(n, _)| n != attr);
+                    u.attributes.push((attr.to_string(), "true".to_string()));
+                }
+            }
             users::refresh_lookups(&pool, &mut u);
             ctx.store()
                 .create_user(&u)
