@@ -170,3 +170,53 @@ def test_terms_documents_of_a_client(idp, pool):
     with pytest.raises(idp.exceptions.ResourceNotFoundException):
         idp.describe_terms(UserPoolId=pid, TermsId=t["TermsId"])
     assert [x["TermsName"] for x in idp.list_terms(UserPoolId=pid)["Terms"]] == ["privacy-policy"]
+
+
+def test_two_client_secrets_for_rotation(idp, pool):
+    import base64
+    import hashlib
+    import hmac
+    from conftest import PASSWORD, make_user
+    pid = pool["Id"]
+    c = idp.create_user_pool_client(UserPoolId=pid, ClientName="conf", GenerateSecret=True,
+                                    ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+    c = c["UserPoolClient"]
+    cid, first = c["ClientId"], c["ClientSecret"]
+    make_user(idp, pid, "alice")
+
+    def sign_in(secret):
+        digest = hmac.new(secret.encode(), ("alice" + cid).encode(), hashlib.sha256).digest()
+        return idp.initiate_auth(ClientId=cid, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
+            "USERNAME": "alice", "PASSWORD": PASSWORD, "SECRET_HASH": base64.b64encode(digest).decode()})
+
+    added = idp.add_user_pool_client_secret(UserPoolId=pid, ClientId=cid)["ClientSecretDescriptor"]
+    second = added["ClientSecretValue"]
+    assert added["ClientSecretId"].startswith(f"{cid}--") and second != first
+    listed = idp.list_user_pool_client_secrets(UserPoolId=pid, ClientId=cid)["ClientSecrets"]
+    assert len(listed) == 2 and all("ClientSecretValue" not in s for s in listed)
+    assert added["ClientSecretId"] in [s["ClientSecretId"] for s in listed]
+    # Both secrets work.
+    assert "AccessToken" in sign_in(first)["AuthenticationResult"]
+    assert "AccessToken" in sign_in(second)["AuthenticationResult"]
+    with pytest.raises(idp.exceptions.LimitExceededException):
+        idp.add_user_pool_client_secret(UserPoolId=pid, ClientId=cid, ClientSecret="a" * 40)
+    # The first goes: the second is the client's secret now, the first no longer works.
+    original = next(s["ClientSecretId"] for s in listed if s["ClientSecretId"] != added["ClientSecretId"])
+    idp.delete_user_pool_client_secret(UserPoolId=pid, ClientId=cid, ClientSecretId=original)
+    assert idp.describe_user_pool_client(UserPoolId=pid, ClientId=cid)["UserPoolClient"]["ClientSecret"] == second
+    assert [s["ClientSecretId"] for s in idp.list_user_pool_client_secrets(UserPoolId=pid, ClientId=cid)[
+        "ClientSecrets"]] == [added["ClientSecretId"]]
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        sign_in(first)
+    assert "AccessToken" in sign_in(second)["AuthenticationResult"]
+    with pytest.raises(idp.exceptions.InvalidParameterException):
+        idp.delete_user_pool_client_secret(UserPoolId=pid, ClientId=cid, ClientSecretId=added["ClientSecretId"])
+    with pytest.raises(idp.exceptions.ResourceNotFoundException):
+        idp.delete_user_pool_client_secret(UserPoolId=pid, ClientId=cid, ClientSecretId=f"{cid}--1")
+    # A secret of one's own is not echoed; a public client has none to rotate.
+    mine = idp.add_user_pool_client_secret(UserPoolId=pid, ClientId=cid, ClientSecret="b" * 40)["ClientSecretDescriptor"]
+    assert "ClientSecretValue" not in mine
+    assert "AccessToken" in sign_in("b" * 40)["AuthenticationResult"]
+    public = idp.create_user_pool_client(UserPoolId=pid, ClientName="public")["UserPoolClient"]
+    with pytest.raises(idp.exceptions.InvalidParameterException):
+        idp.add_user_pool_client_secret(UserPoolId=pid, ClientId=public["ClientId"])

@@ -377,6 +377,9 @@ pub enum ObjectKind {
     /// A client's terms document (CreateTerms); `name` is `<clientId>:<TermsName>`, so a
     /// client has one of each.
     Terms,
+    /// A client's further secret (AddUserPoolClientSecret); `name` is
+    /// `<clientId>--<created epoch ms>`.
+    ClientSecret,
 }
 
 impl ObjectKind {
@@ -389,17 +392,19 @@ impl ObjectKind {
             ObjectKind::UiCustomization => "ui_customization",
             ObjectKind::ProviderLink => "provider_link",
             ObjectKind::Terms => "terms",
+            ObjectKind::ClientSecret => "client_secret",
         }
     }
 
     /// Every kind, for reading the stored name back.
-    pub const ALL: [ObjectKind; 6] = [
+    pub const ALL: [ObjectKind; 7] = [
         ObjectKind::Domain,
         ObjectKind::ResourceServer,
         ObjectKind::IdentityProvider,
         ObjectKind::UiCustomization,
         ObjectKind::ProviderLink,
         ObjectKind::Terms,
+        ObjectKind::ClientSecret,
     ];
 
     /// The kind a stored name names.
@@ -475,7 +480,7 @@ pub trait Store: Send + Sync + 'static {
     async fn get_client(&self, pool_id: &str, client_id: &str) -> StoreResult<Option<ClientRecord>>;
     /// A client by id alone (sign-in names only the client).
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<ClientRecord>>;
-    /// Replaces a client's name, settings and modified date; `NotFound` if absent.
+    /// Replaces a client's name, settings, secret and modified date; `NotFound` if absent.
     async fn update_client(&self, client: &ClientRecord) -> StoreResult<()>;
     /// A pool's clients in id order, starting after `after`, at most `limit`.
     async fn list_clients(&self, pool_id: &str, after: Option<&str>, limit: usize) -> StoreResult<Page<ClientRecord>>;

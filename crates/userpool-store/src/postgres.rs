@@ -734,13 +734,15 @@ impl Store for PostgresStore {
         let c = self.client().await?;
         let n = execute(
             &c,
-            "UPDATE app_clients SET name = $3, modified_ms = $4, settings = $5 WHERE client_id = $1 AND pool_id = $2",
+            "UPDATE app_clients SET name = $3, modified_ms = $4, settings = $5, secret = $6 \
+             WHERE client_id = $1 AND pool_id = $2",
             &[
                 &client.client_id,
                 &client.pool_id,
                 &client.name,
                 &client.modified_ms,
                 &client.settings,
+                &client.sealed_secret,
             ],
         )
         .await

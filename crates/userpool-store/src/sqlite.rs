@@ -736,10 +736,18 @@ impl Store for SqliteStore {
         self.write(|c| {
             let n = c
                 .prepare_cached(
-                    "UPDATE app_clients SET name = ?3, modified_ms = ?4, settings = ?5 WHERE client_id = ?1 AND pool_id = ?2",
+                    "UPDATE app_clients SET name = ?3, modified_ms = ?4, settings = ?5, secret = ?6 \
+                     WHERE client_id = ?1 AND pool_id = ?2",
                 )
                 .and_then(|mut s| {
-                    s.execute(params![client.client_id, client.pool_id, client.name, client.modified_ms, client.settings])
+                    s.execute(params![
+                        client.client_id,
+                        client.pool_id,
+                        client.name,
+                        client.modified_ms,
+                        client.settings,
+                        client.sealed_secret
+                    ])
                 })
                 .map_err(backend)?;
             if n == 0 {

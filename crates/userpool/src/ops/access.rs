@@ -179,9 +179,9 @@ pub async fn admin_user_global_sign_out(
 /// RevokeToken
 pub async fn revoke_token(ctx: &Ctx, req: RevokeTokenRequest) -> OpResult<RevokeTokenResponse> {
     let client = app_clients::find_client(ctx, &req.client_id).await?;
-    if let Some(secret) = &client.secret {
+    if client.secret.is_some() {
         let given = req.client_secret.as_deref().unwrap_or_default();
-        if !userpool_sigv4::ct_eq(secret.as_bytes(), given.as_bytes()) {
+        if !client.secret_matches(given) {
             return Err(CognitoError::new(
                 ErrorCode::NotAuthorizedException,
                 "Client authentication failed.",

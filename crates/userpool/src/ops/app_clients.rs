@@ -34,6 +34,8 @@ pub struct Client {
     pub settings: UserPoolClientType,
     /// The client secret in clear, if it has one.
     pub secret: Option<String>,
+    /// Its further secrets (AddUserPoolClientSecret), in clear: each works as `secret` does.
+    pub more_secrets: Vec<String>,
 }
 
 impl Client {
@@ -129,6 +131,18 @@ impl Client {
             .map_or(DEFAULT_SESSION_TTL_MS, |m| i64::from(m) * 60_000)
     }
 
+    /// Every secret of the client.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.secret.iter().chain(self.more_secrets.iter()).map(String::as_str)
+    }
+
+    /// Whether `given` is one of the client's secrets (constant time for each).
+    pub fn secret_matches(&self, given: &str) -> bool {
+        self.secrets().fold(false, |hit, s| {
+            userpool_sigv4::ct_eq(s.as_bytes(), given.as_bytes()) | hit
+        })
+    }
+
     /// PreventUserExistenceErrors = ENABLED.
     pub fn hides_users(&self) -> bool {
         self.settings.prevent_user_existence_errors == Some(PreventUserExistenceErrorTypes::Enabled)
@@ -144,17 +158,21 @@ pub async fn find_client(ctx: &Ctx, client_id: &str) -> OpResult<Client> {
         .ok_or_else(|| CognitoError::client_not_found(client_id))?;
     let settings = client_view(ctx, &record)?;
     let secret = settings.client_secret.clone();
+    let more_secrets = crate::ops::client_secrets::further_secrets(ctx, &record).await?;
     Ok(Client {
         record,
         settings,
         secret,
+        more_secrets,
     })
 }
 
 /// Checks SECRET_HASH for clients with a secret. `names` are the usernames the hash may
 /// have been computed with (what the user typed, the internal username).
 pub fn check_secret_hash(client: &Client, names: &[&str], given: Option<&str>) -> OpResult<()> {
-    let Some(secret) = &client.secret else { return Ok(()) };
+    if client.secret.is_none() {
+        return Ok(());
+    }
     let Some(given) = given else {
         return Err(CognitoError::not_authorized(format!(
             "Client {} is configured for secret but secret was not received",
@@ -162,9 +180,11 @@ pub fn check_secret_hash(client: &Client, names: &[&str], given: Option<&str>) -
         )));
     };
     let given = STANDARD.decode(given.as_bytes()).unwrap_or_default();
-    let ok = names
-        .iter()
-        .any(|n| userpool_srp::signature_matches(&userpool_srp::secret_hash(secret, n, client.id()), &given));
+    let ok = client.secrets().any(|secret| {
+        names
+            .iter()
+            .any(|n| userpool_srp::signature_matches(&userpool_srp::secret_hash(secret, n, client.id()), &given))
+    });
     if ok {
         Ok(())
     } else {

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod app_clients;
+pub mod client_secrets;
 pub mod devices;
 pub mod domains;
 pub mod groups;
@@ -143,6 +144,9 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::ListTerms => call!(ctx, body, terms::list_terms),
         O::UpdateTerms => call!(ctx, body, terms::update_terms),
         O::DeleteTerms => call!(ctx, body, terms::delete_terms, empty),
+        O::AddUserPoolClientSecret => call!(ctx, body, client_secrets::add_user_pool_client_secret),
+        O::ListUserPoolClientSecrets => call!(ctx, body, client_secrets::list_user_pool_client_secrets),
+        O::DeleteUserPoolClientSecret => call!(ctx, body, client_secrets::delete_user_pool_client_secret),
         O::SetUICustomization => call!(ctx, body, ui::set_ui_customization),
         O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
@@ -227,6 +231,9 @@ pub fn implemented(op: Operation) -> bool {
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
             | O::SetUICustomization
+            | O::AddUserPoolClientSecret
+            | O::ListUserPoolClientSecrets
+            | O::DeleteUserPoolClientSecret
             | O::CreateTerms
             | O::DescribeTerms
             | O::ListTerms

@@ -59,7 +59,7 @@ async fn client_of(req: &Request<'_>) -> Result<Client, &'static str> {
     };
     match (&client.secret, secret) {
         (None, _) => Ok(client),
-        (Some(want), Some(got)) if userpool_sigv4::ct_eq(want.as_bytes(), got.as_bytes()) => Ok(client),
+        (Some(_), Some(got)) if client.secret_matches(&got) => Ok(client),
         _ => Err("invalid_client"),
     }
 }

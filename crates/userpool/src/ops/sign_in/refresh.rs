@@ -226,7 +226,7 @@ pub async fn get_tokens_from_refresh_token(
         req.device_key.as_deref(),
         |_| match (&client.secret, req.client_secret.as_deref()) {
             (None, _) => Ok(()),
-            (Some(want), Some(got)) if userpool_sigv4::ct_eq(want.as_bytes(), got.as_bytes()) => Ok(()),
+            (Some(_), Some(got)) if client.secret_matches(got) => Ok(()),
             (Some(_), Some(_)) => Err(CognitoError::not_authorized(format!(
                 "Unable to verify secret hash for client {}",
                 client.id()
