@@ -487,11 +487,12 @@ async fn pools_and_clients_page_in_key_order_and_cascade() {
         let mut c = store.find_client("a").await.unwrap().unwrap();
         assert_eq!(c.sealed_secret.as_deref(), Some(&[1u8, 2, 3][..]), "{name}");
         c.name = "renamed".into();
+        c.sealed_secret = Some(vec![4, 5]);
         store.update_client(&c).await.unwrap();
-        assert_eq!(
-            store.get_client("us-east-1_0", "a").await.unwrap().unwrap().name,
-            "renamed"
-        );
+        let updated = store.get_client("us-east-1_0", "a").await.unwrap().unwrap();
+        assert_eq!(updated.name, "renamed", "{name}");
+        // The secret too (a rotation moves another secret into the record).
+        assert_eq!(updated.sealed_secret.as_deref(), Some(&[4u8, 5][..]), "{name}");
         store.delete_client("us-east-1_0", "c").await.unwrap();
         assert!(
             matches!(store.delete_client("us-east-1_0", "c").await, Err(StoreError::NotFound)),
