@@ -712,6 +712,20 @@ pub trait Store: Send + Sync + 'static {
     async fn signing_keys(&self, pool_id: &str) -> StoreResult<Vec<SigningKeyRecord>>;
 }
 
+/// An error and its sources, `outer: inner: innermost` (the driver's message names the
+/// step, its sources say why). Here because the store is the lowest crate both the
+/// PostgreSQL engine and the binary's Lambda port use.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
 /// Cuts a `limit + 1` fetch into a page (shared by the implementations).
 pub fn page_of<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> Page<T> {
     if items.len() > limit {

@@ -107,16 +107,7 @@ fn pg(e: tokio_postgres::Error) -> StoreError {
         Some(db) => StoreError::Backend(format!("{}: {}", db.code().code(), db.message())),
         // The driver's message names the step ("error performing TLS handshake"); its
         // sources say why ("invalid peer certificate: UnknownIssuer").
-        None => {
-            let mut message = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                message.push_str(": ");
-                message.push_str(&s.to_string());
-                source = s.source();
-            }
-            StoreError::Backend(message)
-        }
+        None => StoreError::Backend(crate::error_chain(&e)),
     }
 }
 

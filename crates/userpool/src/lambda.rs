@@ -167,13 +167,7 @@ impl Invoker for AwsLambda {
                 Err(InvokeError::Failed(code))
             }
             Err(e) => {
-                let mut message = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(s) = source {
-                    message.push_str(": ");
-                    message.push_str(&s.to_string());
-                    source = s.source();
-                }
+                let message = userpool_store::error_chain(&e);
                 if message.contains("timed out") || message.contains("timeout") {
                     return Err(InvokeError::Timeout);
                 }
