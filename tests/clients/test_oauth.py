@@ -523,3 +523,23 @@ def test_sign_up_forgot_password_and_mfa_on_the_pages(site, idp, server):
     time.sleep(max(0, 30 - time.time() % 30) + 1)  # a fresh step: the set-up used the last one
     back = post_form(browser, mfa, authentication_code=totp.now())
     assert back.status_code == 302 and back.headers["Location"].startswith(CALLBACK + "?code="), back.text
+
+
+def test_sealed_things_do_not_stand_in_for_each_other(site, idp):
+    """A code is not a session cookie; a page's challenge Session is not an API Session."""
+    cid = site["web"]["ClientId"]
+    q = {"response_type": "code", "client_id": cid, "redirect_uri": CALLBACK, "scope": "openid"}
+    url = f"{site['base']}/oauth2/authorize?{urllib.parse.urlencode(q)}"
+    back = sign_in(requests.Session(), url)
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(back.headers["Location"]).query)["code"][0]
+    r = requests.get(url + "&prompt=none", cookies={"userpool-session": code}, allow_redirects=False, timeout=10)
+    assert r.headers["Location"].startswith(CALLBACK + "?error=login_required")
+    # A temporary-password user's page Session, sent to the JSON API, is refused.
+    idp.admin_create_user(UserPoolId=site["pool"]["Id"], Username="hank", TemporaryPassword="Temp-Passw0rd!",
+                          MessageAction="SUPPRESS")
+    page = sign_in(requests.Session(), url, username="hank", password="Temp-Passw0rd!")
+    session = form_fields(page.text)["session"]
+    with pytest.raises(idp.exceptions.NotAuthorizedException):
+        idp.respond_to_auth_challenge(ClientId=cid, ChallengeName="NEW_PASSWORD_REQUIRED", Session=session,
+                                      ChallengeResponses={"USERNAME": "hank", "NEW_PASSWORD": "New-Passw0rd!"})
+    assert idp.admin_get_user(UserPoolId=site["pool"]["Id"], Username="hank")["UserStatus"] == "FORCE_CHANGE_PASSWORD"
