@@ -380,6 +380,12 @@ pub enum ObjectKind {
     /// A client's further secret (AddUserPoolClientSecret); `name` is
     /// `<clientId>--<created epoch ms>`.
     ClientSecret,
+    /// A user's passkey (CompleteWebAuthnRegistration); `name` is
+    /// `<sub>/<credential id, base64url>`, so a user's passkeys list together.
+    WebAuthnCredential,
+    /// A user's passkey registration in progress (StartWebAuthnRegistration); `name` is the
+    /// user's sub: one at a time, taken once by CompleteWebAuthnRegistration.
+    WebAuthnChallenge,
 }
 
 impl ObjectKind {
@@ -393,11 +399,13 @@ impl ObjectKind {
             ObjectKind::ProviderLink => "provider_link",
             ObjectKind::Terms => "terms",
             ObjectKind::ClientSecret => "client_secret",
+            ObjectKind::WebAuthnCredential => "webauthn_credential",
+            ObjectKind::WebAuthnChallenge => "webauthn_challenge",
         }
     }
 
     /// Every kind, for reading the stored name back.
-    pub const ALL: [ObjectKind; 7] = [
+    pub const ALL: [ObjectKind; 9] = [
         ObjectKind::Domain,
         ObjectKind::ResourceServer,
         ObjectKind::IdentityProvider,
@@ -405,6 +413,8 @@ impl ObjectKind {
         ObjectKind::ProviderLink,
         ObjectKind::Terms,
         ObjectKind::ClientSecret,
+        ObjectKind::WebAuthnCredential,
+        ObjectKind::WebAuthnChallenge,
     ];
 
     /// The kind a stored name names.

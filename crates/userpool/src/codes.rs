@@ -74,8 +74,14 @@ pub async fn issue(
         limits::CODE_REQUESTS_PER_WINDOW,
     )
     .await?;
-    let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-    if purpose.starts_with("mfa:") || ctx.app.mailer.is_some() {
+    // USER_AUTH's sign-in codes (`otp:`) have eight digits, as Cognito's; the others six.
+    let sign_in_code = purpose.starts_with("otp:");
+    let code = if sign_in_code {
+        format!("{:08}", rand::thread_rng().gen_range(0..100_000_000))
+    } else {
+        format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))
+    };
+    if purpose.starts_with("mfa:") || sign_in_code || ctx.app.mailer.is_some() {
         // A second factor is never written to the log (whoever reads the log would pass
         // it), and no code is when real mail goes out (--smtp-url): it is in the outbox,
         // as a phone or mailbox would receive it.
@@ -89,7 +95,7 @@ pub async fn issue(
     let destination = to.and_then(|d| d.destination.as_deref()).unwrap_or_default();
     store_secret(ctx, user, purpose, &code, destination, CODE_TTL_MS).await?;
     if let Some(attribute) = to.and_then(|d| d.attribute_name.as_deref()) {
-        let kind = if purpose.starts_with("mfa:") {
+        let kind = if purpose.starts_with("mfa:") || sign_in_code {
             outbox::Kind::Mfa
         } else {
             outbox::Kind::Verification

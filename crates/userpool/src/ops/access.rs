@@ -149,9 +149,11 @@ pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<
 pub async fn delete_user(ctx: &Ctx, req: DeleteUserRequest) -> OpResult<()> {
     let (pool, user, _) = access_token::authorize(ctx, &req.access_token).await?;
     match ctx.store().delete_user(pool.id(), &user.username_key).await {
-        Ok(()) | Err(StoreError::NotFound) => Ok(()),
-        Err(e) => Err(e.into()),
+        Ok(()) | Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
     }
+    // The user's passkeys go with the user (kept by sub, which no new user reuses).
+    crate::ops::passkeys::forget_user(ctx, pool.id(), &user.sub).await
 }
 
 /// GlobalSignOut

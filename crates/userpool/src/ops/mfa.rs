@@ -44,6 +44,7 @@ use userpool_model::types::{
     SoftwareTokenMfaSettingsType, UserPoolMfaType, VerifySoftwareTokenRequest, VerifySoftwareTokenResponse,
     VerifySoftwareTokenResponseType,
 };
+use userpool_model::types::{UserVerificationType, WebAuthnConfigurationType, WebAuthnFactorConfigurationType};
 use userpool_model::ErrorCode;
 use userpool_store::{StoreError, UserRecord};
 
@@ -155,10 +156,22 @@ pub async fn set_user_pool_mfa_config(
         .mfa_configuration
         .or(pool.mfa_configuration)
         .unwrap_or(UserPoolMfaType::Off);
+    // WebAuthnConfiguration is kept when a call leaves it out (it is not an MFA factor of
+    // the ON/OPTIONAL rules); UserVerification defaults to `preferred` (the developer guide).
+    let web_authn = match req.web_authn_configuration {
+        Some(mut w) => {
+            w.user_verification.get_or_insert(UserVerificationType::Preferred);
+            w.factor_configuration
+                .get_or_insert(WebAuthnFactorConfigurationType::SingleFactor);
+            Some(w)
+        }
+        None => user_pools::pool_mfa(&record).web_authn,
+    };
     let mfa = PoolMfa {
         sms: req.sms_mfa_configuration,
         software_token: req.software_token_mfa_configuration,
         email: req.email_mfa_configuration,
+        web_authn,
     };
     let any = mfa.sms.is_some() || mfa.totp() || mfa.email.is_some();
     match mode {
@@ -182,6 +195,7 @@ pub async fn set_user_pool_mfa_config(
         }
     }
     pool.mfa_configuration = Some(mode);
+    user_pools::check_sign_in_policy(&pool, mfa.web_authn.as_ref())?;
     if let Some(sms) = &mfa.sms {
         if sms.sms_configuration.is_some() {
             pool.sms_configuration.clone_from(&sms.sms_configuration);
@@ -202,7 +216,17 @@ pub async fn set_user_pool_mfa_config(
         software_token_mfa_configuration: mfa.software_token,
         email_mfa_configuration: mfa.email,
         mfa_configuration: Some(mode),
-        web_authn_configuration: None,
+        web_authn_configuration: Some(web_authn_view(mfa.web_authn)),
+    })
+}
+
+/// The WebAuthnConfiguration a pool answers with: as set, or the defaults (user
+/// verification `preferred`, a single factor; no relying party set).
+fn web_authn_view(set: Option<WebAuthnConfigurationType>) -> WebAuthnConfigurationType {
+    set.unwrap_or(WebAuthnConfigurationType {
+        relying_party_id: None,
+        user_verification: Some(UserVerificationType::Preferred),
+        factor_configuration: Some(WebAuthnFactorConfigurationType::SingleFactor),
     })
 }
 
@@ -218,7 +242,7 @@ pub async fn get_user_pool_mfa_config(
         software_token_mfa_configuration: mfa.software_token,
         email_mfa_configuration: mfa.email,
         mfa_configuration: Some(pool.mfa_configuration.unwrap_or(UserPoolMfaType::Off)),
-        web_authn_configuration: None,
+        web_authn_configuration: Some(web_authn_view(mfa.web_authn)),
     })
 }
 

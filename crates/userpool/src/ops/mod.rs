@@ -10,6 +10,7 @@ pub mod domains;
 pub mod groups;
 pub mod identity_providers;
 pub mod mfa;
+pub mod passkeys;
 pub mod permissions;
 pub mod self_service;
 pub mod sign_in;
@@ -150,6 +151,11 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::SetUICustomization => call!(ctx, body, ui::set_ui_customization),
         O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
+        O::GetUserAuthFactors => call!(ctx, body, sign_in::get_user_auth_factors),
+        O::StartWebAuthnRegistration => call!(ctx, body, passkeys::start_web_authn_registration),
+        O::CompleteWebAuthnRegistration => call!(ctx, body, passkeys::complete_web_authn_registration),
+        O::ListWebAuthnCredentials => call!(ctx, body, passkeys::list_web_authn_credentials),
+        O::DeleteWebAuthnCredential => call!(ctx, body, passkeys::delete_web_authn_credential),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -230,6 +236,11 @@ pub fn implemented(op: Operation) -> bool {
             | O::AssociateSoftwareToken
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
+            | O::GetUserAuthFactors
+            | O::StartWebAuthnRegistration
+            | O::CompleteWebAuthnRegistration
+            | O::ListWebAuthnCredentials
+            | O::DeleteWebAuthnCredential
             | O::SetUICustomization
             | O::AddUserPoolClientSecret
             | O::ListUserPoolClientSecrets

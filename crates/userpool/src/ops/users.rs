@@ -622,9 +622,11 @@ pub async fn admin_delete_user(ctx: &Ctx, req: AdminDeleteUserRequest) -> OpResu
     let pool = load(ctx, &req.user_pool_id).await?;
     let user = resolve(ctx, &pool, &req.username).await?;
     match ctx.store().delete_user(pool.id(), &user.username_key).await {
-        Ok(()) | Err(StoreError::NotFound) => Ok(()),
-        Err(e) => Err(e.into()),
+        Ok(()) | Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
     }
+    // The user's passkeys go with the user (kept by sub, which no new user reuses).
+    crate::ops::passkeys::forget_user(ctx, pool.id(), &user.sub).await
 }
 
 /// AdminSetUserPassword

@@ -182,6 +182,7 @@ async fn decide(
                 challenge_parameters: Some(parameters),
                 authentication_result: None,
                 signed_in: None,
+                available_challenges: None,
             })
         }
         // PASSWORD_VERIFIER is possible only right after SRP_A ([`start`]); any other

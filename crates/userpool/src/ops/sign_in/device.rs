@@ -79,6 +79,7 @@ pub(super) async fn srp_auth(
         ])),
         authentication_result: None,
         signed_in: None,
+        available_challenges: None,
     })
 }
 

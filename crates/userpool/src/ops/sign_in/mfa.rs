@@ -91,7 +91,7 @@ fn challenge_name(factor: &str) -> ChallengeNameType {
 }
 
 /// The code purpose of an SMS or email MFA code.
-fn code_purpose(factor: &str) -> String {
+pub(super) fn code_purpose(factor: &str) -> String {
     format!("mfa:{factor}")
 }
 
@@ -182,15 +182,16 @@ pub(super) async fn challenge(
         challenge_parameters: Some(params),
         authentication_result: None,
         signed_in: None,
+        available_challenges: None,
     })
 }
 
-fn expired() -> CognitoError {
+pub(super) fn expired() -> CognitoError {
     CognitoError::not_authorized("Invalid session for the user, session is expired.")
 }
 
 /// Opens the Session of an MFA step for this pool and client, and its user.
-async fn open(
+pub(super) async fn open(
     ctx: &Ctx,
     pool: &users::Pool,
     client: &Client,
@@ -211,7 +212,7 @@ async fn open(
 }
 
 /// Marks the Session used (it yields tokens once).
-async fn consume(ctx: &Ctx, st: &State) -> OpResult<()> {
+pub(super) async fn consume(ctx: &Ctx, st: &State) -> OpResult<()> {
     if ctx.store().consume_state(&st.nonce_bytes(), st.exp).await? {
         Ok(())
     } else {

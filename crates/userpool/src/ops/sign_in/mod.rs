@@ -47,16 +47,20 @@
 //!   key) and indistinguishable in shape from a real one; RespondToAuthChallenge then
 //!   answers "Incorrect username or password.".
 
+mod choice;
 mod custom;
 mod device;
 mod grant;
 mod mfa;
 mod new_password;
+mod otp;
+mod passkey;
 mod password;
 mod refresh;
 mod srp;
 pub mod state;
 
+pub use choice::get_user_auth_factors;
 pub use grant::hosted_tokens;
 pub use refresh::{get_tokens_from_refresh_token, oauth_refresh};
 
@@ -87,6 +91,7 @@ fn flow_not_enabled(flow: AuthFlowType) -> CognitoError {
             CognitoError::invalid_parameter("USER_PASSWORD_AUTH flow not enabled for this client")
         }
         AuthFlowType::UserSrpAuth => CognitoError::invalid_parameter("USER_SRP_AUTH is not enabled for the client."),
+        AuthFlowType::UserAuth => CognitoError::invalid_parameter("USER_AUTH flow not enabled for this client"),
         AuthFlowType::RefreshTokenAuth | AuthFlowType::RefreshToken => {
             CognitoError::invalid_parameter("Refresh Token flow not enabled for this client")
         }
@@ -126,6 +131,8 @@ pub struct Outcome {
     /// The user, when a hosted sign-in (`Ctx::hosted`) is done: the hosted pages then
     /// issue an authorization code instead of tokens.
     pub signed_in: Option<UserRecord>,
+    /// USER_AUTH's `AvailableChallenges` (InitiateAuth and AdminInitiateAuth only).
+    pub available_challenges: Option<Vec<ChallengeNameType>>,
 }
 
 /// The user a sign-in names, or the error Cognito gives (hiding existence when asked).
@@ -217,6 +224,7 @@ pub(super) async fn after_password(
             ])),
             authentication_result: None,
             signed_in: None,
+            available_challenges: None,
         });
     }
     if let Some(challenge) = second_factor(ctx, pool, client, user, device_key).await? {
@@ -292,6 +300,7 @@ pub(super) async fn after_second_factor(
                 challenge_parameters: Some(HashMap::from([("USERNAME".to_string(), user.username.clone())])),
                 authentication_result: None,
                 signed_in: None,
+                available_challenges: None,
             });
         }
         return grant::tokens(ctx, pool, client, user, Some(device), source).await;
@@ -335,10 +344,7 @@ async fn initiate(
             refresh::refresh(without_metadata, &pool, client, params).await
         }
         AuthFlowType::CustomAuth => custom::start(ctx, without_metadata, &pool, client, params).await,
-        AuthFlowType::UserAuth => Err(CognitoError::new(
-            ErrorCode::UnsupportedOperationException,
-            format!("userpool does not implement the {} flow yet.", flow.as_str()),
-        )),
+        AuthFlowType::UserAuth => choice::start(ctx, without_metadata, &pool, client, params).await,
     }
 }
 
@@ -355,9 +361,15 @@ async fn respond(
         ChallengeNameType::NewPasswordRequired => new_password::respond(ctx, &pool, client, session, responses).await,
         ChallengeNameType::DeviceSrpAuth => device::srp_auth(ctx, &pool, client, session, responses).await,
         ChallengeNameType::DevicePasswordVerifier => device::password_verifier(ctx, &pool, client, responses).await,
-        ChallengeNameType::SoftwareTokenMfa | ChallengeNameType::SmsMfa | ChallengeNameType::EmailOtp => {
+        ChallengeNameType::SoftwareTokenMfa | ChallengeNameType::SmsMfa => {
             mfa::answer(ctx, &pool, client, challenge, session, responses).await
         }
+        // EMAIL_OTP is a second factor (MFA) or USER_AUTH's first; the Session tells.
+        ChallengeNameType::EmailOtp | ChallengeNameType::SmsOtp => {
+            otp::answer(ctx, &pool, client, challenge, session, responses).await
+        }
+        ChallengeNameType::SelectChallenge => choice::select(ctx, &pool, client, session, responses).await,
+        ChallengeNameType::WebAuthn => passkey::answer(ctx, &pool, client, session, responses).await,
         ChallengeNameType::SelectMfaType => mfa::select(ctx, &pool, client, session, responses).await,
         ChallengeNameType::MfaSetup => mfa::setup(ctx, &pool, client, session, responses).await,
         ChallengeNameType::CustomChallenge => custom::answer(ctx, &pool, client, session, responses).await,
@@ -404,7 +416,7 @@ pub async fn initiate_auth(ctx: &Ctx, req: InitiateAuthRequest) -> OpResult<Init
         session: o.session,
         challenge_parameters: o.challenge_parameters,
         authentication_result: o.authentication_result,
-        available_challenges: None,
+        available_challenges: o.available_challenges,
     })
 }
 
@@ -429,7 +441,7 @@ pub async fn admin_initiate_auth(ctx: &Ctx, req: AdminInitiateAuthRequest) -> Op
         session: o.session,
         challenge_parameters: o.challenge_parameters,
         authentication_result: o.authentication_result,
-        available_challenges: None,
+        available_challenges: o.available_challenges,
     })
 }
 

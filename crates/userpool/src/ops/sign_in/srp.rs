@@ -56,6 +56,7 @@ fn password_verifier_challenge(salt: &[u8], big_b: &userpool_srp::Int, sealed: S
         ])),
         authentication_result: None,
         signed_in: None,
+        available_challenges: None,
     }
 }
 

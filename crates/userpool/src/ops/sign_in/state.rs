@@ -102,6 +102,35 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device: Option<String>,
     },
+    /// USER_AUTH without a preferred challenge the user can use: SELECT_CHALLENGE offers
+    /// `available` (the state's user is empty for an unknown user in a pool that hides
+    /// users: every answer then fails as it would for a wrong factor).
+    SelectChallenge {
+        /// The challenges offered, by name.
+        available: Vec<String>,
+        /// The name the client typed.
+        typed: String,
+        /// The DEVICE_KEY the client presented, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+    },
+    /// USER_AUTH's EMAIL_OTP or SMS_OTP first factor: a sign-in code was sent (the
+    /// state's user is empty for a decoy).
+    SignInCode {
+        /// `EMAIL_OTP` or `SMS_OTP`.
+        factor: String,
+        /// The DEVICE_KEY the client presented, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+    },
+    /// USER_AUTH's WEB_AUTHN: the verifier's state for the request options sent.
+    WebAuthn {
+        /// The verifier's authentication state (challenge, allowed credentials), JSON.
+        state: String,
+        /// The DEVICE_KEY the client presented, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<String>,
+    },
     /// DEVICE_SRP_AUTH was answered; DEVICE_PASSWORD_VERIFIER proves the device.
     DevicePasswordVerifier {
         /// The device.
