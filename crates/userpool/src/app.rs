@@ -84,6 +84,9 @@ pub struct Ctx {
     pub client_metadata: Option<std::collections::HashMap<String, String>>,
     /// A sign-in through the hosted pages: it ends in an authorization code, not tokens.
     pub hosted: bool,
+    /// The request's region: its SigV4 scope's, else the server's `--region`. What belongs
+    /// to a pool (ARNs, device keys, trigger events) takes the region of the pool's id.
+    pub region: String,
 }
 
 impl Ctx {
@@ -114,7 +117,13 @@ impl Ctx {
     pub fn pool_arn(&self, pool_id: &str) -> String {
         format!(
             "arn:aws:cognito-idp:{}:{}:userpool/{pool_id}",
-            self.app.config.region, self.app.config.account_id
+            self.pool_region(pool_id),
+            self.app.config.account_id
         )
+    }
+
+    /// The region of a pool: the one its id carries.
+    pub fn pool_region<'a>(&'a self, pool_id: &'a str) -> &'a str {
+        crate::ids::region_of(pool_id).unwrap_or(&self.region)
     }
 }

@@ -147,7 +147,8 @@ pub struct ServeArgs {
     /// defaults to the data file's path with `.key` appended.
     #[arg(long, env = "USERPOOL_DATA_KEY_FILE")]
     pub data_key_file: Option<PathBuf>,
-    /// The AWS region this server answers as (pool ids and ARNs carry it).
+    /// The region of a request that names none (an unsigned one); a signed request's
+    /// region is its SigV4 scope's, and a pool's is the one its id carries.
     #[arg(long, env = "USERPOOL_REGION", default_value = "us-east-1")]
     pub region: String,
     /// The AWS account id in ARNs.

@@ -3,6 +3,28 @@
 use rand::distributions::{Alphanumeric, DistString, Distribution, Uniform};
 
 /// A pool id: `<region>_<9 alphanumerics>` (e.g. `us-east-1_aB3dE5fG7`).
+/// The region a pool id carries (`us-west-2` of `us-west-2_AbC123xyz`).
+pub fn region_of(pool_id: &str) -> Option<&str> {
+    pool_id.split_once('_').map(|(r, _)| r).filter(|r| is_region(r))
+}
+
+/// Whether `s` has the form of an AWS region name (`us-east-1`, `eu-central-2`,
+/// `us-gov-west-1`, `ap-southeast-5`): lowercase words joined by `-`, the last one a number.
+pub fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let Some((last, words)) = parts.split_last() else {
+        return false;
+    };
+    s.len() <= 32
+        && words.len() >= 2
+        && !last.is_empty()
+        && last.len() <= 2
+        && last.bytes().all(|b| b.is_ascii_digit())
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
 pub fn pool_id(region: &str) -> String {
     format!("{region}_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 9))
 }

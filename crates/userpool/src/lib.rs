@@ -149,7 +149,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
             trust_forwarded_for: args.trust_x_forwarded_for,
         },
         sealer,
-        auth: auth::sigv4::Authenticator::new(identities, &args.region, &args.account_id, args.max_clock_skew_seconds),
+        auth: auth::sigv4::Authenticator::new(identities, &args.account_id, args.max_clock_skew_seconds),
         keys: tokens::keys::KeyRing::default(),
         mailer,
         lambda: Arc::new(lambda::AwsLambda::new(

@@ -182,9 +182,14 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             Auth::None => None,
         };
         let value = protocol::body(op, &bytes)?;
-        if let Some(identity) = identity {
-            app.auth.authorize(identity, op, &value)?;
-        }
+        let region = match identity {
+            Some((identity, region)) => {
+                app.auth.authorize(identity, op, &value, &region)?;
+                crate::auth::sigv4::check_region(&value, &region)?;
+                region
+            }
+            None => app.config.region.clone(),
+        };
         let forwarded_for = if app.config.trust_forwarded_for {
             parts
                 .headers
@@ -204,6 +209,7 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             client_id: None,
             client_metadata: None,
             hosted: false,
+            region,
         };
         tracing::debug!(operation = op.name(), "dispatch");
         ops::dispatch(&ctx, op, value).await
@@ -230,6 +236,7 @@ async fn ui_logo(app: &Arc<App>, path: &str, now_ms: i64, request_id: &str) -> R
         client_id: None,
         client_metadata: None,
         hosted: false,
+        region: app.config.region.clone(),
     };
     let found = match path.split('/').collect::<Vec<_>>().as_slice() {
         [pool, client, "logo"] => crate::ops::ui::logo(&ctx, pool, client).await,
@@ -277,6 +284,7 @@ async fn web(
         client_id: None,
         client_metadata: None,
         hosted: false,
+        region: app.config.region.clone(),
     };
     let req = crate::web::Request {
         ctx,
@@ -301,10 +309,15 @@ async fn outbox_http(
     pool_id: &str,
     now_ms: i64,
 ) -> Result<Vec<u8>, CognitoError> {
-    let identity = app.auth.authenticate(parts, &[], now_ms.div_euclid(1000))?;
+    let (identity, region) = app.auth.authenticate(parts, &[], now_ms.div_euclid(1000))?;
     let body = serde_json::json!({ "UserPoolId": pool_id });
-    app.auth
-        .authorize(identity, userpool_model::Operation::AdminSetUserPassword, &body)?;
+    app.auth.authorize(
+        identity,
+        userpool_model::Operation::AdminSetUserPassword,
+        &body,
+        &region,
+    )?;
+    crate::auth::sigv4::check_region(&body, &region)?;
     let mut username = None;
     let mut after = 0i64;
     for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()) {
@@ -327,6 +340,7 @@ async fn outbox_http(
         client_id: None,
         client_metadata: None,
         hosted: false,
+        region: app.config.region.clone(),
     };
     let pool = crate::ops::users::load(&ctx, pool_id).await?;
     let key = match &username {

@@ -14,7 +14,6 @@ pub struct Authenticator {
     /// Identities by access key id.
     identities: HashMap<String, Identity>,
     verifier: Verifier,
-    region: String,
     account_id: String,
     max_skew_secs: i64,
 }
@@ -40,23 +39,23 @@ fn wire(e: SigV4Error) -> CognitoError {
 
 impl Authenticator {
     /// An authenticator over these identities.
-    pub fn new(identities: Vec<Identity>, region: &str, account_id: &str, max_skew_secs: i64) -> Self {
+    pub fn new(identities: Vec<Identity>, account_id: &str, max_skew_secs: i64) -> Self {
         Authenticator {
             identities: identities.into_iter().map(|i| (i.access_key_id.clone(), i)).collect(),
             verifier: Verifier::new(),
-            region: region.to_string(),
             account_id: account_id.to_string(),
             max_skew_secs,
         }
     }
 
-    /// Verifies the request's signature; the identity that made it.
+    /// Verifies the request's signature; the identity that made it and the region it was
+    /// signed for (any region: one server answers for all, as the other emulators do).
     pub fn authenticate(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
         now_secs: i64,
-    ) -> Result<&Identity, CognitoError> {
+    ) -> Result<(&Identity, String), CognitoError> {
         let Some(header) = parts.headers.get(http::header::AUTHORIZATION) else {
             return Err(wire(SigV4Error::Missing));
         };
@@ -67,6 +66,15 @@ impl Authenticator {
             )
         })?;
         let auth = parse_authorization(header).map_err(wire)?;
+        if !crate::ids::is_region(&auth.region) {
+            return Err(CognitoError::new(
+                ErrorCode::InvalidSignatureException,
+                format!(
+                    "Credential should be scoped to a valid region, not '{}'. ",
+                    crate::protocol::printable(&auth.region)
+                ),
+            ));
+        }
         let req = SignedRequest {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -80,7 +88,7 @@ impl Authenticator {
         };
         let expect = Expect {
             service: "cognito-idp",
-            region: Some(&self.region),
+            region: None,
             max_skew_secs: self.max_skew_secs,
             normalize: true,
         };
@@ -103,7 +111,7 @@ impl Authenticator {
         self.verifier
             .verify(&req, &auth, identity.secret_access_key.expose(), &expect, now_secs)
             .map_err(wire)?;
-        Ok(identity)
+        Ok((identity, auth.region))
     }
 
     /// The resource a request acts on, from the members the model defines for `op` and
@@ -112,7 +120,7 @@ impl Authenticator {
     /// the domain lookups), as in AWS. (Validation has already dropped members the model
     /// does not define; this looks only at the ones it does, so a `ResourceArn` smuggled
     /// into another operation's body cannot choose the resource.)
-    pub fn resource(&self, op: Operation, body: &Value) -> String {
+    pub fn resource(&self, op: Operation, body: &Value, region: &str) -> String {
         let member = |name: &str| {
             let defined = match op.input_shape().kind {
                 ShapeKind::Structure(members) => members.iter().any(|m| m.name == name),
@@ -130,17 +138,20 @@ impl Authenticator {
             }
         }
         match member("UserPoolId") {
-            Some(pool) => format!(
-                "arn:aws:cognito-idp:{}:{}:userpool/{pool}",
-                self.region, self.account_id
-            ),
+            Some(pool) => format!("arn:aws:cognito-idp:{region}:{}:userpool/{pool}", self.account_id),
             None => "*".to_string(),
         }
     }
 
     /// Checks the identity's policies allow `op` on the request's resource.
-    pub fn authorize(&self, identity: &Identity, op: Operation, body: &Value) -> Result<(), CognitoError> {
-        let resource = self.resource(op, body);
+    pub fn authorize(
+        &self,
+        identity: &Identity,
+        op: Operation,
+        body: &Value,
+        region: &str,
+    ) -> Result<(), CognitoError> {
+        let resource = self.resource(op, body, region);
         let action = op.iam_action();
         let why = match identity.evaluate(action, &resource) {
             Decision::Allow => return Ok(()),
@@ -154,5 +165,19 @@ impl Authenticator {
                 self.account_id, identity.name
             ),
         ))
+    }
+}
+
+/// A signed request names pools of its own region only: a pool id (or a pool ARN) of
+/// another region is not found there, as in AWS, where each region is its own service.
+pub fn check_region(body: &Value, region: &str) -> Result<(), CognitoError> {
+    let pool = body.get("UserPoolId").and_then(Value::as_str).or_else(|| {
+        body.get("ResourceArn")
+            .and_then(Value::as_str)
+            .and_then(|arn| arn.rsplit_once("userpool/").map(|(_, id)| id))
+    });
+    match pool {
+        Some(id) if crate::ids::region_of(id).is_some_and(|r| r != region) => Err(CognitoError::pool_not_found(id)),
+        _ => Ok(()),
     }
 }

@@ -68,7 +68,7 @@ pub async fn issue(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult
         Some(g) => g,
         None => format!("-{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 8)),
     };
-    let key = format!("{}_{}", ctx.app.config.region, crate::ids::uuid());
+    let key = format!("{}_{}", ctx.pool_region(pool.id()), crate::ids::uuid());
     let device = DeviceRecord {
         pool_id: pool.id().to_string(),
         device_key: key.clone(),
@@ -242,7 +242,9 @@ pub fn device_type(ctx: &Ctx, user: &UserRecord, d: &DeviceRecord, full: bool) -
             "dev:device_arn",
             format!(
                 "arn:aws:cognito-idp:{}:{}:owner/{owner}/device/{}",
-                ctx.app.config.region, ctx.app.config.account_id, d.device_key
+                ctx.pool_region(&d.pool_id),
+                ctx.app.config.account_id,
+                d.device_key
             ),
         ));
         attributes.push(attr("dev:device_owner", owner));

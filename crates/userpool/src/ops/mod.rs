@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn unimplemented_operations_say_so() {
-        assert!(!implemented(Operation::StartWebAuthnRegistration));
+        assert!(!implemented(Operation::GetLogDeliveryConfiguration));
         assert!(implemented(Operation::CreateUserPool));
     }
 }

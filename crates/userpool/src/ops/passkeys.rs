@@ -107,7 +107,10 @@ pub async fn relying_party(ctx: &Ctx, pool: &users::Pool) -> OpResult<String> {
     }
     match domains::pool_domains(ctx, pool.id()).await? {
         (_, Some(custom)) => Ok(custom),
-        (Some(prefix), None) => Ok(format!("{prefix}.auth.{}.amazoncognito.com", ctx.app.config.region)),
+        (Some(prefix), None) => Ok(format!(
+            "{prefix}.auth.{}.amazoncognito.com",
+            ctx.pool_region(pool.id())
+        )),
         (None, None) => Err(error(
             ErrorCode::WebAuthnConfigurationMissingException,
             "The user pool has no relying party ID configured and no domain.",

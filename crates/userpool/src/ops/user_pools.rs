@@ -576,7 +576,7 @@ pub async fn create_user_pool(ctx: &Ctx, req: CreateUserPoolRequest) -> OpResult
     // refuses it and a fresh id is drawn.
     for _ in 0..5 {
         let record = PoolRecord {
-            id: ids::pool_id(&ctx.app.config.region),
+            id: ids::pool_id(&ctx.region),
             name: req.pool_name.clone(),
             created_ms: ctx.now_ms,
             modified_ms: ctx.now_ms,
@@ -666,7 +666,16 @@ pub async fn list_user_pools(ctx: &Ctx, req: ListUserPoolsRequest) -> OpResult<L
         None => None,
     };
     let limit = usize::try_from(req.max_results).unwrap_or(1);
-    let page = ctx.store().list_pools(after.as_deref(), limit).await?;
+    // The pools of the request's region: their ids share the prefix `<region>_`.
+    let prefix = format!("{}_", ctx.region);
+    let after = after
+        .filter(|a| a.starts_with(&prefix))
+        .unwrap_or_else(|| prefix.clone());
+    let mut page = ctx.store().list_pools(Some(&after), limit).await?;
+    if let Some(end) = page.items.iter().position(|p| !p.id.starts_with(&prefix)) {
+        page.items.truncate(end);
+        page.next_after = None;
+    }
     let mut pools = Vec::with_capacity(page.items.len());
     for record in &page.items {
         let pool = pool_view(ctx, record)?;
@@ -729,7 +738,7 @@ async fn tagged_pool(ctx: &Ctx, arn: &str) -> OpResult<(PoolRecord, UserPoolType
     let id = arn
         .strip_prefix(&format!(
             "arn:aws:cognito-idp:{}:{}:userpool/",
-            ctx.app.config.region, ctx.app.config.account_id
+            ctx.region, ctx.app.config.account_id
         ))
         .ok_or_else(|| CognitoError::not_found(format!("Resource {arn} does not exist.")))?;
     load_pool(ctx, id).await

@@ -141,7 +141,7 @@ pub async fn invoke(ctx: &Ctx, pool: &Pool, call: Call<'_>) -> OpResult<Option<M
     let event = json!({
         "version": version(&call, pool),
         "triggerSource": call.source,
-        "region": ctx.app.config.region,
+        "region": ctx.pool_region(pool.id()),
         "userPoolId": pool.id(),
         "userName": call.user_name,
         "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": call.client_id},
@@ -158,8 +158,8 @@ pub async fn invoke(ctx: &Ctx, pool: &Pool, call: Call<'_>) -> OpResult<Option<M
         .split(':')
         .nth(3)
         .filter(|r| !r.is_empty())
-        .unwrap_or(&ctx.app.config.region);
-    if !is_region(region) {
+        .unwrap_or(ctx.pool_region(pool.id()));
+    if !crate::ids::is_region(region) {
         tracing::warn!(trigger = name, function, "a trigger's ARN names no region");
         return Err(CognitoError::new(
             ErrorCode::UnexpectedLambdaException,
@@ -291,17 +291,4 @@ pub fn put(request: &mut Value, key: &str, value: Option<Value>) {
     if let (Some(v), Some(obj)) = (value, request.as_object_mut()) {
         obj.insert(key.to_string(), v);
     }
-}
-
-/// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`: lowercase words and a number, by hyphens.
-fn is_region(r: &str) -> bool {
-    let parts: Vec<&str> = r.split('-').collect();
-    parts.len() >= 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        && parts
-            .first()
-            .is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_lowercase()))
 }

@@ -93,15 +93,26 @@ pub async fn site(app: &App, host: Option<&str>, path: &str) -> Option<(Site, St
     }
     let bare = bare.to_ascii_lowercase();
     let ip_literal = bare.parse::<std::net::IpAddr>().is_ok() || bare.starts_with('[');
-    let suffix = format!(".auth.{}.localhost", app.config.region);
-    let by_host = match bare.strip_suffix(&suffix) {
-        Some(prefix) if !prefix.is_empty() && !prefix.contains('.') => Some(prefix.to_string()),
+    // `<prefix>.auth.<region>.localhost`, for any region (the pool's, checked below).
+    let prefix_form = bare
+        .strip_suffix(".localhost")
+        .and_then(|h| h.rsplit_once(".auth."))
+        .filter(|(prefix, region)| !prefix.is_empty() && !prefix.contains('.') && crate::ids::is_region(region));
+    let host_region = prefix_form.map(|(_, region)| region.to_string());
+    let by_host = match prefix_form {
+        Some((prefix, _)) => Some(prefix.to_string()),
         // A custom domain, when the host is a name other than this server's own.
         _ if bare.contains('.') && !ip_literal && !app.config.public_host().starts_with(&bare) => Some(bare.clone()),
         _ => None,
     };
     if let Some(domain) = by_host.filter(|_| is_web_path(path)) {
-        if let Ok(Some(o)) = app.store.get_object(ObjectKind::Domain, "", &domain).await {
+        let found = app.store.get_object(ObjectKind::Domain, "", &domain).await;
+        let region_ok = |pool: &str| {
+            host_region
+                .as_deref()
+                .is_none_or(|r| crate::ids::region_of(pool) == Some(r))
+        };
+        if let Ok(Some(o)) = found.map(|o| o.filter(|o| region_ok(&o.pool_id))) {
             return Some((
                 Site {
                     domain,
