@@ -380,6 +380,14 @@ pub enum ObjectKind {
     /// A client's further secret (AddUserPoolClientSecret); `name` is
     /// `<clientId>--<created epoch ms>`.
     ClientSecret,
+    /// The pool's SAML signing certificate (GetSigningCertificate); `name` is `saml`, so
+    /// the first of two concurrent generations wins.
+    SigningCertificate,
+    /// A client's managed login branding style; `name` is the client id, so a client has
+    /// one.
+    ManagedLoginBranding,
+    /// Where a ManagedLoginBrandingId points: `name` is the id, the body its client id.
+    ManagedLoginBrandingId,
 }
 
 impl ObjectKind {
@@ -393,11 +401,14 @@ impl ObjectKind {
             ObjectKind::ProviderLink => "provider_link",
             ObjectKind::Terms => "terms",
             ObjectKind::ClientSecret => "client_secret",
+            ObjectKind::SigningCertificate => "signing_certificate",
+            ObjectKind::ManagedLoginBranding => "managed_login_branding",
+            ObjectKind::ManagedLoginBrandingId => "managed_login_branding_id",
         }
     }
 
     /// Every kind, for reading the stored name back.
-    pub const ALL: [ObjectKind; 7] = [
+    pub const ALL: [ObjectKind; 10] = [
         ObjectKind::Domain,
         ObjectKind::ResourceServer,
         ObjectKind::IdentityProvider,
@@ -405,6 +416,9 @@ impl ObjectKind {
         ObjectKind::ProviderLink,
         ObjectKind::Terms,
         ObjectKind::ClientSecret,
+        ObjectKind::SigningCertificate,
+        ObjectKind::ManagedLoginBranding,
+        ObjectKind::ManagedLoginBrandingId,
     ];
 
     /// The kind a stored name names.

@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod permissions;
 pub mod self_service;
 pub mod sign_in;
+pub mod signing_certificate;
 pub mod terms;
 pub mod ui;
 pub mod user_pools;
@@ -150,6 +151,7 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::SetUICustomization => call!(ctx, body, ui::set_ui_customization),
         O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
+        O::GetSigningCertificate => call!(ctx, body, signing_certificate::get_signing_certificate),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -230,6 +232,7 @@ pub fn implemented(op: Operation) -> bool {
             | O::AssociateSoftwareToken
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
+            | O::GetSigningCertificate
             | O::SetUICustomization
             | O::AddUserPoolClientSecret
             | O::ListUserPoolClientSecrets
