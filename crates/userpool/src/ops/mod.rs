@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod app_clients;
+pub mod branding;
 pub mod client_secrets;
 pub mod devices;
 pub mod domains;
@@ -152,6 +153,13 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
         O::GetSigningCertificate => call!(ctx, body, signing_certificate::get_signing_certificate),
+        O::CreateManagedLoginBranding => call!(ctx, body, branding::create_managed_login_branding),
+        O::DescribeManagedLoginBranding => call!(ctx, body, branding::describe_managed_login_branding),
+        O::DescribeManagedLoginBrandingByClient => {
+            call!(ctx, body, branding::describe_managed_login_branding_by_client)
+        }
+        O::UpdateManagedLoginBranding => call!(ctx, body, branding::update_managed_login_branding),
+        O::DeleteManagedLoginBranding => call!(ctx, body, branding::delete_managed_login_branding, empty),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -233,6 +241,11 @@ pub fn implemented(op: Operation) -> bool {
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
             | O::GetSigningCertificate
+            | O::CreateManagedLoginBranding
+            | O::DescribeManagedLoginBranding
+            | O::DescribeManagedLoginBrandingByClient
+            | O::UpdateManagedLoginBranding
+            | O::DeleteManagedLoginBranding
             | O::SetUICustomization
             | O::AddUserPoolClientSecret
             | O::ListUserPoolClientSecrets
