@@ -876,6 +876,42 @@ async fn pool_objects_are_unique_in_their_scope_page_and_cascade() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_object_kind_round_trips_and_a_large_body_is_kept_whole() {
+    for (name, store, _dir) in engines().await {
+        let (p, _) = seed(store.as_ref()).await;
+        for kind in ObjectKind::ALL {
+            let o = ObjectRecord {
+                kind,
+                pool_id: p.clone(),
+                name: "same-name".into(),
+                body: kind.as_str().into(),
+                created_ms: 1,
+                modified_ms: 1,
+            };
+            store.create_object(&o).await.unwrap();
+            let got = store.get_object(kind, &p, "same-name").await.unwrap();
+            assert_eq!(got, Some(o), "{name}: {}", kind.as_str());
+        }
+        // A branding style with its images: a few megabytes of JSON.
+        let body = format!("{{\"bytes\":\"{}\"}}", "QUJD".repeat(1_000_000));
+        let big = ObjectRecord {
+            kind: ObjectKind::ManagedLoginBranding,
+            pool_id: p.clone(),
+            name: "client".into(),
+            body,
+            created_ms: 2,
+            modified_ms: 2,
+        };
+        store.create_object(&big).await.unwrap();
+        let got = store
+            .get_object(ObjectKind::ManagedLoginBranding, &p, "client")
+            .await
+            .unwrap();
+        assert_eq!(got, Some(big), "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn groups_members_messages_and_keys() {
     for (name, store, _dir) in engines().await {
         let (p, k) = seed(store.as_ref()).await;
