@@ -176,6 +176,21 @@ def test_one_style_per_client(idp, pool, client):
             ManagedLoginBrandingId=made[0]["ManagedLoginBrandingId"])
 
 
+def test_concurrent_updates_are_each_merged(idp, pool, client):
+    pid = pool["Id"]
+    bid = idp.create_managed_login_branding(UserPoolId=pid, ClientId=client)["ManagedLoginBranding"][
+        "ManagedLoginBrandingId"]
+
+    def update(i):
+        idp.update_managed_login_branding(UserPoolId=pid, ManagedLoginBrandingId=bid,
+                                          Settings={"textContent": {f"key{i}": f"value {i}"}})
+
+    with ThreadPoolExecutor(6) as ex:
+        list(ex.map(update, range(6)))
+    got = idp.describe_managed_login_branding(UserPoolId=pid, ManagedLoginBrandingId=bid)["ManagedLoginBranding"]
+    assert got["Settings"] == {"textContent": {f"key{i}": f"value {i}" for i in range(6)}}
+
+
 def test_not_found(idp, pool, client):
     pid = pool["Id"]
     nobody = str(uuid.uuid4())

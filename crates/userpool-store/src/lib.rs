@@ -709,6 +709,11 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces an object's body and modified date (last write wins: these are whole
     /// configurations an administrator sets). `NotFound` when it does not exist.
     async fn replace_object(&self, object: &ObjectRecord) -> StoreResult<()>;
+    /// Replaces an object's body and modified date only if it is still the `read` one
+    /// (the same body and modified date: compare-and-set, for objects that updates merge
+    /// into). `NotFound` when it does not exist, `Conflict(VERSION_CONFLICT)` when another
+    /// write came first (nothing written).
+    async fn replace_object_if(&self, object: &ObjectRecord, read: &ObjectRecord) -> StoreResult<()>;
     /// Deletes an object. `NotFound` when it does not exist.
     async fn delete_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<()>;
     /// A pool's objects of one kind, by name.

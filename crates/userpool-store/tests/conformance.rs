@@ -876,7 +876,7 @@ async fn pool_objects_are_unique_in_their_scope_page_and_cascade() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_object_kind_round_trips_and_a_large_body_is_kept_whole() {
+async fn every_object_kind_round_trips_a_large_body_is_kept_whole_and_compare_and_set() {
     for (name, store, _dir) in engines().await {
         let (p, _) = seed(store.as_ref()).await;
         for kind in ObjectKind::ALL {
@@ -907,7 +907,38 @@ async fn every_object_kind_round_trips_and_a_large_body_is_kept_whole() {
             .get_object(ObjectKind::ManagedLoginBranding, &p, "client")
             .await
             .unwrap();
-        assert_eq!(got, Some(big), "{name}");
+        assert_eq!(got, Some(big.clone()), "{name}");
+        // Compare-and-set: written only over the object read.
+        let mut first = big.clone();
+        first.body = "first".into();
+        first.modified_ms = 3;
+        store.replace_object_if(&first, &big).await.unwrap();
+        let mut late = big.clone();
+        late.body = "late".into();
+        let lost = store.replace_object_if(&late, &big).await;
+        assert!(
+            matches!(lost, Err(StoreError::Conflict(VERSION_CONFLICT))),
+            "{name}: {lost:?}"
+        );
+        // The same body at another date is another write too.
+        let mut same_body = first.clone();
+        same_body.modified_ms = 1;
+        let lost = store.replace_object_if(&late, &same_body).await;
+        assert!(
+            matches!(lost, Err(StoreError::Conflict(VERSION_CONFLICT))),
+            "{name}: {lost:?}"
+        );
+        let kept = store
+            .get_object(ObjectKind::ManagedLoginBranding, &p, "client")
+            .await
+            .unwrap();
+        assert_eq!(kept, Some(first.clone()), "{name}");
+        store
+            .delete_object(ObjectKind::ManagedLoginBranding, &p, "client")
+            .await
+            .unwrap();
+        let gone = store.replace_object_if(&late, &first).await;
+        assert!(matches!(gone, Err(StoreError::NotFound)), "{name}: {gone:?}");
     }
 }
 

@@ -28,7 +28,10 @@
 //!   style's by (`Category`, `ColorMode`): an asset replaces the style's asset of its
 //!   category and colour mode, the others stay. An asset given without `Bytes` keeps the
 //!   bytes the style has for it (and is refused when it has none). An asset is removed only
-//!   by resetting the style (`UseCognitoProvidedValues`) or deleting it;
+//!   by resetting the style (`UseCognitoProvidedValues`) or deleting it. The merged style
+//!   is written only over the one read (`Store::replace_object_if`): concurrent updates
+//!   are each applied (re-read and merged again), and one racing a delete does not bring
+//!   the style back; after 5 lost races the update is `ConcurrentModificationException`;
 //! - an asset's bytes must be the file its `Extension` names (PNG, JPEG, WEBP, ICO by their
 //!   signatures, SVG as UTF-8 text holding `<svg`); `FAVICON_ICO` is an ICO,
 //!   `FAVICON_SVG` an SVG, and ICO serves no other category (decided); one asset per
@@ -498,48 +501,60 @@ pub async fn update_managed_login_branding(
     ctx: &Ctx,
     req: UpdateManagedLoginBrandingRequest,
 ) -> OpResult<UpdateManagedLoginBrandingResponse> {
-    let pool_id = req.user_pool_id.ok_or_else(|| missing("userPoolId"))?;
+    let pool_id = req.user_pool_id.as_deref().ok_or_else(|| missing("userPoolId"))?;
     let id = req
         .managed_login_branding_id
+        .as_deref()
         .ok_or_else(|| missing("managedLoginBrandingId"))?;
-    let settings = req.settings.filter(|s| !s.is_null());
+    let settings = req.settings.as_ref().filter(|s| !s.is_null());
     let defaults = req.use_cognito_provided_values == Some(true);
-    if defaults && customizes(settings.as_ref(), req.assets.as_ref()) {
+    if defaults && customizes(settings, req.assets.as_ref()) {
         return Err(refuse_both());
     }
-    if let Some(s) = &settings {
+    if let Some(s) = settings {
         check_settings(s)?;
     }
     if let Some(a) = &req.assets {
         check_assets(a)?;
     }
-    let (o, mut style) = find(ctx, &pool_id, &id).await?;
-    if defaults {
-        style.use_cognito_provided_values = true;
-        style.settings = None;
-        style.assets.clear();
-    } else {
-        if req.use_cognito_provided_values == Some(false) || customizes(settings.as_ref(), req.assets.as_ref()) {
-            style.use_cognito_provided_values = false;
+    // Read, merge, and write only over what was read (two updates merging at once would
+    // otherwise lose one; a style deleted and created again meanwhile is not written over).
+    for _ in 0..5 {
+        let (o, mut style) = find(ctx, pool_id, id).await?;
+        if defaults {
+            style.use_cognito_provided_values = true;
+            style.settings = None;
+            style.assets.clear();
+        } else {
+            if req.use_cognito_provided_values == Some(false) || customizes(settings, req.assets.as_ref()) {
+                style.use_cognito_provided_values = false;
+            }
+            if let Some(s) = settings {
+                let mut kept = style.settings.take().unwrap_or_else(|| Value::Object(Map::new()));
+                merge(&mut kept, s);
+                check_size(Some(&kept))?;
+                style.settings = Some(kept);
+            }
+            if let Some(a) = &req.assets {
+                merge_assets(&mut style.assets, a.clone())?;
+            }
         }
-        if let Some(s) = settings {
-            let mut kept = style.settings.take().unwrap_or_else(|| Value::Object(Map::new()));
-            merge(&mut kept, &s);
-            check_size(Some(&kept))?;
-            style.settings = Some(kept);
-        }
-        if let Some(a) = req.assets {
-            merge_assets(&mut style.assets, a)?;
+        let updated = style_object(ctx, pool_id, &style, o.created_ms)?;
+        match ctx.store().replace_object_if(&updated, &o).await {
+            Ok(()) => {
+                return Ok(UpdateManagedLoginBrandingResponse {
+                    managed_login_branding: Some(view(pool_id, &updated, style, false)),
+                })
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(StoreError::NotFound) => return Err(not_found(id)),
+            Err(e) => return Err(e.into()),
         }
     }
-    let updated = style_object(ctx, &pool_id, &style, o.created_ms)?;
-    ctx.store().replace_object(&updated).await.map_err(|e| match e {
-        StoreError::NotFound => not_found(&id),
-        other => other.into(),
-    })?;
-    Ok(UpdateManagedLoginBrandingResponse {
-        managed_login_branding: Some(view(&pool_id, &updated, style, false)),
-    })
+    Err(CognitoError::new(
+        ErrorCode::ConcurrentModificationException,
+        "The managed login branding style was changed by other requests at the same time; try again.",
+    ))
 }
 
 /// DeleteManagedLoginBranding
