@@ -17,6 +17,8 @@
 //!   `Value '[a, b]' at 'list' failed to satisfy constraint: Member must satisfy
 //!   constraint: [<item constraint>]`;
 //! - per value the order is: enum, length (min, then max), range (min, then max), pattern;
+//! - a blob's length is its decoded bytes' and its value is shown as Coral shows a Java
+//!   `ByteBuffer`: `Value 'java.nio.HeapByteBuffer[pos=0 lim=<n> cap=<n>]' at ...`;
 //! - members are reported in model order.
 
 use crate::schema::{Shape, ShapeKind};
@@ -120,6 +122,10 @@ fn render(v: &Value) -> String {
 fn item(shape: &Shape, v: &Value, path: &str, constraint: &str) -> String {
     if shape.sensitive {
         format!("Value at '{path}' failed to satisfy constraint: {constraint}")
+    } else if let (ShapeKind::Blob, Value::String(s)) = (&shape.kind, v) {
+        // A blob is shown as the Java buffer that holds it, not its bytes.
+        let n = blob_len(s);
+        format!("Value 'java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]' at '{path}' failed to satisfy constraint: {constraint}")
     } else {
         format!(
             "Value '{}' at '{path}' failed to satisfy constraint: {constraint}",
@@ -128,10 +134,19 @@ fn item(shape: &Shape, v: &Value, path: &str, constraint: &str) -> String {
     }
 }
 
+/// The bytes a blob's padded standard base64 text holds.
+fn blob_len(s: &str) -> usize {
+    let padding = s.bytes().rev().take_while(|b| *b == b'=').count();
+    (s.len() / 4 * 3).saturating_sub(padding)
+}
+
 /// The scalar constraints a value breaks, as "Member must …" phrases.
 fn scalar_constraints(shape: &Shape, v: &Value) -> Vec<String> {
     let mut out = Vec::new();
     let length = match v {
+        // A blob's length is its bytes', not its base64 text's (`type_check` has decoded
+        // it: padded standard base64, so the length follows from the text's).
+        Value::String(s) if matches!(shape.kind, ShapeKind::Blob) => Some(blob_len(s)),
         // Java counts UTF-16 code units.
         Value::String(s) => Some(s.encode_utf16().count()),
         Value::Array(a) => Some(a.len()),
@@ -321,6 +336,22 @@ mod tests {
                     .into()
             ))
         );
+    }
+
+    #[test]
+    fn a_blob_is_measured_in_bytes() {
+        use base64::Engine as _;
+        let asset = |n: usize| {
+            json!({"UserPoolId": "us-east-1_abc", "ClientId": "c", "Assets": [{
+                "Category": "FORM_LOGO", "ColorMode": "LIGHT", "Extension": "PNG",
+                "Bytes": base64::engine::general_purpose::STANDARD.encode(vec![0u8; n])}]})
+        };
+        assert_eq!(check(Operation::CreateManagedLoginBranding, asset(1_000_000)), Ok(()));
+        assert_eq!(check(Operation::CreateManagedLoginBranding, asset(999_999)), Ok(()));
+        let Err(Rejection::Invalid(m)) = check(Operation::CreateManagedLoginBranding, asset(1_000_001)) else {
+            panic!("a blob over its max is refused")
+        };
+        assert!(m.contains("Value 'java.nio.HeapByteBuffer[pos=0 lim=1000001 cap=1000001]' at 'assets.1.member.bytes' failed to satisfy constraint: Member must have length less than or equal to 1000000"), "{m}");
     }
 
     #[test]

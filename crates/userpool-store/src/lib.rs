@@ -386,6 +386,14 @@ pub enum ObjectKind {
     /// A user's passkey registration in progress (StartWebAuthnRegistration); `name` is the
     /// user's sub: one at a time, taken once by CompleteWebAuthnRegistration.
     WebAuthnChallenge,
+    /// The pool's SAML signing certificate (GetSigningCertificate); `name` is `saml`, so
+    /// the first of two concurrent generations wins.
+    SigningCertificate,
+    /// A client's managed login branding style; `name` is the client id, so a client has
+    /// one.
+    ManagedLoginBranding,
+    /// Where a ManagedLoginBrandingId points: `name` is the id, the body its client id.
+    ManagedLoginBrandingId,
 }
 
 impl ObjectKind {
@@ -401,11 +409,14 @@ impl ObjectKind {
             ObjectKind::ClientSecret => "client_secret",
             ObjectKind::WebAuthnCredential => "webauthn_credential",
             ObjectKind::WebAuthnChallenge => "webauthn_challenge",
+            ObjectKind::SigningCertificate => "signing_certificate",
+            ObjectKind::ManagedLoginBranding => "managed_login_branding",
+            ObjectKind::ManagedLoginBrandingId => "managed_login_branding_id",
         }
     }
 
     /// Every kind, for reading the stored name back.
-    pub const ALL: [ObjectKind; 9] = [
+    pub const ALL: [ObjectKind; 12] = [
         ObjectKind::Domain,
         ObjectKind::ResourceServer,
         ObjectKind::IdentityProvider,
@@ -415,6 +426,9 @@ impl ObjectKind {
         ObjectKind::ClientSecret,
         ObjectKind::WebAuthnCredential,
         ObjectKind::WebAuthnChallenge,
+        ObjectKind::SigningCertificate,
+        ObjectKind::ManagedLoginBranding,
+        ObjectKind::ManagedLoginBrandingId,
     ];
 
     /// The kind a stored name names.
@@ -705,6 +719,11 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces an object's body and modified date (last write wins: these are whole
     /// configurations an administrator sets). `NotFound` when it does not exist.
     async fn replace_object(&self, object: &ObjectRecord) -> StoreResult<()>;
+    /// Replaces an object's body and modified date only if it is still the `read` one
+    /// (the same body and modified date: compare-and-set, for objects that updates merge
+    /// into). `NotFound` when it does not exist, `Conflict(VERSION_CONFLICT)` when another
+    /// write came first (nothing written).
+    async fn replace_object_if(&self, object: &ObjectRecord, read: &ObjectRecord) -> StoreResult<()>;
     /// Deletes an object. `NotFound` when it does not exist.
     async fn delete_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<()>;
     /// A pool's objects of one kind, by name.

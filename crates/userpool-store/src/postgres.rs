@@ -1863,6 +1863,40 @@ impl Store for PostgresStore {
         one_row(n)
     }
 
+    async fn replace_object_if(&self, o: &ObjectRecord, read: &ObjectRecord) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = execute(
+            &c,
+            "UPDATE pool_objects SET body = $4, modified_ms = $5 \
+             WHERE kind = $1 AND scope = $2 AND name = $3 AND body = $6 AND modified_ms = $7",
+            &[
+                &o.kind.as_str(),
+                &o.kind.scope(&o.pool_id),
+                &o.name,
+                &o.body,
+                &o.modified_ms,
+                &read.body,
+                &read.modified_ms,
+            ],
+        )
+        .await
+        .map_err(pg)?;
+        if n == 0 {
+            let found = query_opt(
+                &c,
+                "SELECT 1 FROM pool_objects WHERE kind = $1 AND scope = $2 AND name = $3",
+                &[&o.kind.as_str(), &o.kind.scope(&o.pool_id), &o.name],
+            )
+            .await
+            .map_err(pg)?;
+            return Err(match found {
+                Some(_) => StoreError::Conflict(crate::VERSION_CONFLICT),
+                None => StoreError::NotFound,
+            });
+        }
+        Ok(())
+    }
+
     async fn delete_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<()> {
         let c = self.client().await?;
         let n = execute(

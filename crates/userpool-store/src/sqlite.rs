@@ -1877,6 +1877,42 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn replace_object_if(&self, o: &ObjectRecord, read: &ObjectRecord) -> StoreResult<()> {
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            let n = tx
+                .prepare_cached(
+                    "UPDATE pool_objects SET body = ?4, modified_ms = ?5 \
+                     WHERE kind = ?1 AND scope = ?2 AND name = ?3 AND body = ?6 AND modified_ms = ?7",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        o.kind.as_str(),
+                        o.kind.scope(&o.pool_id),
+                        o.name,
+                        o.body,
+                        o.modified_ms,
+                        read.body,
+                        read.modified_ms
+                    ])
+                })
+                .map_err(backend)?;
+            if n == 0 {
+                let kind = o.kind.as_str().to_string();
+                let scope = o.kind.scope(&o.pool_id).to_string();
+                let found = tx
+                    .prepare_cached("SELECT 1 FROM pool_objects WHERE kind = ?1 AND scope = ?2 AND name = ?3")
+                    .and_then(|mut s| s.query_row(params![kind, scope, o.name], |_| Ok(())).optional())
+                    .map_err(backend)?;
+                return Err(match found {
+                    Some(()) => StoreError::Conflict(crate::VERSION_CONFLICT),
+                    None => StoreError::NotFound,
+                });
+            }
+            tx.commit().map_err(backend)
+        })
+    }
+
     async fn delete_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<()> {
         self.write(|c| {
             let n = c

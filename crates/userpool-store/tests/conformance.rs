@@ -876,6 +876,73 @@ async fn pool_objects_are_unique_in_their_scope_page_and_cascade() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_object_kind_round_trips_a_large_body_is_kept_whole_and_compare_and_set() {
+    for (name, store, _dir) in engines().await {
+        let (p, _) = seed(store.as_ref()).await;
+        for kind in ObjectKind::ALL {
+            let o = ObjectRecord {
+                kind,
+                pool_id: p.clone(),
+                name: "same-name".into(),
+                body: kind.as_str().into(),
+                created_ms: 1,
+                modified_ms: 1,
+            };
+            store.create_object(&o).await.unwrap();
+            let got = store.get_object(kind, &p, "same-name").await.unwrap();
+            assert_eq!(got, Some(o), "{name}: {}", kind.as_str());
+        }
+        // A branding style with its images: a few megabytes of JSON.
+        let body = format!("{{\"bytes\":\"{}\"}}", "QUJD".repeat(1_000_000));
+        let big = ObjectRecord {
+            kind: ObjectKind::ManagedLoginBranding,
+            pool_id: p.clone(),
+            name: "client".into(),
+            body,
+            created_ms: 2,
+            modified_ms: 2,
+        };
+        store.create_object(&big).await.unwrap();
+        let got = store
+            .get_object(ObjectKind::ManagedLoginBranding, &p, "client")
+            .await
+            .unwrap();
+        assert_eq!(got, Some(big.clone()), "{name}");
+        // Compare-and-set: written only over the object read.
+        let mut first = big.clone();
+        first.body = "first".into();
+        first.modified_ms = 3;
+        store.replace_object_if(&first, &big).await.unwrap();
+        let mut late = big.clone();
+        late.body = "late".into();
+        let lost = store.replace_object_if(&late, &big).await;
+        assert!(
+            matches!(lost, Err(StoreError::Conflict(VERSION_CONFLICT))),
+            "{name}: {lost:?}"
+        );
+        // The same body at another date is another write too.
+        let mut same_body = first.clone();
+        same_body.modified_ms = 1;
+        let lost = store.replace_object_if(&late, &same_body).await;
+        assert!(
+            matches!(lost, Err(StoreError::Conflict(VERSION_CONFLICT))),
+            "{name}: {lost:?}"
+        );
+        let kept = store
+            .get_object(ObjectKind::ManagedLoginBranding, &p, "client")
+            .await
+            .unwrap();
+        assert_eq!(kept, Some(first.clone()), "{name}");
+        store
+            .delete_object(ObjectKind::ManagedLoginBranding, &p, "client")
+            .await
+            .unwrap();
+        let gone = store.replace_object_if(&late, &first).await;
+        assert!(matches!(gone, Err(StoreError::NotFound)), "{name}: {gone:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn groups_members_messages_and_keys() {
     for (name, store, _dir) in engines().await {
         let (p, k) = seed(store.as_ref()).await;

@@ -176,7 +176,15 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
     let result = async {
         let op = protocol::operation(&parts.headers)?;
         protocol::check_content_type(&parts.headers)?;
-        let bytes = read_body(&parts.headers, body, app.config.max_body_bytes).await?;
+        // Branding styles carry images: Cognito takes 2 MB requests for them.
+        let limit = match op {
+            userpool_model::Operation::CreateManagedLoginBranding
+            | userpool_model::Operation::UpdateManagedLoginBranding => {
+                app.config.max_body_bytes.max(crate::ops::branding::MAX_REQUEST_BYTES)
+            }
+            _ => app.config.max_body_bytes,
+        };
+        let bytes = read_body(&parts.headers, body, limit).await?;
         let identity = match op.auth() {
             Auth::SigV4 => Some(app.auth.authenticate(&parts, &bytes, now_ms.div_euclid(1000))?),
             Auth::None => None,

@@ -90,6 +90,11 @@ fn description(ctx: &Ctx, o: &ObjectRecord) -> OpResult<DomainDescriptionType> {
     })
 }
 
+/// A domain object's ManagedLoginVersion: 1 (the classic hosted UI) or 2 (managed login).
+pub fn managed_login_version_of(o: &ObjectRecord) -> i32 {
+    decode::<StoredDomain>(o).map_or(1, |d| d.managed_login_version)
+}
+
 /// What a domain object keeps.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredDomain {

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod app_clients;
+pub mod branding;
 pub mod client_secrets;
 pub mod devices;
 pub mod domains;
@@ -14,6 +15,7 @@ pub mod passkeys;
 pub mod permissions;
 pub mod self_service;
 pub mod sign_in;
+pub mod signing_certificate;
 pub mod terms;
 pub mod ui;
 pub mod user_pools;
@@ -156,6 +158,14 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::CompleteWebAuthnRegistration => call!(ctx, body, passkeys::complete_web_authn_registration),
         O::ListWebAuthnCredentials => call!(ctx, body, passkeys::list_web_authn_credentials),
         O::DeleteWebAuthnCredential => call!(ctx, body, passkeys::delete_web_authn_credential),
+        O::GetSigningCertificate => call!(ctx, body, signing_certificate::get_signing_certificate),
+        O::CreateManagedLoginBranding => call!(ctx, body, branding::create_managed_login_branding),
+        O::DescribeManagedLoginBranding => call!(ctx, body, branding::describe_managed_login_branding),
+        O::DescribeManagedLoginBrandingByClient => {
+            call!(ctx, body, branding::describe_managed_login_branding_by_client)
+        }
+        O::UpdateManagedLoginBranding => call!(ctx, body, branding::update_managed_login_branding),
+        O::DeleteManagedLoginBranding => call!(ctx, body, branding::delete_managed_login_branding, empty),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -241,6 +251,12 @@ pub fn implemented(op: Operation) -> bool {
             | O::CompleteWebAuthnRegistration
             | O::ListWebAuthnCredentials
             | O::DeleteWebAuthnCredential
+            | O::GetSigningCertificate
+            | O::CreateManagedLoginBranding
+            | O::DescribeManagedLoginBranding
+            | O::DescribeManagedLoginBrandingByClient
+            | O::UpdateManagedLoginBranding
+            | O::DeleteManagedLoginBranding
             | O::SetUICustomization
             | O::AddUserPoolClientSecret
             | O::ListUserPoolClientSecrets

@@ -49,7 +49,10 @@ struct Form<'a> {
 
 async fn show(req: &Request<'_>, auth: &AuthRequest, f: Form<'_>) -> Reply {
     let token = login::csrf(req);
-    let look = login::look(req, Some(auth.client.id())).await;
+    let look = match login::look(req, Some(auth.client.id())).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     let body = login::render(&FormPage {
         look: &look,
         action: req.site.url(&format!("{}?{}", f.path, auth.query)),

@@ -124,39 +124,70 @@ pub(super) fn page(req: &Request<'_>, status: StatusCode, body: String, csrf: &C
     r
 }
 
-/// What every page shows of its pool and client: the pool's name, and the client's (else
-/// the pool's) branding from SetUICustomization.
+/// What every page shows of its pool and client: the pool's name, and the look of the
+/// domain's branding version: the client's (else the pool's) SetUICustomization branding
+/// on a classic hosted UI domain (ManagedLoginVersion 1), the client's managed login
+/// branding style on a managed login domain (2).
+#[derive(Default)]
 pub struct Look {
     /// The pool's name, in the banner.
     pub pool_name: String,
-    /// The branding's CSS (allowed classes only: `ops::ui` checked it).
+    /// The page's CSS: the classic branding's (allowed classes only: `ops::ui` checked
+    /// it), or the one a branding style gives (`ops::branding::page_look`).
     pub css: String,
     /// The logo, as a `data:` URL.
     pub logo: Option<String>,
+    /// The dark-mode logo, as a `data:` URL, when the page follows the browser's scheme.
+    pub logo_dark: Option<String>,
+    /// The favicon, as a `data:` URL.
+    pub favicon: Option<String>,
 }
 
-pub(super) async fn look(req: &Request<'_>, client_id: Option<&str>) -> Look {
+/// The look of the pages of `client_id`; on a managed login domain, a client without a
+/// branding style gets Cognito's "Login pages unavailable" page instead.
+pub(super) async fn look(req: &Request<'_>, client_id: Option<&str>) -> Result<Look, Reply> {
     let pool_name = crate::ops::users::load(&req.ctx, &req.site.pool_id)
         .await
         .map(|p| p.record().name.clone())
         .unwrap_or_default();
+    if req.site.managed_login_version == 2 {
+        let style = match client_id {
+            Some(c) => crate::ops::branding::style_of_client(&req.ctx, &req.site.pool_id, c).await,
+            None => Ok(None),
+        };
+        return match style {
+            Ok(Some((_, style))) => {
+                let l = crate::ops::branding::page_look(&style);
+                Ok(Look {
+                    pool_name,
+                    css: l.css,
+                    logo: l.logo,
+                    logo_dark: l.logo_dark,
+                    favicon: l.favicon,
+                })
+            }
+            Ok(None) => Err(error_reply(req, StatusCode::BAD_REQUEST, "Login pages unavailable")),
+            Err(_) => Err(error_reply(
+                req,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be shown.",
+            )),
+        };
+    }
     let branding = match crate::ops::ui::branding(&req.ctx, &req.site.pool_id, client_id.unwrap_or("ALL")).await {
         Ok(Some(o)) => crate::ops::domains::decode::<crate::ops::ui::Branding>(&o).unwrap_or_default(),
         _ => crate::ops::ui::Branding::default(),
     };
-    Look {
+    Ok(Look {
         pool_name,
         css: branding.css.clone().unwrap_or_default(),
         logo: branding.logo_data_url(),
-    }
+        ..Look::default()
+    })
 }
 
 pub(super) fn error_reply(_req: &Request<'_>, status: StatusCode, message: &str) -> Reply {
-    let look = Look {
-        pool_name: String::new(),
-        css: String::new(),
-        logo: None,
-    };
+    let look = Look::default();
     html(status, render(&ErrorPage { look: &look, message }))
 }
 
@@ -169,7 +200,10 @@ pub(super) async fn login_page(
     error: Option<String>,
 ) -> Reply {
     let token = csrf(req);
-    let look = look(req, Some(auth.client.id())).await;
+    let look = match look(req, Some(auth.client.id())).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     let signup_allowed = crate::ops::users::load(&req.ctx, &req.site.pool_id)
         .await
         .map(|p| {
@@ -261,7 +295,10 @@ async fn challenge_page(
         );
     };
     let token = csrf(req);
-    let look = look(req, Some(auth.client.id())).await;
+    let look = match look(req, Some(auth.client.id())).await {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     let body = render(&FormPage {
         look: &look,
         action: req.site.url(&format!("{}?{}", a.path, auth.query)),

@@ -50,6 +50,9 @@ pub struct Site {
     pub base: String,
     /// The cookie path (`/` or `/myapp`).
     pub cookie_path: String,
+    /// The domain's ManagedLoginVersion: 1 shows the classic hosted UI's branding
+    /// (SetUICustomization), 2 the clients' managed login branding styles.
+    pub managed_login_version: i32,
 }
 
 impl Site {
@@ -116,6 +119,7 @@ pub async fn site(app: &App, host: Option<&str>, path: &str) -> Option<(Site, St
             return Some((
                 Site {
                     domain,
+                    managed_login_version: crate::ops::domains::managed_login_version_of(&o),
                     pool_id: o.pool_id,
                     base: format!("http://{host}"),
                     cookie_path: "/".into(),
@@ -134,6 +138,7 @@ pub async fn site(app: &App, host: Option<&str>, path: &str) -> Option<(Site, St
     Some((
         Site {
             domain: first.to_string(),
+            managed_login_version: crate::ops::domains::managed_login_version_of(&o),
             pool_id: o.pool_id,
             base: format!("{}/{first}", app.config.public_url),
             cookie_path: format!("/{first}"),
