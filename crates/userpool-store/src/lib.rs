@@ -398,6 +398,12 @@ pub enum ObjectKind {
     /// A client's further secret (AddUserPoolClientSecret); `name` is
     /// `<clientId>--<created epoch ms>`.
     ClientSecret,
+    /// A risk configuration (SetRiskConfiguration); `name` is the client id, or `ALL`
+    /// for the pool's.
+    RiskConfiguration,
+    /// The pool's log delivery configuration (SetLogDeliveryConfiguration); `name` is
+    /// `ALL` (one per pool).
+    LogDelivery,
 }
 
 impl ObjectKind {
@@ -411,11 +417,13 @@ impl ObjectKind {
             ObjectKind::ProviderLink => "provider_link",
             ObjectKind::Terms => "terms",
             ObjectKind::ClientSecret => "client_secret",
+            ObjectKind::RiskConfiguration => "risk_configuration",
+            ObjectKind::LogDelivery => "log_delivery",
         }
     }
 
     /// Every kind, for reading the stored name back.
-    pub const ALL: [ObjectKind; 7] = [
+    pub const ALL: [ObjectKind; 9] = [
         ObjectKind::Domain,
         ObjectKind::ResourceServer,
         ObjectKind::IdentityProvider,
@@ -423,6 +431,8 @@ impl ObjectKind {
         ObjectKind::ProviderLink,
         ObjectKind::Terms,
         ObjectKind::ClientSecret,
+        ObjectKind::RiskConfiguration,
+        ObjectKind::LogDelivery,
     ];
 
     /// The kind a stored name names.

@@ -21,6 +21,9 @@ pub struct Config {
     pub public_url: String,
     /// Trust `X-Forwarded-For` for the client address (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Where the pools' exported logs are appended (`--log-delivery-dir`), one file per
+    /// destination ARN (see `ops::log_delivery`); `None`: only the tracing target.
+    pub log_delivery_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -84,6 +87,9 @@ pub struct Ctx {
     pub client_metadata: Option<std::collections::HashMap<String, String>>,
     /// A sign-in through the hosted pages: it ends in an authorization code, not tokens.
     pub hosted: bool,
+    /// What the request's `ContextData` / `UserContextData` say of the user's device, for
+    /// threat protection's event history (`ops::auth_events`).
+    pub context: Option<std::sync::Arc<crate::ops::auth_events::RequestContext>>,
 }
 
 impl Ctx {

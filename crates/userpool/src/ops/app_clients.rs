@@ -670,5 +670,6 @@ pub async fn delete_user_pool_client(ctx: &Ctx, req: DeleteUserPoolClientRequest
         .map_err(|e| match e {
             StoreError::NotFound => CognitoError::client_not_found(&req.client_id),
             other => other.into(),
-        })
+        })?;
+    crate::ops::threat_protection::forget_client(ctx, &req.user_pool_id, &req.client_id).await
 }
