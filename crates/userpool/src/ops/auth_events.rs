@@ -14,9 +14,10 @@
 //!   (the session may be answered again);
 //! - `SignUp` (SignUp), `ResendCode` (ResendConfirmationCode), `ForgotPassword`
 //!   (ForgotPassword): `Pass` once the user is made or the code sent;
-//! - `PasswordChange`: ChangePassword (`Fail` for a wrong previous password),
-//!   ConfirmForgotPassword (`Fail` for a wrong code), AdminSetUserPassword: `Pass` once
-//!   the new password is set.
+//! - `PasswordChange`: ChangePassword (`Fail` for a wrong previous password) and
+//!   ConfirmForgotPassword (`Fail` for a wrong code): `Pass` once the new password is set.
+//!   An administrator's AdminSetUserPassword is not the user's activity: not recorded
+//!   (inferred; nor are other admin operations).
 //!
 //! Every event is kept two years (Cognito's retention), newest first per user, and goes
 //! with its user. Recording never fails the user's request (a failure is logged), and with

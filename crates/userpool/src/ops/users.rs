@@ -18,7 +18,6 @@ use userpool_model::types::{
     AdminUpdateUserAttributesResponse, AliasAttributeType, AttributeDataType, AttributeType, ListUsersRequest,
     ListUsersResponse, MessageActionType, UserPoolType, UserStatusType, UserType, UsernameAttributeType,
 };
-use userpool_model::types::{EventResponseType, EventType};
 use userpool_model::{ErrorCode, Timestamp};
 use userpool_store::{Lookups, PoolRecord, StoreError, UserFilter, UserRecord};
 
@@ -655,7 +654,6 @@ pub async fn admin_set_user_password(
     ctx.store()
         .clear_password_failures(pool.id(), &user.username_key)
         .await?;
-    crate::ops::auth_events::record(ctx, &pool, &user, EventType::Passwordchange, EventResponseType::Pass).await;
     Ok(AdminSetUserPasswordResponse {})
 }
 
