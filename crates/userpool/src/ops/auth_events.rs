@@ -20,7 +20,11 @@
 //!   (inferred; nor are other admin operations).
 //!
 //! Every event is kept two years (Cognito's retention), newest first per user, and goes
-//! with its user. Recording never fails the user's request (a failure is logged), and with
+//! with its user. **Storage**: a table of its own on both engines (`auth_events`), not
+//! pool objects, because a user's events must go with the user whichever operation
+//! deletes it (a foreign key cascades them), expire (pruned with the other expiring
+//! rows), page newest first per user (an index on the time) and be found by EventId for
+//! feedback; the pool-objects verbs give none of these. Recording never fails the user's request (a failure is logged), and with
 //! threat protection off it costs one look at the pool already loaded.
 //!
 //! **Risk.** Adaptive scoring is not emulated: every event's EventRisk is `RiskDecision`
