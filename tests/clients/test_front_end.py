@@ -132,10 +132,10 @@ def test_chunked_body_over_limit(server):
 
 def test_unimplemented_operation(server, idp):
     with pytest.raises(ClientError) as e:
-        idp.describe_risk_configuration(UserPoolId="us-east-1_abc")
+        idp.start_user_import_job(UserPoolId="us-east-1_abc", JobId="import-abcdefghij")
     err = e.value.response["Error"]
     assert err["Code"] == "UnsupportedOperationException"
-    assert err["Message"] == "userpool does not implement DescribeRiskConfiguration yet."
+    assert err["Message"] == "userpool does not implement StartUserImportJob yet."
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 

@@ -233,6 +233,17 @@ const TABLES: &[Table] = &[
             ("modified_ms", Int),
         ],
     },
+    Table {
+        name: "auth_events",
+        columns: &[
+            ("pool_id", Text),
+            ("username_key", Text),
+            ("event_id", Text),
+            ("created_ms", Int),
+            ("body", Text),
+            ("expires_ms", Int),
+        ],
+    },
 ];
 
 /// Rows rendered per PostgreSQL `INSERT` (bounded by the 65535 parameters a statement takes).

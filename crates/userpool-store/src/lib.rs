@@ -276,6 +276,24 @@ impl std::fmt::Debug for MessageRecord {
     }
 }
 
+/// An authentication event of a user (threat protection's user event history), kept
+/// whole as JSON in `body`, which the store does not read. Goes with its user.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AuthEventRecord {
+    /// The pool.
+    pub pool_id: String,
+    /// The user's lookup key.
+    pub username_key: String,
+    /// EventId, unique in the pool.
+    pub event_id: String,
+    /// Recorded, epoch ms (the order of a user's events, newest first).
+    pub created_ms: i64,
+    /// The event, as the operations layer encodes it.
+    pub body: String,
+    /// Pruned after, epoch ms.
+    pub expires_ms: i64,
+}
+
 /// A pool's RSA signing key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
@@ -394,6 +412,12 @@ pub enum ObjectKind {
     ManagedLoginBranding,
     /// Where a ManagedLoginBrandingId points: `name` is the id, the body its client id.
     ManagedLoginBrandingId,
+    /// A risk configuration (SetRiskConfiguration); `name` is the client id, or `ALL`
+    /// for the pool's.
+    RiskConfiguration,
+    /// The pool's log delivery configuration (SetLogDeliveryConfiguration); `name` is
+    /// `ALL` (one per pool).
+    LogDelivery,
 }
 
 impl ObjectKind {
@@ -412,11 +436,13 @@ impl ObjectKind {
             ObjectKind::SigningCertificate => "signing_certificate",
             ObjectKind::ManagedLoginBranding => "managed_login_branding",
             ObjectKind::ManagedLoginBrandingId => "managed_login_branding_id",
+            ObjectKind::RiskConfiguration => "risk_configuration",
+            ObjectKind::LogDelivery => "log_delivery",
         }
     }
 
     /// Every kind, for reading the stored name back.
-    pub const ALL: [ObjectKind; 12] = [
+    pub const ALL: [ObjectKind; 14] = [
         ObjectKind::Domain,
         ObjectKind::ResourceServer,
         ObjectKind::IdentityProvider,
@@ -429,6 +455,8 @@ impl ObjectKind {
         ObjectKind::SigningCertificate,
         ObjectKind::ManagedLoginBranding,
         ObjectKind::ManagedLoginBrandingId,
+        ObjectKind::RiskConfiguration,
+        ObjectKind::LogDelivery,
     ];
 
     /// The kind a stored name names.
@@ -663,8 +691,8 @@ pub trait Store: Send + Sync + 'static {
     /// caller compares it with its limit (code requests, wrong guesses per user).
     async fn count_in_window(&self, key: &str, now_ms: i64, window_ms: i64) -> StoreResult<i64>;
     /// Deletes up to `limit` expired rows from each of the refresh tokens, revoked token
-    /// families, codes and consumed sign-in states (each refused by its expiry already);
-    /// how many went.
+    /// families, codes, consumed sign-in states, rate counters, outbox messages and auth
+    /// events (each refused or forgotten by its expiry already); how many went.
     async fn prune_expired(&self, now_ms: i64, limit: usize) -> StoreResult<u64>;
 
     /// Adds a group; `Conflict` if the name exists, `NotFound` if the pool is gone.
@@ -709,6 +737,29 @@ pub trait Store: Send + Sync + 'static {
         after: i64,
         limit: usize,
     ) -> StoreResult<Vec<MessageRecord>>;
+
+    /// Adds an auth event of a user; `NotFound` if the user is gone, `Conflict("event")`
+    /// if its id exists in the pool.
+    async fn put_auth_event(&self, event: &AuthEventRecord) -> StoreResult<()>;
+    /// An auth event of a user by id.
+    async fn get_auth_event(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<AuthEventRecord>>;
+    /// Replaces an event's body (feedback given, a sign-in finished); `NotFound` if absent.
+    async fn replace_auth_event(&self, event: &AuthEventRecord) -> StoreResult<()>;
+    /// A user's events, newest first (by `created_ms`, then `event_id`, both descending),
+    /// after the `(created_ms, event_id)` of the last event of a previous page, at most
+    /// `limit`. `next_after` is `<created_ms>:<event_id>` of the page's last event.
+    async fn list_auth_events(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> StoreResult<Page<AuthEventRecord>>;
 
     /// Creates a configuration object. `Conflict("object")` when one of its kind already
     /// has its name in its scope (a domain: in any pool); `NotFound` when the pool does

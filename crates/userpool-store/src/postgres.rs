@@ -20,9 +20,9 @@
 //! - Nothing is cached in the process: another node may have written any row.
 
 use crate::{
-    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, ObjectKind, ObjectRecord, Page,
-    PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, StoreResult,
-    UserFilter, UserRecord,
+    page_of, AuthEventRecord, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, ObjectKind,
+    ObjectRecord, Page, PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord, SigningKeyRecord, Store,
+    StoreError, StoreResult, UserFilter, UserRecord,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "0002_pool_objects",
         include_str!("../migrations/postgres/0002_pool_objects.sql"),
+    ),
+    (
+        3,
+        "0003_auth_events",
+        include_str!("../migrations/postgres/0003_auth_events.sql"),
     ),
 ];
 
@@ -472,6 +477,19 @@ fn object_from_row(r: &Row) -> StoreResult<ObjectRecord> {
 }
 
 const OBJECT_COLUMNS: &str = "kind, pool_id, name, body, created_ms, modified_ms";
+
+const AUTH_EVENT_COLUMNS: &str = "pool_id, username_key, event_id, created_ms, body, expires_ms";
+
+fn auth_event_from_row(r: &Row) -> StoreResult<AuthEventRecord> {
+    Ok(AuthEventRecord {
+        pool_id: col(r, 0)?,
+        username_key: col(r, 1)?,
+        event_id: col(r, 2)?,
+        created_ms: col(r, 3)?,
+        body: col(r, 4)?,
+        expires_ms: col(r, 5)?,
+    })
+}
 
 fn group_from_row(r: &Row) -> StoreResult<GroupRecord> {
     Ok(GroupRecord {
@@ -1560,7 +1578,7 @@ impl Store for PostgresStore {
         // Each batch is its own statement (the rows are refused by their expiry already, so
         // nothing needs them to go together); `SKIP LOCKED` lets several nodes prune at
         // once without waiting on each other's batches.
-        const PRUNE: [&str; 6] = [
+        const PRUNE: [&str; 7] = [
             "DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens \
              WHERE expires_ms < $1 ORDER BY expires_ms LIMIT $2 FOR UPDATE SKIP LOCKED)",
             "DELETE FROM revoked_origins WHERE origin_jti IN (SELECT origin_jti FROM revoked_origins \
@@ -1572,6 +1590,8 @@ impl Store for PostgresStore {
             "DELETE FROM rate_counters WHERE key IN (SELECT key FROM rate_counters \
              WHERE expires_ms < $1 ORDER BY expires_ms LIMIT $2 FOR UPDATE SKIP LOCKED)",
             "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+             WHERE expires_ms < $1 ORDER BY expires_ms LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            "DELETE FROM auth_events WHERE (pool_id, event_id) IN (SELECT pool_id, event_id FROM auth_events \
              WHERE expires_ms < $1 ORDER BY expires_ms LIMIT $2 FOR UPDATE SKIP LOCKED)",
         ];
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -1808,6 +1828,87 @@ impl Store for PostgresStore {
             .map_err(pg)?,
             message_from_row,
         )
+    }
+
+    async fn put_auth_event(&self, e: &AuthEventRecord) -> StoreResult<()> {
+        let c = self.client().await?;
+        execute(
+            &c,
+            "INSERT INTO auth_events (pool_id, username_key, event_id, created_ms, body, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &e.pool_id,
+                &e.username_key,
+                &e.event_id,
+                &e.created_ms,
+                &e.body,
+                &e.expires_ms,
+            ],
+        )
+        .await
+        .map(|_| ())
+        .map_err(insert_error("event"))
+    }
+
+    async fn get_auth_event(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<AuthEventRecord>> {
+        let c = self.client().await?;
+        query_opt(
+            &c,
+            &format!(
+                "SELECT {AUTH_EVENT_COLUMNS} FROM auth_events \
+                 WHERE pool_id = $1 AND event_id = $2 AND username_key = $3"
+            ),
+            &[&pool_id, &event_id, &username_key],
+        )
+        .await
+        .map_err(pg)?
+        .as_ref()
+        .map(auth_event_from_row)
+        .transpose()
+    }
+
+    async fn replace_auth_event(&self, e: &AuthEventRecord) -> StoreResult<()> {
+        let c = self.client().await?;
+        let n = execute(
+            &c,
+            "UPDATE auth_events SET body = $4 WHERE pool_id = $1 AND event_id = $2 AND username_key = $3",
+            &[&e.pool_id, &e.event_id, &e.username_key, &e.body],
+        )
+        .await
+        .map_err(pg)?;
+        one_row(n)
+    }
+
+    async fn list_auth_events(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> StoreResult<Page<AuthEventRecord>> {
+        let (after_ms, after_id) = after.unwrap_or((i64::MAX, ""));
+        let c = self.client().await?;
+        let items = rows(
+            query(
+                &c,
+                &format!(
+                    "SELECT {AUTH_EVENT_COLUMNS} FROM auth_events \
+                     WHERE pool_id = $1 AND username_key = $2 \
+                       AND (created_ms < $3 OR (created_ms = $3 AND event_id < $4)) \
+                     ORDER BY created_ms DESC, event_id DESC LIMIT $5"
+                ),
+                &[&pool_id, &username_key, &after_ms, &after_id, &limit_plus_one(limit)],
+            )
+            .await
+            .map_err(pg)?,
+            auth_event_from_row,
+        )?;
+        Ok(page_of(items, limit, |e| format!("{}:{}", e.created_ms, e.event_id)))
     }
 
     async fn create_object(&self, o: &ObjectRecord) -> StoreResult<()> {

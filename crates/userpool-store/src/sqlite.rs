@@ -14,9 +14,9 @@
 //!   (`block_in_place` measured 2x slower per request here; `spawn_blocking` more still).
 
 use crate::{
-    page_of, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, ObjectKind, ObjectRecord, Page,
-    PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, StoreResult,
-    UserFilter, UserRecord,
+    page_of, AuthEventRecord, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, ObjectKind,
+    ObjectRecord, Page, PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord, SigningKeyRecord, Store,
+    StoreError, StoreResult, UserFilter, UserRecord,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0008_refresh_rotation.sql"),
     include_str!("../migrations/sqlite/0009_outbox.sql"),
     include_str!("../migrations/sqlite/0010_pool_objects.sql"),
+    include_str!("../migrations/sqlite/0011_auth_events.sql"),
 ];
 
 /// How hard a commit is pushed to disk.
@@ -537,6 +538,19 @@ fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectRecord> {
 }
 
 const OBJECT_COLUMNS: &str = "kind, pool_id, name, body, created_ms, modified_ms";
+
+const AUTH_EVENT_COLUMNS: &str = "pool_id, username_key, event_id, created_ms, body, expires_ms";
+
+fn auth_event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuthEventRecord> {
+    Ok(AuthEventRecord {
+        pool_id: r.get(0)?,
+        username_key: r.get(1)?,
+        event_id: r.get(2)?,
+        created_ms: r.get(3)?,
+        body: r.get(4)?,
+        expires_ms: r.get(5)?,
+    })
+}
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GroupRecord> {
     Ok(GroupRecord {
@@ -1511,7 +1525,7 @@ impl Store for SqliteStore {
     }
 
     async fn prune_expired(&self, now_ms: i64, limit: usize) -> StoreResult<u64> {
-        const PRUNE: [&str; 6] = [
+        const PRUNE: [&str; 7] = [
             "DELETE FROM refresh_tokens WHERE rowid IN \
              (SELECT rowid FROM refresh_tokens WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
             "DELETE FROM revoked_origins WHERE origin_jti IN \
@@ -1524,6 +1538,8 @@ impl Store for SqliteStore {
              (SELECT key FROM rate_counters WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
             "DELETE FROM outbox WHERE id IN \
              (SELECT id FROM outbox WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
+            "DELETE FROM auth_events WHERE (pool_id, event_id) IN \
+             (SELECT pool_id, event_id FROM auth_events WHERE expires_ms < ?1 ORDER BY expires_ms LIMIT ?2)",
         ];
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.write(|c| {
@@ -1812,6 +1828,93 @@ impl Store for SqliteStore {
             })
             .map_err(backend)
         })
+    }
+
+    async fn put_auth_event(&self, e: &AuthEventRecord) -> StoreResult<()> {
+        self.write(|c| {
+            c.prepare_cached(
+                "INSERT INTO auth_events (pool_id, username_key, event_id, created_ms, body, expires_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.pool_id,
+                    e.username_key,
+                    e.event_id,
+                    e.created_ms,
+                    e.body,
+                    e.expires_ms
+                ])
+            })
+            .map(|_| ())
+            .map_err(|err| {
+                if is_unique_violation(&err) {
+                    StoreError::Conflict("event")
+                } else if is_fk_violation(&err) {
+                    StoreError::NotFound
+                } else {
+                    backend(err)
+                }
+            })
+        })
+    }
+
+    async fn get_auth_event(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        event_id: &str,
+    ) -> StoreResult<Option<AuthEventRecord>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {AUTH_EVENT_COLUMNS} FROM auth_events \
+                 WHERE pool_id = ?1 AND event_id = ?2 AND username_key = ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![pool_id, event_id, username_key], auth_event_from_row)
+                    .optional()
+            })
+            .map_err(backend)
+        })
+    }
+
+    async fn replace_auth_event(&self, e: &AuthEventRecord) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE auth_events SET body = ?4 WHERE pool_id = ?1 AND event_id = ?2 AND username_key = ?3",
+                )
+                .and_then(|mut s| s.execute(params![e.pool_id, e.event_id, e.username_key, e.body]))
+                .map_err(backend)?;
+            one_row(n)
+        })
+    }
+
+    async fn list_auth_events(
+        &self,
+        pool_id: &str,
+        username_key: &str,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> StoreResult<Page<AuthEventRecord>> {
+        let (after_ms, after_id) = after.unwrap_or((i64::MAX, ""));
+        let items = self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {AUTH_EVENT_COLUMNS} FROM auth_events \
+                 WHERE pool_id = ?1 AND username_key = ?2 \
+                   AND (created_ms < ?3 OR (created_ms = ?3 AND event_id < ?4)) \
+                 ORDER BY created_ms DESC, event_id DESC LIMIT ?5"
+            ))
+            .and_then(|mut s| {
+                s.query_map(
+                    params![pool_id, username_key, after_ms, after_id, limit_plus_one(limit)],
+                    auth_event_from_row,
+                )?
+                .collect()
+            })
+            .map_err(backend)
+        })?;
+        Ok(page_of(items, limit, |e| format!("{}:{}", e.created_ms, e.event_id)))
     }
 
     async fn create_object(&self, o: &ObjectRecord) -> StoreResult<()> {

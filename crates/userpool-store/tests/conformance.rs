@@ -13,9 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use userpool_store::postgres::PostgresStore;
 use userpool_store::sqlite::{Durability, SqliteStore};
 use userpool_store::{
-    ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Lookups, MessageRecord, ObjectKind, ObjectRecord,
-    PasswordSpend, PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, UserFilter, UserRecord,
-    VERSION_CONFLICT,
+    AuthEventRecord, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Lookups, MessageRecord, ObjectKind,
+    ObjectRecord, PasswordSpend, PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, UserFilter,
+    UserRecord, VERSION_CONFLICT,
 };
 
 /// A fresh store of every engine this build can reach, with its name: SQLite always,
@@ -939,6 +939,65 @@ async fn every_object_kind_round_trips_a_large_body_is_kept_whole_and_compare_an
             .unwrap();
         let gone = store.replace_object_if(&late, &first).await;
         assert!(matches!(gone, Err(StoreError::NotFound)), "{name}: {gone:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn auth_events_page_newest_first_and_go_with_their_user() {
+    for (name, store, _dir) in engines().await {
+        let (p, k) = seed(store.as_ref()).await;
+        let event = |id: &str, at: i64, expires: i64| AuthEventRecord {
+            pool_id: p.clone(),
+            username_key: k.clone(),
+            event_id: id.into(),
+            created_ms: at,
+            body: format!("{{\"id\":\"{id}\"}}"),
+            expires_ms: expires,
+        };
+        // Two events in one millisecond are ordered by id (descending, like the time).
+        for (id, at) in [("e1", 10), ("e2", 20), ("e3b", 30), ("e3a", 30), ("e4", 40)] {
+            store.put_auth_event(&event(id, at, 1_000)).await.unwrap();
+        }
+        let dup = store.put_auth_event(&event("e1", 50, 1_000)).await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{name}: {dup:?}");
+        let mut orphan = event("e9", 50, 1_000);
+        orphan.username_key = "nobody".into();
+        let orphan = store.put_auth_event(&orphan).await;
+        assert!(matches!(orphan, Err(StoreError::NotFound)), "{name}: {orphan:?}");
+        let mut seen = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let cursor = after.as_deref().and_then(|a| a.split_once(':'));
+            let cursor = cursor.map(|(ms, id)| (ms.parse::<i64>().unwrap(), id));
+            let page = store.list_auth_events(&p, &k, cursor, 2).await.unwrap();
+            seen.extend(page.items.iter().map(|e| e.event_id.clone()));
+            match page.next_after {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["e4", "e3b", "e3a", "e2", "e1"], "{name}");
+        // Read, replace (the body only), NotFound for what is not there.
+        let mut e2 = store.get_auth_event(&p, &k, "e2").await.unwrap().unwrap();
+        assert_eq!(e2, event("e2", 20, 1_000), "{name}");
+        assert_eq!(store.get_auth_event(&p, "bob", "e2").await.unwrap(), None, "{name}");
+        e2.body = "{}".into();
+        store.replace_auth_event(&e2).await.unwrap();
+        assert_eq!(
+            store.get_auth_event(&p, &k, "e2").await.unwrap().unwrap().body,
+            "{}",
+            "{name}"
+        );
+        let missing = store.replace_auth_event(&event("e7", 1, 1)).await;
+        assert!(matches!(missing, Err(StoreError::NotFound)), "{name}: {missing:?}");
+        // Expired events are pruned; a deleted user's events go with the user.
+        store.put_auth_event(&event("old", 5, 100)).await.unwrap();
+        store.prune_expired(500, 100).await.unwrap();
+        assert_eq!(store.get_auth_event(&p, &k, "old").await.unwrap(), None, "{name}");
+        assert!(store.get_auth_event(&p, &k, "e1").await.unwrap().is_some(), "{name}");
+        store.delete_user(&p, &k).await.unwrap();
+        let left = store.list_auth_events(&p, &k, None, 10).await.unwrap();
+        assert!(left.items.is_empty(), "{name}");
     }
 }
 

@@ -10,8 +10,8 @@ use userpool_store::copy::copy_store;
 use userpool_store::postgres::{PgOptions, PostgresStore};
 use userpool_store::sqlite::{Durability, SqliteStore};
 use userpool_store::{
-    ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Lookups, MessageRecord, PasswordVerifier, PoolRecord,
-    RefreshRecord, SigningKeyRecord, Store, StoreError, UserRecord,
+    AuthEventRecord, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, Lookups, MessageRecord, PasswordVerifier,
+    PoolRecord, RefreshRecord, SigningKeyRecord, Store, StoreError, UserRecord,
 };
 
 const POOL: &str = "us-east-1_copytest1";
@@ -176,6 +176,18 @@ async fn fill(s: &dyn Store) {
         .await
         .unwrap();
     }
+    for (i, id) in ["ev-a", "ev-b"].into_iter().enumerate() {
+        s.put_auth_event(&AuthEventRecord {
+            pool_id: POOL.into(),
+            username_key: "alice".into(),
+            event_id: id.into(),
+            created_ms: 60 + i64::try_from(i).unwrap(),
+            body: format!("{{\"EventId\":\"{id}\"}}"),
+            expires_ms: 9_999_999_999,
+        })
+        .await
+        .unwrap();
+    }
     s.put_signing_key(&SigningKeyRecord {
         pool_id: POOL.into(),
         kid: "kid1".into(),
@@ -207,6 +219,7 @@ struct Snapshot {
     groups_of_alice: Vec<String>,
     messages: Vec<MessageRecord>,
     keys: Vec<SigningKeyRecord>,
+    auth_events: Vec<AuthEventRecord>,
 }
 
 async fn snapshot(s: &dyn Store) -> Snapshot {
@@ -261,6 +274,7 @@ async fn snapshot(s: &dyn Store) -> Snapshot {
             .collect(),
         messages: s.list_messages(POOL, None, 0, 100).await.unwrap(),
         keys: s.signing_keys(POOL).await.unwrap(),
+        auth_events: s.list_auth_events(POOL, "alice", None, 60).await.unwrap().items,
     }
 }
 
@@ -279,6 +293,8 @@ fn check_filled(s: &Snapshot) {
     assert_eq!(s.members, vec!["alice".to_string(), "bob".to_string()]);
     assert_eq!(s.messages.len(), 3);
     assert_eq!(s.keys.len(), 1);
+    let events: Vec<&str> = s.auth_events.iter().map(|e| e.event_id.as_str()).collect();
+    assert_eq!(events, ["ev-b", "ev-a"]);
 }
 
 fn refused(r: Result<userpool_store::copy::CopyReport, StoreError>) {

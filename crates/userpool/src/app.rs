@@ -21,6 +21,9 @@ pub struct Config {
     pub public_url: String,
     /// Trust `X-Forwarded-For` for the client address (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Where the pools' exported logs are appended (`--log-delivery-dir`), one file per
+    /// destination ARN (see `ops::log_delivery`); `None`: only the tracing target.
+    pub log_delivery_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -87,6 +90,9 @@ pub struct Ctx {
     /// The request's region: its SigV4 scope's, else the server's `--region`. What belongs
     /// to a pool (ARNs, device keys, trigger events) takes the region of the pool's id.
     pub region: String,
+    /// What the request's `ContextData` / `UserContextData` say of the user's device, for
+    /// threat protection's event history (`ops::auth_events`).
+    pub context: Option<std::sync::Arc<crate::ops::auth_events::RequestContext>>,
 }
 
 impl Ctx {

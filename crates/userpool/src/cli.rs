@@ -16,6 +16,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once at start; boxing buys nothing")]
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
@@ -193,6 +194,11 @@ pub struct ServeArgs {
     /// Mailpit or MailHog); every message is kept in the outbox either way.
     #[arg(long, env = "USERPOOL_SMTP_URL")]
     pub smtp_url: Option<String>,
+    /// Append the pools' exported logs (SetLogDeliveryConfiguration: threat protection's
+    /// user activity, message-delivery errors) to `DIR/<destination ARN, sanitised>.jsonl`,
+    /// one JSON line per log event, besides the `userpool::log_delivery` tracing target.
+    #[arg(long, env = "USERPOOL_LOG_DELIVERY_DIR", value_name = "DIR")]
+    pub log_delivery_dir: Option<std::path::PathBuf>,
     /// On SIGTERM (or Ctrl-C) new connections are refused and the requests in flight are
     /// finished; connections still open this many seconds later are dropped.
     #[arg(long, env = "USERPOOL_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]

@@ -147,6 +147,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
             max_body_bytes: args.max_body_bytes,
             public_url,
             trust_forwarded_for: args.trust_x_forwarded_for,
+            log_delivery_dir: args.log_delivery_dir.clone(),
         },
         sealer,
         auth: auth::sigv4::Authenticator::new(identities, &args.account_id, args.max_clock_skew_seconds),

@@ -159,6 +159,44 @@ pub async fn deliver(
         }
         None => render(pool.settings(), &pool.mfa(), kind, email, secret, &user.username),
     };
+    keep_and_mail(ctx, &pool, user, label, &to, email, m, None).await
+}
+
+/// Sends a message already written (threat protection's sign-in notification) to the
+/// user's email: kept in the outbox, and mailed when SMTP is configured; `from` is the
+/// sender its configuration names, else the pool's. A user without an email gets nothing.
+pub async fn deliver_notice(
+    ctx: &Ctx,
+    user: &UserRecord,
+    label: &str,
+    from: Option<&str>,
+    subject: String,
+    body: String,
+) -> OpResult<()> {
+    let Some(to) = users::attr(user, "email").map(str::to_string) else {
+        return Ok(());
+    };
+    let pool = users::load(ctx, &user.pool_id).await?;
+    let m = Rendered {
+        subject: Some(subject),
+        body,
+    };
+    keep_and_mail(ctx, &pool, user, label, &to, true, m, from).await
+}
+
+/// Keeps a rendered message in the outbox and, for an email with `--smtp-url`, mails it;
+/// a message that cannot be mailed is the pool's `userNotification` log event (ERROR).
+#[allow(clippy::too_many_arguments, reason = "one message's facts, each used once")]
+async fn keep_and_mail(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    user: &UserRecord,
+    label: &str,
+    to: &str,
+    email: bool,
+    m: Rendered,
+    from: Option<&str>,
+) -> OpResult<()> {
     ctx.store()
         .put_message(&MessageRecord {
             id: 0,
@@ -166,7 +204,7 @@ pub async fn deliver(
             username_key: user.username_key.clone(),
             username: user.username.clone(),
             channel: if email { "EMAIL" } else { "SMS" }.into(),
-            destination: to.clone(),
+            destination: to.to_string(),
             subject: m.subject.clone(),
             sealed_body: ctx.app.sealer.seal(m.body.as_bytes()),
             kind: label.to_string(),
@@ -175,15 +213,50 @@ pub async fn deliver(
         })
         .await?;
     if let (true, Some(mailer)) = (email, &ctx.app.mailer) {
-        let from = pool
-            .settings()
-            .email_configuration
-            .as_ref()
-            .and_then(|c| c.from.clone())
-            .unwrap_or_else(|| DEFAULT_FROM.into());
-        mailer.send(from, to, m.subject.unwrap_or_default(), m.body);
+        let from = from.map(str::to_string).unwrap_or_else(|| {
+            pool.settings()
+                .email_configuration
+                .as_ref()
+                .and_then(|c| c.from.clone())
+                .unwrap_or_else(|| DEFAULT_FROM.into())
+        });
+        let failure = crate::ops::log_delivery::sink(
+            ctx,
+            pool.id(),
+            userpool_model::types::EventSourceName::Usernotification,
+            userpool_model::types::LogLevel::Error,
+        )
+        .await
+        .map(|sink| Failure {
+            sink,
+            username: user.username.clone(),
+            kind: label.to_string(),
+        });
+        mailer.send(from, to.to_string(), m.subject.unwrap_or_default(), m.body, failure);
     }
     Ok(())
+}
+
+/// Where a message that cannot be mailed is reported: the pool's `userNotification` log.
+pub struct Failure {
+    sink: crate::ops::log_delivery::Sink,
+    username: String,
+    kind: String,
+}
+
+impl Failure {
+    fn report(&self, details: &str) {
+        self.sink.write(
+            crate::clock::now_ms(),
+            userpool_model::types::LogLevel::Error,
+            serde_json::json!({
+                "details": format!("Email message failed to send: {details}"),
+                "deliveryMedium": "EMAIL",
+                "userName": self.username,
+                "messageKind": self.kind,
+            }),
+        );
+    }
 }
 
 /// A message as `userpool outbox` and the HTTP endpoint show it.
@@ -242,11 +315,17 @@ impl Mailer {
         })
     }
 
-    /// Sends in the background.
-    pub fn send(&self, from: String, to: String, subject: String, body: String) {
+    /// Sends in the background; a failure is logged, and reported to `failure` if given.
+    pub fn send(&self, from: String, to: String, subject: String, body: String, failure: Option<Failure>) {
         use lettre::AsyncTransport as _;
+        let report = move |details: &str| {
+            if let Some(f) = &failure {
+                f.report(details);
+            }
+        };
         let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
             tracing::warn!("MB0004 not mailed: {MAX_IN_FLIGHT} messages already in flight (the outbox has it)");
+            report("too many messages in flight");
             return;
         };
         let transport = self.transport.clone();
@@ -256,6 +335,7 @@ impl Mailer {
                 (Ok(f), Ok(t)) => lettre::Message::builder().from(f).to(t).subject(subject).body(body),
                 _ => {
                     tracing::warn!("MB0001 not mailed: the sender or recipient is not an email address");
+                    report("the sender or recipient is not an email address");
                     return;
                 }
             };
@@ -263,11 +343,13 @@ impl Mailer {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(error = %e, "MB0002 not mailed: the message could not be built");
+                    report(&e.to_string());
                     return;
                 }
             };
             if let Err(e) = transport.send(message).await {
                 tracing::warn!(error = %e, "MB0003 SMTP delivery failed (the outbox has the message)");
+                report(&e.to_string());
             }
         });
     }

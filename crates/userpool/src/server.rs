@@ -140,6 +140,25 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             if let Some(logo) = rest.strip_prefix("_userpool/ui/") {
                 return ui_logo(&app, logo, now_ms, &request_id).await;
             }
+            if rest == "_userpool/auth-event-feedback" {
+                let ctx = Ctx {
+                    app: app.clone(),
+                    now_ms,
+                    request_id: request_id.clone(),
+                    peer: peer.ip(),
+                    forwarded_for: None,
+                    client_id: None,
+                    client_metadata: None,
+                    hosted: false,
+                    context: None,
+                    region: app.config.region.clone(),
+                };
+                let query = parts.uri.query().unwrap_or_default();
+                return match crate::ops::auth_events::feedback_link(&ctx, query).await {
+                    Ok(body) => protocol::document(body, &request_id),
+                    Err(e) => protocol::error(&e, &request_id),
+                };
+            }
             let doc = match (doc, rest.strip_prefix("_userpool/outbox/")) {
                 (None, Some(pool)) => Some(outbox_http(&app, &parts, pool, now_ms).await),
                 (doc, _) => doc,
@@ -218,6 +237,7 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             client_metadata: None,
             hosted: false,
             region,
+            context: crate::ops::auth_events::RequestContext::from_body(&value),
         };
         tracing::debug!(operation = op.name(), "dispatch");
         ops::dispatch(&ctx, op, value).await
@@ -245,6 +265,7 @@ async fn ui_logo(app: &Arc<App>, path: &str, now_ms: i64, request_id: &str) -> R
         client_metadata: None,
         hosted: false,
         region: app.config.region.clone(),
+        context: None,
     };
     let found = match path.split('/').collect::<Vec<_>>().as_slice() {
         [pool, client, "logo"] => crate::ops::ui::logo(&ctx, pool, client).await,
@@ -293,6 +314,7 @@ async fn web(
         client_metadata: None,
         hosted: false,
         region: app.config.region.clone(),
+        context: None,
     };
     let req = crate::web::Request {
         ctx,
@@ -349,6 +371,7 @@ async fn outbox_http(
         client_metadata: None,
         hosted: false,
         region: app.config.region.clone(),
+        context: None,
     };
     let pool = crate::ops::users::load(&ctx, pool_id).await?;
     let key = match &username {

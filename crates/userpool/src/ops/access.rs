@@ -8,7 +8,7 @@ use crate::auth::token as access_token;
 use crate::codes;
 use crate::error::{CognitoError, OpResult};
 use crate::limits;
-use crate::ops::{app_clients, mfa, permissions, users};
+use crate::ops::{app_clients, auth_events, mfa, permissions, users};
 use crate::passwords;
 use crate::tokens::jwt;
 
@@ -18,6 +18,7 @@ use userpool_model::types::{
     GlobalSignOutRequest, GlobalSignOutResponse, RevokeTokenRequest, RevokeTokenResponse, UpdateUserAttributesRequest,
     UpdateUserAttributesResponse,
 };
+use userpool_model::types::{EventResponseType, EventType};
 use userpool_model::ErrorCode;
 use userpool_store::StoreError;
 
@@ -130,18 +131,20 @@ pub async fn change_password(ctx: &Ctx, req: ChangePasswordRequest) -> OpResult<
         .is_some_and(|v| passwords::matches(pool.id(), &user.username, v, previous));
     if !ok {
         limits::password_failed(ctx, pool.id(), &user.username_key).await?;
+        auth_events::record(ctx, &pool, &user, EventType::Passwordchange, EventResponseType::Fail).await;
         return Err(CognitoError::incorrect_credentials());
     }
     limits::password_proven(ctx, pool.id(), &user.username_key).await?;
     passwords::check_policy(&pool.password_policy(), &req.proposed_password)?;
     let verifier = passwords::make_verifier(pool.id(), &user.username, &req.proposed_password);
-    users::modify(ctx, &pool, user, |user| {
+    let (user, ()) = users::modify(ctx, &pool, user, |user| {
         user.password = Some(verifier.clone());
         user.password_set_ms = ctx.now_ms;
         user.modified_ms = ctx.now_ms;
         Ok(())
     })
     .await?;
+    auth_events::record(ctx, &pool, &user, EventType::Passwordchange, EventResponseType::Pass).await;
     Ok(ChangePasswordResponse {})
 }
 

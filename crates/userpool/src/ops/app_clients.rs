@@ -673,5 +673,5 @@ pub async fn delete_user_pool_client(ctx: &Ctx, req: DeleteUserPoolClientRequest
         })?;
     // Its managed login branding style goes with it.
     crate::ops::branding::forget_client(ctx, &req.user_pool_id, &req.client_id).await;
-    Ok(())
+    crate::ops::threat_protection::forget_client(ctx, &req.user_pool_id, &req.client_id).await
 }

@@ -4,12 +4,14 @@
 
 pub mod access;
 pub mod app_clients;
+pub mod auth_events;
 pub mod branding;
 pub mod client_secrets;
 pub mod devices;
 pub mod domains;
 pub mod groups;
 pub mod identity_providers;
+pub mod log_delivery;
 pub mod mfa;
 pub mod passkeys;
 pub mod permissions;
@@ -17,6 +19,7 @@ pub mod self_service;
 pub mod sign_in;
 pub mod signing_certificate;
 pub mod terms;
+pub mod threat_protection;
 pub mod ui;
 pub mod user_pools;
 pub mod users;
@@ -166,6 +169,13 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         }
         O::UpdateManagedLoginBranding => call!(ctx, body, branding::update_managed_login_branding),
         O::DeleteManagedLoginBranding => call!(ctx, body, branding::delete_managed_login_branding, empty),
+        O::SetRiskConfiguration => call!(ctx, body, threat_protection::set_risk_configuration),
+        O::DescribeRiskConfiguration => call!(ctx, body, threat_protection::describe_risk_configuration),
+        O::AdminListUserAuthEvents => call!(ctx, body, auth_events::admin_list_user_auth_events),
+        O::AdminUpdateAuthEventFeedback => call!(ctx, body, auth_events::admin_update_auth_event_feedback),
+        O::UpdateAuthEventFeedback => call!(ctx, body, auth_events::update_auth_event_feedback),
+        O::GetLogDeliveryConfiguration => call!(ctx, body, log_delivery::get_log_delivery_configuration),
+        O::SetLogDeliveryConfiguration => call!(ctx, body, log_delivery::set_log_delivery_configuration),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -287,6 +297,13 @@ pub fn implemented(op: Operation) -> bool {
             | O::UpdateResourceServer
             | O::DeleteResourceServer
             | O::ListResourceServers
+            | O::SetRiskConfiguration
+            | O::DescribeRiskConfiguration
+            | O::AdminListUserAuthEvents
+            | O::AdminUpdateAuthEventFeedback
+            | O::UpdateAuthEventFeedback
+            | O::GetLogDeliveryConfiguration
+            | O::SetLogDeliveryConfiguration
     )
 }
 
@@ -372,7 +389,7 @@ mod tests {
 
     #[test]
     fn unimplemented_operations_say_so() {
-        assert!(!implemented(Operation::GetLogDeliveryConfiguration));
+        assert!(!implemented(Operation::StartUserImportJob));
         assert!(implemented(Operation::CreateUserPool));
     }
 }

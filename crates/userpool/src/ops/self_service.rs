@@ -8,7 +8,7 @@ use crate::auth::token as access_token;
 use crate::codes;
 use crate::error::{CognitoError, OpResult};
 use crate::limits;
-use crate::ops::{app_clients, permissions, users};
+use crate::ops::{app_clients, auth_events, permissions, users};
 use crate::passwords;
 use crate::triggers;
 use userpool_model::types::{
@@ -17,6 +17,7 @@ use userpool_model::types::{
     GetUserAttributeVerificationCodeResponse, ResendConfirmationCodeRequest, ResendConfirmationCodeResponse,
     SignUpRequest, SignUpResponse, VerifyUserAttributeRequest, VerifyUserAttributeResponse,
 };
+use userpool_model::types::{EventResponseType, EventType};
 use userpool_model::ErrorCode;
 use userpool_store::UserRecord;
 
@@ -87,6 +88,7 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
         .create_user(&user)
         .await
         .map_err(|e| users::write_error(e, &pool))?;
+    auth_events::record(ctx, &pool, &user, EventType::Signup, EventResponseType::Pass).await;
     if decision.confirm {
         // Auto-confirmed by PreSignUp: no code is sent.
         return Ok(SignUpResponse {
@@ -196,6 +198,7 @@ pub async fn resend_confirmation_code(
     }
     let details = codes::delivery(&user, None);
     codes::issue(ctx, &user, "signup", details.as_ref(), "ResendCode").await?;
+    auth_events::record(ctx, &pool, &user, EventType::Resendcode, EventResponseType::Pass).await;
     Ok(ResendConfirmationCodeResponse {
         code_delivery_details: details,
     })
@@ -257,6 +260,7 @@ pub async fn forgot_password(ctx: &Ctx, req: ForgotPasswordRequest) -> OpResult<
         ));
     };
     codes::issue(ctx, &user, "forgot_password", Some(&details), "ForgotPassword").await?;
+    auth_events::record(ctx, &pool, &user, EventType::Forgotpassword, EventResponseType::Pass).await;
     Ok(ForgotPasswordResponse {
         code_delivery_details: Some(details),
     })
@@ -275,7 +279,10 @@ pub async fn confirm_forgot_password(
     // user who does not exist (PreventUserExistenceErrors).
     passwords::check_policy(&pool.password_policy(), &req.password)?;
     let user = user_for_client(ctx, &client, &pool, &req.username).await?;
-    codes::redeem(ctx, &user, "forgot_password", &req.confirmation_code).await?;
+    if let Err(e) = codes::redeem(ctx, &user, "forgot_password", &req.confirmation_code).await {
+        auth_events::record(ctx, &pool, &user, EventType::Passwordchange, EventResponseType::Fail).await;
+        return Err(e);
+    }
     let verifier = passwords::make_verifier(pool.id(), &user.username, &req.password);
     let (user, ()) = users::modify(ctx, &pool, user, |user| {
         user.password = Some(verifier.clone());
@@ -298,6 +305,7 @@ pub async fn confirm_forgot_password(
         triggers::sign_up::Confirmed::ForgotPassword,
     )
     .await?;
+    auth_events::record(ctx, &pool, &user, EventType::Passwordchange, EventResponseType::Pass).await;
     Ok(ConfirmForgotPasswordResponse {})
 }
 

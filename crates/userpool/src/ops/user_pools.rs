@@ -332,6 +332,7 @@ fn apply(pool: &mut UserPoolType, m: Mutable) -> OpResult<()> {
     pool.user_pool_add_ons = m.user_pool_add_ons;
     pool.account_recovery_setting = m.account_recovery_setting;
     pool.user_pool_tier = Some(m.user_pool_tier.unwrap_or(UserPoolTierType::Essentials));
+    crate::ops::threat_protection::check_tier(pool)?;
     if pool.mfa_configuration == Some(UserPoolMfaType::On) && pool.sms_configuration.is_none() {
         return Err(CognitoError::invalid_parameter(
             "SMS configuration is required when MFA is required.",

@@ -54,6 +54,7 @@ pub(super) async fn tokens(
         // The hosted pages: the user is signed in; the tokens come with the authorization
         // code's exchange (no device: the hosted pages do not track devices).
         crate::triggers::auth::post_authentication(ctx, pool, client.id(), user, false).await?;
+        crate::ops::auth_events::sign_in_passed(ctx, pool, user).await;
         return Ok(Outcome {
             signed_in: Some(user.clone()),
             ..Outcome::default()
@@ -62,6 +63,7 @@ pub(super) async fn tokens(
     let tracks_devices = pool.settings().device_configuration.is_some();
     crate::triggers::auth::post_authentication(ctx, pool, client.id(), user, tracks_devices && device.is_none())
         .await?;
+    crate::ops::auth_events::sign_in_passed(ctx, pool, user).await;
     let (device_key, new_device) = match device {
         Some(d) => {
             devices::authenticated(ctx, &d).await?;

@@ -208,6 +208,8 @@ pub(super) async fn after_password(
             .filter(|n| n != "sub" && users::attr(user, n).is_none())
             .map(|n| format!("userAttributes.{n}"))
             .collect();
+        crate::ops::auth_events::sign_in_challenged(ctx, pool, user, crate::ops::auth_events::Pending::NewPassword)
+            .await;
         return Ok(Outcome {
             challenge_name: Some(ChallengeNameType::NewPasswordRequired),
             session: Some(state::seal(ctx, &state)),
@@ -259,6 +261,7 @@ pub(super) async fn second_factor(
     if replaces_mfa && device.as_ref().is_some_and(devices::is_remembered) {
         return Ok(None);
     }
+    crate::ops::auth_events::sign_in_challenged(ctx, pool, user, crate::ops::auth_events::Pending::Mfa).await;
     mfa::challenge(ctx, pool, client, user, due, device_key).await.map(Some)
 }
 

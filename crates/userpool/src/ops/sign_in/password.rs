@@ -30,6 +30,7 @@ pub(super) async fn spend_attempt(ctx: &Ctx, pool: &users::Pool, user: &UserReco
 /// A wrong password whose attempt was spent: the failure stands, and past the free
 /// attempts the answer is "Password attempts exceeded" (the user is locked now).
 pub(super) async fn wrong_password(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, failures: i64) -> CognitoError {
+    crate::ops::auth_events::sign_in_failed(ctx, pool, user).await;
     if let Err(e) = limits::password_failed(ctx, pool.id(), &user.username_key).await {
         return e;
     }
