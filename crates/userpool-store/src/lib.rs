@@ -380,6 +380,15 @@ pub enum ObjectKind {
     /// A client's further secret (AddUserPoolClientSecret); `name` is
     /// `<clientId>--<created epoch ms>`.
     ClientSecret,
+    /// A user import job (CreateUserImportJob); `name` is its JobId.
+    ImportJob,
+    /// A piece of an import job's uploaded CSV file, sealed; `name` is
+    /// `<jobId>/<uploadId>/<six-digit sequence>`.
+    ImportData,
+    /// An import job not yet finished, for the nodes that look for jobs to resume or
+    /// expire; `name` is `<poolId>/<jobId>`, unique across every pool (listed with
+    /// [`Store::list_global_objects`]).
+    ImportRun,
 }
 
 impl ObjectKind {
@@ -393,11 +402,14 @@ impl ObjectKind {
             ObjectKind::ProviderLink => "provider_link",
             ObjectKind::Terms => "terms",
             ObjectKind::ClientSecret => "client_secret",
+            ObjectKind::ImportJob => "import_job",
+            ObjectKind::ImportData => "import_data",
+            ObjectKind::ImportRun => "import_run",
         }
     }
 
     /// Every kind, for reading the stored name back.
-    pub const ALL: [ObjectKind; 7] = [
+    pub const ALL: [ObjectKind; 10] = [
         ObjectKind::Domain,
         ObjectKind::ResourceServer,
         ObjectKind::IdentityProvider,
@@ -405,6 +417,9 @@ impl ObjectKind {
         ObjectKind::ProviderLink,
         ObjectKind::Terms,
         ObjectKind::ClientSecret,
+        ObjectKind::ImportJob,
+        ObjectKind::ImportData,
+        ObjectKind::ImportRun,
     ];
 
     /// The kind a stored name names.
@@ -412,10 +427,10 @@ impl ObjectKind {
         ObjectKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// The scope a name is unique in: every pool for domains, else the pool.
+    /// The scope a name is unique in: every pool for domains and import runs, else the pool.
     pub fn scope(self, pool_id: &str) -> &str {
         match self {
-            ObjectKind::Domain => "",
+            ObjectKind::Domain | ObjectKind::ImportRun => "",
             _ => pool_id,
         }
     }
@@ -439,6 +454,20 @@ pub struct ObjectRecord {
     /// Last modified, epoch ms.
     pub modified_ms: i64,
 }
+
+/// What became of one user of [`Store::import_users`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ImportOutcome {
+    /// Created.
+    Created,
+    /// Not created: a user of this username (or sub) exists.
+    UsernameExists,
+    /// Not created: another user holds one of its aliases.
+    AliasExists,
+}
+
+/// How [`Store::import_users`] makes the job's new body from the batch's outcomes.
+pub type JobBody = dyn Fn(&[ImportOutcome]) -> String + Send + Sync;
 
 /// A ListUsers filter on one attribute.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -695,6 +724,10 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces an object's body and modified date (last write wins: these are whole
     /// configurations an administrator sets). `NotFound` when it does not exist.
     async fn replace_object(&self, object: &ObjectRecord) -> StoreResult<()>;
+    /// Replaces an object's body and modified date only if its stored body is still
+    /// `expected` (compare-and-set: every write of such an object changes its body).
+    /// `Conflict(VERSION_CONFLICT)` when another write came first, `NotFound` when it is gone.
+    async fn replace_object_if(&self, object: &ObjectRecord, expected: &str) -> StoreResult<()>;
     /// Deletes an object. `NotFound` when it does not exist.
     async fn delete_object(&self, kind: ObjectKind, pool_id: &str, name: &str) -> StoreResult<()>;
     /// A pool's objects of one kind, by name.
@@ -705,6 +738,31 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Page<ObjectRecord>>;
+
+    /// The objects of a kind unique across every pool (`scope` is `""`: domains, import
+    /// runs), whatever their pool, by name.
+    async fn list_global_objects(
+        &self,
+        kind: ObjectKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<ObjectRecord>>;
+
+    /// One batch of a user import, in one transaction: creates each user in order (with
+    /// its lookups) unless its username or sub is taken (`UsernameExists`) or one of its
+    /// aliases is (`AliasExists`): that user is left out and the others go on. Then
+    /// replaces `job`'s body with `job_body(outcomes)` and its modified date, provided its
+    /// stored body is still `expected` (the compare-and-set of [`Store::replace_object_if`]).
+    /// If the job changed (`Conflict(VERSION_CONFLICT)`) or is gone (`NotFound`), nothing
+    /// of the batch is written. So the users of a batch and the job's progress are
+    /// committed together or not at all.
+    async fn import_users(
+        &self,
+        users: &[UserRecord],
+        job: &ObjectRecord,
+        expected: &str,
+        job_body: &JobBody,
+    ) -> StoreResult<Vec<ImportOutcome>>;
 
     /// Adds a signing key.
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
