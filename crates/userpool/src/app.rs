@@ -62,6 +62,9 @@ pub struct App {
     /// row is still read (another node may have changed it) and compared with the one
     /// decoded (a 3 KB comparison, 100x cheaper than the parse); any change means a fresh parse.
     pub pools: std::sync::RwLock<std::collections::HashMap<String, Arc<PoolEntry>>>,
+    /// This process's name among the nodes sharing a store (random at each start): the
+    /// owner a user import job's lease names.
+    pub node_id: String,
 }
 
 /// What an operation knows about the request it serves.

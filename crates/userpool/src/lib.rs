@@ -157,6 +157,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
             args.lambda.credentials(),
         )),
         pools: std::sync::RwLock::default(),
+        node_id: ids::uuid().to_string(),
     });
     let data = match &args.database {
         Some(url) => redact(url),
@@ -164,9 +165,13 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     };
     tracing::info!(endpoint = %format!("http://{addr}"), data = %data, region = %args.region, "userpool listening");
     let pruner = tokio::spawn(prune_expired(app.store.clone()));
+    // SQLite: this process holds the data file's lock, so an unfinished import job's
+    // lease is a dead process's.
+    let imports = tokio::spawn(ops::import::runner::supervise(app.clone(), args.database.is_none()));
     let grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
     server::serve(app, listener, shutdown, grace).await;
     pruner.abort();
+    imports.abort();
     tracing::info!("userpool stopped");
     Ok(())
 }

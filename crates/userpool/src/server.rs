@@ -109,6 +109,9 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
         if let Some((site, below)) = crate::web::site(&app, host, parts.uri.path()).await {
             return web(app, peer, parts, body, site, &below, now_ms, request_id).await;
         }
+        if let Some(rest) = parts.uri.path().strip_prefix("/_userpool/import/") {
+            return crate::web::import::upload(&app, &parts, body, rest, now_ms, &request_id).await;
+        }
     }
     if parts.method == Method::GET {
         // For load balancers: `/health` answers while the process runs; `/ready` once the

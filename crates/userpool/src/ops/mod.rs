@@ -9,6 +9,7 @@ pub mod devices;
 pub mod domains;
 pub mod groups;
 pub mod identity_providers;
+pub mod import;
 pub mod mfa;
 pub mod permissions;
 pub mod self_service;
@@ -150,6 +151,12 @@ pub async fn dispatch(ctx: &Ctx, op: Operation, body: Value) -> OpResult<Option<
         O::SetUICustomization => call!(ctx, body, ui::set_ui_customization),
         O::GetUICustomization => call!(ctx, body, ui::get_ui_customization),
         O::GetTokensFromRefreshToken => call!(ctx, body, sign_in::get_tokens_from_refresh_token),
+        O::GetCSVHeader => call!(ctx, body, import::get_csv_header),
+        O::CreateUserImportJob => call!(ctx, body, import::create_user_import_job),
+        O::StartUserImportJob => call!(ctx, body, import::start_user_import_job),
+        O::StopUserImportJob => call!(ctx, body, import::stop_user_import_job),
+        O::DescribeUserImportJob => call!(ctx, body, import::describe_user_import_job),
+        O::ListUserImportJobs => call!(ctx, body, import::list_user_import_jobs),
         other => Err(CognitoError::new(
             ErrorCode::UnsupportedOperationException,
             format!("userpool does not implement {} yet.", other.name()),
@@ -230,6 +237,12 @@ pub fn implemented(op: Operation) -> bool {
             | O::AssociateSoftwareToken
             | O::VerifySoftwareToken
             | O::GetTokensFromRefreshToken
+            | O::GetCSVHeader
+            | O::CreateUserImportJob
+            | O::StartUserImportJob
+            | O::StopUserImportJob
+            | O::DescribeUserImportJob
+            | O::ListUserImportJobs
             | O::SetUICustomization
             | O::AddUserPoolClientSecret
             | O::ListUserPoolClientSecrets
