@@ -21,6 +21,8 @@ pub struct Config {
     pub public_url: String,
     /// Trust `X-Forwarded-For` for the client address (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// How long a running user import job's lease lasts (`--import-lease-seconds`).
+    pub import_lease_ms: i64,
 }
 
 impl Config {

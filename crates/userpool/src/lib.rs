@@ -147,6 +147,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
             max_body_bytes: args.max_body_bytes,
             public_url,
             trust_forwarded_for: args.trust_x_forwarded_for,
+            import_lease_ms: i64::from(args.import_lease_seconds) * 1000,
         },
         sealer,
         auth: auth::sigv4::Authenticator::new(identities, &args.region, &args.account_id, args.max_clock_skew_seconds),

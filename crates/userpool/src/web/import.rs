@@ -68,7 +68,12 @@ pub async fn upload(
         );
     }
     let Some((pool_id, job_id)) = path.split_once('/').filter(|(p, j)| !p.is_empty() && !j.contains('/')) else {
-        return s3_error(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.", request_id);
+        return s3_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified key does not exist.",
+            request_id,
+        );
     };
     let query = crate::web::pairs(parts.uri.query().unwrap_or_default());
     let param = |name: &str| crate::web::first(&query, name);
@@ -118,9 +123,19 @@ pub async fn upload(
     };
     match import::load(&ctx, pool_id, job_id).await {
         Ok(Some((_, job))) if job.status_at(now_ms) == Status::Created => {}
-        Ok(Some(_)) => return denied("AccessDenied", "The import job has started: its file can no longer be replaced."),
+        Ok(Some(_)) => {
+            return denied(
+                "AccessDenied",
+                "The import job has started: its file can no longer be replaced.",
+            )
+        }
         Ok(None) => {
-            return s3_error(StatusCode::NOT_FOUND, "NoSuchKey", "The specified key does not exist.", request_id)
+            return s3_error(
+                StatusCode::NOT_FOUND,
+                "NoSuchKey",
+                "The specified key does not exist.",
+                request_id,
+            )
         }
         Err(_) => return internal(request_id),
     }
@@ -161,7 +176,10 @@ pub async fn upload(
         }
         Ok(false) => {
             let _ = delete_pieces(&ctx, pool_id, &prefix).await;
-            denied("AccessDenied", "The import job has started: its file can no longer be replaced.")
+            denied(
+                "AccessDenied",
+                "The import job has started: its file can no longer be replaced.",
+            )
         }
         Err(_) => {
             let _ = delete_pieces(&ctx, pool_id, &prefix).await;

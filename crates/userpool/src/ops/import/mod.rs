@@ -37,11 +37,11 @@
 //! - any number of jobs may run at once.
 //!
 //! Several nodes: a job lives only in the store. A started job carries a lease (its
-//! node and an expiry a minute ahead, renewed by every batch); every write of the job is
+//! node and an expiry a minute ahead, `--import-lease-seconds`, renewed by every batch); every write of the job is
 //! a compare-and-set of its whole record, so a node that lost its lease, or a job stopped
 //! meanwhile, writes nothing. Each batch of users is committed in one transaction with the
 //! job's counters and the number of rows done, so a job resumed elsewhere goes on from the
-//! next row with exact counts. Every node looks every 30 seconds (and at start) for jobs
+//! next row with exact counts. Every node looks every half lease (and at start) for jobs
 //! whose lease has expired and takes them over ([`runner::supervise`]); on SQLite, where
 //! one process owns the file, a starting node takes over every unfinished job at once.
 
@@ -156,7 +156,10 @@ impl Job {
 
 /// Whether a status is final.
 pub fn is_final(s: Status) -> bool {
-    matches!(s, Status::Succeeded | Status::Failed | Status::Stopped | Status::Expired)
+    matches!(
+        s,
+        Status::Succeeded | Status::Failed | Status::Stopped | Status::Expired
+    )
 }
 
 /// A stored job's body.
@@ -245,7 +248,11 @@ pub async fn delete_pieces(ctx: &Ctx, pool_id: &str, prefix: &str) -> OpResult<(
             return Ok(());
         }
         for o in mine {
-            match ctx.store().delete_object(ObjectKind::ImportData, pool_id, &o.name).await {
+            match ctx
+                .store()
+                .delete_object(ObjectKind::ImportData, pool_id, &o.name)
+                .await
+            {
                 Ok(()) | Err(StoreError::NotFound) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -409,10 +416,7 @@ pub async fn describe_user_import_job(
 }
 
 /// ListUserImportJobs: newest first.
-pub async fn list_user_import_jobs(
-    ctx: &Ctx,
-    req: ListUserImportJobsRequest,
-) -> OpResult<ListUserImportJobsResponse> {
+pub async fn list_user_import_jobs(ctx: &Ctx, req: ListUserImportJobsRequest) -> OpResult<ListUserImportJobsResponse> {
     users::load(ctx, &req.user_pool_id).await?;
     let (limit, after) = token::page(Some(req.max_results), req.pagination_token.as_deref())?;
     let page = ctx
@@ -434,7 +438,10 @@ pub async fn list_user_import_jobs(
 fn wrong_state(job_id: &str, verb: &str, status: Status) -> CognitoError {
     CognitoError::new(
         ErrorCode::PreconditionNotMetException,
-        format!("Import job {job_id} cannot be {verb}: its status is {}.", status.as_str()),
+        format!(
+            "Import job {job_id} cannot be {verb}: its status is {}.",
+            status.as_str()
+        ),
     )
 }
 
@@ -442,10 +449,7 @@ fn wrong_state(job_id: &str, verb: &str, status: Status) -> CognitoError {
 const WRITE_ATTEMPTS: usize = 16;
 
 /// StartUserImportJob: `Pending`, leased to this node, whose runner starts at once.
-pub async fn start_user_import_job(
-    ctx: &Ctx,
-    req: StartUserImportJobRequest,
-) -> OpResult<StartUserImportJobResponse> {
+pub async fn start_user_import_job(ctx: &Ctx, req: StartUserImportJobRequest) -> OpResult<StartUserImportJobResponse> {
     let pool = users::load(ctx, &req.user_pool_id).await?;
     if pool
         .settings()
@@ -468,7 +472,7 @@ pub async fn start_user_import_job(
         job.wire.start_date = Some(Timestamp(ctx.now_ms));
         job.lease = Some(Lease {
             owner: ctx.app.node_id.clone(),
-            until_ms: ctx.now_ms.saturating_add(runner::LEASE_MS),
+            until_ms: ctx.now_ms.saturating_add(ctx.app.config.import_lease_ms),
         });
         if write(ctx, &o, &job).await?.is_some() {
             tracing::info!(pool = %req.user_pool_id, job = %req.job_id, "started user import job");
@@ -552,7 +556,11 @@ mod tests {
         let newer = job_id(1_700_000_000_001);
         for id in [&older, &newer] {
             assert_eq!(id.len(), "import-".len() + 10, "{id}");
-            assert!(id.strip_prefix("import-").unwrap().bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert!(id
+                .strip_prefix("import-")
+                .unwrap()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric()));
         }
         assert!(newer < older, "{newer} {older}");
         assert!(job_id(i64::MAX).starts_with("import-0000000"));

@@ -113,7 +113,9 @@ impl Columns {
                 return Err(cut(format!("The CSV header names the column {n} twice.")));
             }
             if !expected.contains(n) {
-                return Err(cut(format!("The CSV header column {n} is not an attribute of the user pool.")));
+                return Err(cut(format!(
+                    "The CSV header column {n} is not an attribute of the user pool."
+                )));
             }
         }
         if let Some(missing) = expected.iter().find(|e| !names.contains(e)) {
@@ -384,7 +386,10 @@ mod tests {
     fn a_good_row_makes_a_reset_required_user_with_its_attributes() {
         let p = pool(vec![VerifiedAttributeType::Email], None);
         let user = check_row(&p, &columns(&p), row(&p, ALICE), 1_000).unwrap();
-        assert_eq!((user.username.as_str(), user.status.as_str()), ("alice", "RESET_REQUIRED"));
+        assert_eq!(
+            (user.username.as_str(), user.status.as_str()),
+            ("alice", "RESET_REQUIRED")
+        );
         assert!(user.password.is_none() && user.enabled);
         let get = |n: &str| users::attr(&user, n).map(str::to_string);
         assert_eq!(get("email").as_deref(), Some("alice@example.com"));
@@ -420,7 +425,9 @@ mod tests {
         assert!(with(&[("phone_number_verified", "yes")]).contains("true or false"));
         let mut short = row(&p, ALICE.get(..5).unwrap());
         short.pop();
-        assert!(check_row(&p, &c, short, 1).unwrap_err().contains("header has 22 columns"));
+        assert!(check_row(&p, &c, short, 1)
+            .unwrap_err()
+            .contains("header has 22 columns"));
         let mut long = row(&p, ALICE);
         long[0] = "x".repeat(MAX_ROW_CHARS);
         assert!(check_row(&p, &c, long, 1).unwrap_err().contains("16000"));
@@ -440,7 +447,9 @@ mod tests {
         assert!(check_row(&p, &c, row(&p, &values), 1).is_ok());
         values.retain(|(n, _)| *n != "cognito:mfa_enabled");
         values.push(("cognito:mfa_enabled", "false"));
-        assert!(check_row(&p, &c, row(&p, &values), 1).unwrap_err().contains("must be true"));
+        assert!(check_row(&p, &c, row(&p, &values), 1)
+            .unwrap_err()
+            .contains("must be true"));
     }
 
     #[test]

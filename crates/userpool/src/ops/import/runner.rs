@@ -18,13 +18,9 @@ use tokio::sync::mpsc;
 use userpool_model::types::UserImportJobStatusType as Status;
 use userpool_store::{ImportOutcome, ObjectKind, ObjectRecord, StoreError};
 
-/// How long a job's lease lasts without a batch renewing it.
-pub const LEASE_MS: i64 = 60_000;
 /// Users per transaction: small enough that the store's writer is never held long
 /// (other requests write between two batches), large enough that the commits are few.
 pub const BATCH: usize = 100;
-/// How often every node looks for jobs to take over or expire.
-const SWEEP: Duration = Duration::from_secs(30);
 /// A file's pieces (before sealing).
 pub const PIECE_BYTES: usize = 1024 * 1024;
 
@@ -61,7 +57,7 @@ fn mine(app: &App, job: &Job) -> bool {
 fn lease(c: &Ctx) -> Lease {
     Lease {
         owner: c.app.node_id.clone(),
-        until_ms: c.now_ms.saturating_add(LEASE_MS),
+        until_ms: c.now_ms.saturating_add(c.app.config.import_lease_ms),
     }
 }
 
@@ -206,7 +202,10 @@ fn unreadable(e: csv::Error) -> Unreadable {
 }
 
 fn csv_reader(pieces: Pieces) -> csv::Reader<Pieces> {
-    csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(pieces)
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(pieces)
 }
 
 /// The header of a file (its first record) as text.
@@ -256,7 +255,7 @@ struct Row {
 }
 
 /// What the reading thread hands the import.
-enum Read {
+enum Reading {
     Header(Vec<String>),
     Rows(Vec<Row>),
     Failed(Unreadable),
@@ -264,16 +263,16 @@ enum Read {
 
 /// Reads the file on a blocking thread: the header, then the rows after the first
 /// `skip`, in batches; stops when the import stops listening.
-fn read_rows(pieces: Pieces, skip: u64, tx: &mpsc::Sender<Read>) {
+fn read_rows(pieces: Pieces, skip: u64, tx: &mpsc::Sender<Reading>) {
     let mut reader = csv_reader(pieces);
     let header = match header_of(&mut reader) {
         Ok(h) => h,
         Err(e) => {
-            let _ = tx.blocking_send(Read::Failed(e));
+            let _ = tx.blocking_send(Reading::Failed(e));
             return;
         }
     };
-    if tx.blocking_send(Read::Header(header)).is_err() {
+    if tx.blocking_send(Reading::Header(header)).is_err() {
         return;
     }
     let mut record = csv::ByteRecord::new();
@@ -284,7 +283,7 @@ fn read_rows(pieces: Pieces, skip: u64, tx: &mpsc::Sender<Read>) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let _ = tx.blocking_send(Read::Failed(unreadable(e)));
+                let _ = tx.blocking_send(Reading::Failed(unreadable(e)));
                 return;
             }
         }
@@ -301,12 +300,12 @@ fn read_rows(pieces: Pieces, skip: u64, tx: &mpsc::Sender<Read>) {
             line: record.position().map_or(0, csv::Position::line),
             values,
         });
-        if batch.len() >= BATCH && tx.blocking_send(Read::Rows(std::mem::take(&mut batch))).is_err() {
+        if batch.len() >= BATCH && tx.blocking_send(Reading::Rows(std::mem::take(&mut batch))).is_err() {
             return;
         }
     }
     if !batch.is_empty() {
-        let _ = tx.blocking_send(Read::Rows(batch));
+        let _ = tx.blocking_send(Reading::Rows(batch));
     }
 }
 
@@ -321,7 +320,8 @@ enum Fate {
 /// found existing or refused. With email or phone as the username, a user whose
 /// address another holds is the same user: skipped.
 fn tally(job: &mut Job, outcomes: &[ImportOutcome], refused: usize, rows: usize, alias_is_user: bool) {
-    let count = |f: &dyn Fn(&ImportOutcome) -> bool| i64::try_from(outcomes.iter().filter(|o| f(o)).count()).unwrap_or(0);
+    let count =
+        |f: &dyn Fn(&ImportOutcome) -> bool| i64::try_from(outcomes.iter().filter(|o| f(o)).count()).unwrap_or(0);
     let created = count(&|o| *o == ImportOutcome::Created);
     let existing = count(&|o| *o == ImportOutcome::UsernameExists);
     let aliases = count(&|o| *o == ImportOutcome::AliasExists);
@@ -351,7 +351,7 @@ async fn import(app: &Arc<App>, pool: &Pool, mut o: ObjectRecord, mut job: Job) 
     let mut columns = None;
     while let Some(read) = rx.recv().await {
         let batch = match read {
-            Read::Header(h) => match rows::Columns::check(pool, &h) {
+            Reading::Header(h) => match rows::Columns::check(pool, &h) {
                 Ok(c) => {
                     columns = Some(c);
                     continue;
@@ -359,11 +359,11 @@ async fn import(app: &Arc<App>, pool: &Pool, mut o: ObjectRecord, mut job: Job) 
                 // The pool's attributes changed since the job started.
                 Err(message) => return end(app, &pool_id, o, job, Status::Failed, &message).await,
             },
-            Read::Rows(b) => b,
-            Read::Failed(Unreadable::File(message)) => {
+            Reading::Rows(b) => b,
+            Reading::Failed(Unreadable::File(message)) => {
                 return end(app, &pool_id, o, job, Status::Failed, &message).await
             }
-            Read::Failed(Unreadable::Store(e)) => return Err(e.into()),
+            Reading::Failed(Unreadable::Store(e)) => return Err(e.into()),
         };
         let Some(columns) = columns.as_ref() else { continue };
         match import_batch(app, pool, columns, o, job, batch).await? {
@@ -372,7 +372,12 @@ async fn import(app: &Arc<App>, pool: &Pool, mut o: ObjectRecord, mut job: Job) 
         }
         tokio::task::yield_now().await;
     }
-    let _ = reading.await;
+    if reading.await.is_err() {
+        // The reading thread panicked: the rows it did not hand over are not done. The
+        // job stays leased; it is taken over when the lease expires.
+        tracing::error!(pool = %pool_id, job = %job_id, "IE0006 reading an import file panicked");
+        return Err(crate::error::CognitoError::internal());
+    }
     let imported = job.wire.imported_users.unwrap_or(0);
     let others = job.wire.skipped_users.unwrap_or(0) + job.wire.failed_users.unwrap_or(0);
     if others > imported {
@@ -495,7 +500,14 @@ fn log_batch(
 
 /// Ends a job this node runs with `status` (or `Stopped`, if it was stopped meanwhile),
 /// then deletes its file and marker. Does nothing once the lease is another's.
-async fn end(app: &Arc<App>, pool_id: &str, mut o: ObjectRecord, mut job: Job, status: Status, message: &str) -> OpResult<()> {
+async fn end(
+    app: &Arc<App>,
+    pool_id: &str,
+    mut o: ObjectRecord,
+    mut job: Job,
+    status: Status,
+    message: &str,
+) -> OpResult<()> {
     let job_id = job.id().to_string();
     loop {
         if !mine(app, &job) || is_final(job.status()) {
@@ -521,12 +533,13 @@ async fn end(app: &Arc<App>, pool_id: &str, mut o: ObjectRecord, mut job: Job, s
     }
 }
 
-/// Every node: at start and every [`SWEEP`], takes over the running jobs whose lease
+/// Every node: at start and every half lease (30 seconds at most), takes over the running jobs whose lease
 /// has expired, expires the jobs never started, and deletes what finished jobs left.
 /// `exclusive`: this process is the store's only user (SQLite), so at start every lease
 /// not its own is a dead process's.
 pub async fn supervise(app: Arc<App>, exclusive: bool) {
-    let mut tick = tokio::time::interval(SWEEP);
+    let half = u64::try_from(app.config.import_lease_ms / 2).unwrap_or(30_000);
+    let mut tick = tokio::time::interval(Duration::from_millis(half.clamp(500, 30_000)));
     let mut take_all = exclusive;
     loop {
         tick.tick().await;
@@ -556,7 +569,13 @@ async fn sweep(app: &Arc<App>, take_all: bool) -> OpResult<()> {
     }
 }
 
-async fn look_after(app: &Arc<App>, marker: &ObjectRecord, pool_id: &str, job_id: &str, take_all: bool) -> OpResult<()> {
+async fn look_after(
+    app: &Arc<App>,
+    marker: &ObjectRecord,
+    pool_id: &str,
+    job_id: &str,
+    take_all: bool,
+) -> OpResult<()> {
     let c = ctx(app);
     let Some((o, mut job)) = load(&c, pool_id, job_id).await? else {
         // CreateUserImportJob writes the marker just before its job: an orphan is one
