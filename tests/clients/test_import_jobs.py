@@ -228,6 +228,24 @@ def test_quoted_values_from_pythons_csv_writer_are_read(idp, import_pool):
     assert attrs(idp.admin_get_user(UserPoolId=import_pool, Username="user1"))["address"] == '1 "Main" St, Apt 2'
 
 
+def test_with_email_as_the_username_an_address_already_there_is_the_same_user(idp):
+    pool_id = idp.create_user_pool(PoolName=f"emails-{uuid.uuid4().hex[:6]}", UsernameAttributes=["email"],
+                                   AutoVerifiedAttributes=["email"])["UserPool"]["Id"]
+    try:
+        header = header_of(idp, pool_id)
+        users = [{**person(i), "cognito:username": f"user{i}@example.com"} for i in range(3)]
+        users.append({**person(9), "cognito:username": "not-an-email"})
+        done = run_import(idp, pool_id, csv_file(header, users))
+        assert (done["Status"], done["ImportedUsers"], done["FailedUsers"]) == ("Succeeded", 3, 1), done
+        got = idp.admin_get_user(UserPoolId=pool_id, Username="user1@example.com")
+        assert re.fullmatch(r"[0-9a-f-]{36}", got["Username"]) and got["UserStatus"] == "RESET_REQUIRED"
+        again = run_import(idp, pool_id, csv_file(header, users[:2] + [{**person(5), "cognito:username": "user5@example.com"}]))
+        assert (again["ImportedUsers"], again["SkippedUsers"], again["FailedUsers"]) == (1, 2, 0), again
+        assert again["Status"] == "Failed" and again["CompletionMessage"].startswith("Too many users")
+    finally:
+        idp.delete_user_pool(UserPoolId=pool_id)
+
+
 def test_too_many_failures_fail_the_job(idp, import_pool):
     header = header_of(idp, import_pool)
     users = [person(1)] + [person(i, email_verified="false") for i in range(2, 5)]
@@ -293,8 +311,11 @@ def test_the_upload_url_is_its_own_authorisation(server, idp, import_pool):
     # The URL signs the encryption header: a PUT without it is refused, as S3 refuses it.
     r = put(url, body, sse=False)
     assert r.status_code == 403 and "SignatureDoesNotMatch" in r.text
-    # Only PUT.
+    # Only PUT (and a browser's preflight for it).
     assert requests.get(url, timeout=10).status_code == 405
+    pre = requests.options(url, headers={"Origin": "http://app.test", "Access-Control-Request-Method": "PUT"}, timeout=10)
+    assert pre.status_code == 200 and "PUT" in pre.headers["access-control-allow-methods"]
+    assert "x-amz-server-side-encryption" in pre.headers["access-control-allow-headers"]
     # Nothing was taken: the job has no file.
     idp.start_user_import_job(UserPoolId=import_pool, JobId=job["JobId"])
     assert wait_done(idp, import_pool, job["JobId"])["CompletionMessage"] == "The CSV file has not been uploaded."

@@ -102,6 +102,9 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
     let now_ms = clock::now_ms();
     let (parts, body) = req.into_parts();
     if parts.method == Method::OPTIONS {
+        if parts.uri.path().starts_with("/_userpool/import/") {
+            return crate::web::import::preflight(&request_id);
+        }
         return protocol::preflight(&request_id);
     }
     if parts.uri.path() != "/" {

@@ -46,6 +46,23 @@ fn s3_error(status: StatusCode, code: &str, message: &str, request_id: &str) -> 
     r
 }
 
+/// The CORS preflight of an upload from a browser page.
+pub fn preflight(request_id: &str) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    let h = r.headers_mut();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert("access-control-allow-methods", HeaderValue::from_static("PUT, OPTIONS"));
+    h.insert(
+        "access-control-allow-headers",
+        HeaderValue::from_static("content-type, content-length, x-amz-server-side-encryption"),
+    );
+    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-amz-request-id", v);
+    }
+    r
+}
+
 const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. \
                         Check your key and signing method.";
 
