@@ -130,15 +130,6 @@ def test_chunked_body_over_limit(server):
     assert_aws_error(r, 413, "RequestEntityTooLargeException")
 
 
-def test_unimplemented_operation(server, idp):
-    with pytest.raises(ClientError) as e:
-        idp.start_user_import_job(UserPoolId="us-east-1_abc", JobId="import-abcdefghij")
-    err = e.value.response["Error"]
-    assert err["Code"] == "UnsupportedOperationException"
-    assert err["Message"] == "userpool does not implement StartUserImportJob yet."
-    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-
-
 def test_hostile_strings_are_answered_not_echoed_raw(server):
     nasty = "us-east-1_\u0000\r\n<script>\u202e" + "a" * 10000
     r = post(server, json.dumps({"UserPoolId": nasty}), target="DescribeUserPool")

@@ -418,6 +418,15 @@ pub enum ObjectKind {
     /// The pool's log delivery configuration (SetLogDeliveryConfiguration); `name` is
     /// `ALL` (one per pool).
     LogDelivery,
+    /// A user import job (CreateUserImportJob); `name` is its JobId.
+    ImportJob,
+    /// A piece of an import job's uploaded CSV file, sealed; `name` is
+    /// `<jobId>/<uploadId>/<six-digit sequence>`.
+    ImportData,
+    /// An import job not yet finished, for the nodes that look for jobs to resume or
+    /// expire; `name` is `<poolId>/<jobId>`, unique across every pool (listed with
+    /// [`Store::list_global_objects`]).
+    ImportRun,
 }
 
 impl ObjectKind {
@@ -438,11 +447,14 @@ impl ObjectKind {
             ObjectKind::ManagedLoginBrandingId => "managed_login_branding_id",
             ObjectKind::RiskConfiguration => "risk_configuration",
             ObjectKind::LogDelivery => "log_delivery",
+            ObjectKind::ImportJob => "import_job",
+            ObjectKind::ImportData => "import_data",
+            ObjectKind::ImportRun => "import_run",
         }
     }
 
     /// Every kind, for reading the stored name back.
-    pub const ALL: [ObjectKind; 14] = [
+    pub const ALL: [ObjectKind; 17] = [
         ObjectKind::Domain,
         ObjectKind::ResourceServer,
         ObjectKind::IdentityProvider,
@@ -457,6 +469,9 @@ impl ObjectKind {
         ObjectKind::ManagedLoginBrandingId,
         ObjectKind::RiskConfiguration,
         ObjectKind::LogDelivery,
+        ObjectKind::ImportJob,
+        ObjectKind::ImportData,
+        ObjectKind::ImportRun,
     ];
 
     /// The kind a stored name names.
@@ -464,10 +479,10 @@ impl ObjectKind {
         ObjectKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// The scope a name is unique in: every pool for domains, else the pool.
+    /// The scope a name is unique in: every pool for domains and import runs, else the pool.
     pub fn scope(self, pool_id: &str) -> &str {
         match self {
-            ObjectKind::Domain => "",
+            ObjectKind::Domain | ObjectKind::ImportRun => "",
             _ => pool_id,
         }
     }
@@ -491,6 +506,20 @@ pub struct ObjectRecord {
     /// Last modified, epoch ms.
     pub modified_ms: i64,
 }
+
+/// What became of one user of [`Store::import_users`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ImportOutcome {
+    /// Created.
+    Created,
+    /// Not created: a user of this username (or sub) exists.
+    UsernameExists,
+    /// Not created: another user holds one of its aliases.
+    AliasExists,
+}
+
+/// How [`Store::import_users`] makes the job's new body from the batch's outcomes.
+pub type JobBody = dyn Fn(&[ImportOutcome]) -> String + Send + Sync;
 
 /// A ListUsers filter on one attribute.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -785,6 +814,31 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Page<ObjectRecord>>;
+
+    /// The objects of a kind unique across every pool (`scope` is `""`: domains, import
+    /// runs), whatever their pool, by name.
+    async fn list_global_objects(
+        &self,
+        kind: ObjectKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<ObjectRecord>>;
+
+    /// One batch of a user import, in one transaction: creates each user in order (with
+    /// its lookups) unless its username or sub is taken (`UsernameExists`) or one of its
+    /// aliases is (`AliasExists`): that user is left out and the others go on. Then
+    /// replaces `job`'s body with `job_body(outcomes)` and its modified date, provided its
+    /// stored body is still `expected` (the compare-and-set of [`Store::replace_object_if`]).
+    /// If the job changed (`Conflict(VERSION_CONFLICT)`) or is gone (`NotFound`), nothing
+    /// of the batch is written. So the users of a batch and the job's progress are
+    /// committed together or not at all.
+    async fn import_users(
+        &self,
+        users: &[UserRecord],
+        job: &ObjectRecord,
+        expected: &str,
+        job_body: &JobBody,
+    ) -> StoreResult<Vec<ImportOutcome>>;
 
     /// Adds a signing key.
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;

@@ -20,9 +20,9 @@
 //! - Nothing is cached in the process: another node may have written any row.
 
 use crate::{
-    page_of, AuthEventRecord, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, ObjectKind,
-    ObjectRecord, Page, PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord, SigningKeyRecord, Store,
-    StoreError, StoreResult, UserFilter, UserRecord,
+    page_of, AuthEventRecord, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, ImportOutcome, JobBody,
+    MessageRecord, ObjectKind, ObjectRecord, Page, PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord,
+    SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -571,6 +571,83 @@ async fn write_lookups<C: GenericClient>(tx: &C, user: &UserRecord, replace: boo
     Ok(())
 }
 
+/// Inserts a user's row (its lookups are [`write_lookups`]'s).
+async fn insert_user<C: GenericClient>(tx: &C, user: &UserRecord, attributes: &str) -> StoreResult<()> {
+    let (salt, verifier) = match &user.password {
+        Some(p) => (Some(&p.salt), Some(&p.verifier)),
+        None => (None, None),
+    };
+    execute(
+        tx,
+        concat!(
+            "INSERT INTO users (",
+            user_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16)"
+        ),
+        &[
+            &user.pool_id,
+            &user.username_key,
+            &user.username,
+            &user.sub,
+            &user.status,
+            &user.enabled,
+            &user.created_ms,
+            &user.modified_ms,
+            &attributes,
+            &salt,
+            &verifier,
+            &user.password_set_ms,
+            &user.failed_attempts,
+            &user.locked_until_ms,
+            &user.tokens_valid_after_ms,
+            &user.mfa,
+        ],
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| match unique_violation(&e) {
+        Some("users_by_sub") => StoreError::Conflict("sub"),
+        Some(_) => StoreError::Conflict("username"),
+        None if is_fk_violation(&e) => StoreError::NotFound,
+        None => pg(e),
+    })
+}
+
+/// The compare-and-set of an object's body (see [`Store::replace_object_if`]): one
+/// statement, which re-checks `body = $4` on the row as committed if it waited for
+/// another writer of it.
+async fn set_object_if<C: GenericClient>(c: &C, o: &ObjectRecord, body: &str, expected: &str) -> StoreResult<()> {
+    let n = execute(
+        c,
+        "UPDATE pool_objects SET body = $5, modified_ms = $6 \
+         WHERE kind = $1 AND scope = $2 AND name = $3 AND body = $4",
+        &[
+            &o.kind.as_str(),
+            &o.kind.scope(&o.pool_id),
+            &o.name,
+            &expected,
+            &body,
+            &o.modified_ms,
+        ],
+    )
+    .await
+    .map_err(pg)?;
+    if n > 0 {
+        return Ok(());
+    }
+    match query_opt(
+        c,
+        "SELECT 1 FROM pool_objects WHERE kind = $1 AND scope = $2 AND name = $3",
+        &[&o.kind.as_str(), &o.kind.scope(&o.pool_id), &o.name],
+    )
+    .await
+    {
+        Ok(Some(_)) => Err(StoreError::Conflict(crate::VERSION_CONFLICT)),
+        Ok(None) => Err(StoreError::NotFound),
+        Err(e) => Err(pg(e)),
+    }
+}
+
 /// After a compare-and-set wrote no row: `Conflict(VERSION_CONFLICT)` if the row is
 /// there (another write came first), `NotFound` if it is gone.
 async fn lost_or_gone<C: GenericClient>(c: &C, exists_sql: &str, a: &str, b: &str) -> StoreError {
@@ -792,47 +869,11 @@ impl Store for PostgresStore {
 
     async fn create_user(&self, user: &UserRecord) -> StoreResult<()> {
         let attributes = serde_json::to_string(&user.attributes).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let (salt, verifier) = match &user.password {
-            Some(p) => (Some(&p.salt), Some(&p.verifier)),
-            None => (None, None),
-        };
         // READ COMMITTED: the row and its lookups commit together; a concurrent create of
         // the same username, sub or alias waits on the unique index entry and then fails.
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(pg)?;
-        execute(
-            &tx,
-            concat!(
-                "INSERT INTO users (",
-                user_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 0, $16)"
-            ),
-            &[
-                &user.pool_id,
-                &user.username_key,
-                &user.username,
-                &user.sub,
-                &user.status,
-                &user.enabled,
-                &user.created_ms,
-                &user.modified_ms,
-                &attributes,
-                &salt,
-                &verifier,
-                &user.password_set_ms,
-                &user.failed_attempts,
-                &user.locked_until_ms,
-                &user.tokens_valid_after_ms,
-                &user.mfa,
-            ],
-        )
-        .await
-        .map_err(|e| match unique_violation(&e) {
-            Some("users_by_sub") => StoreError::Conflict("sub"),
-            Some(_) => StoreError::Conflict("username"),
-            None if is_fk_violation(&e) => StoreError::NotFound,
-            None => pg(e),
-        })?;
+        insert_user(&tx, user, &attributes).await?;
         write_lookups(&tx, user, false).await?;
         tx.commit().await.map_err(pg)
     }
@@ -2032,6 +2073,73 @@ impl Store for PostgresStore {
             object_from_row,
         )?;
         Ok(page_of(items, limit, |o| o.name.clone()))
+    }
+
+    async fn list_global_objects(
+        &self,
+        kind: ObjectKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<ObjectRecord>> {
+        let c = self.client().await?;
+        let items = rows(
+            query(
+                &c,
+                &format!(
+                    "SELECT {OBJECT_COLUMNS} FROM pool_objects WHERE kind = $1 AND scope = '' AND name > $2 \
+                     ORDER BY name LIMIT $3"
+                ),
+                &[&kind.as_str(), &after.unwrap_or(""), &limit_plus_one(limit)],
+            )
+            .await
+            .map_err(pg)?,
+            object_from_row,
+        )?;
+        Ok(page_of(items, limit, |o| o.name.clone()))
+    }
+
+    async fn import_users(
+        &self,
+        users: &[UserRecord],
+        job: &ObjectRecord,
+        expected: &str,
+        job_body: &JobBody,
+    ) -> StoreResult<Vec<ImportOutcome>> {
+        let encoded = users
+            .iter()
+            .map(|u| serde_json::to_string(&u.attributes))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        // READ COMMITTED: each user is inserted under a savepoint, so a clash undoes that
+        // user alone; the job's compare-and-set comes last and decides for the batch
+        // (dropped uncommitted, the transaction rolls back).
+        let mut c = self.client().await?;
+        let mut tx = c.transaction().await.map_err(pg)?;
+        let mut outcomes = Vec::with_capacity(users.len());
+        for (user, attributes) in users.iter().zip(&encoded) {
+            let sp = tx.transaction().await.map_err(pg)?;
+            let written = match insert_user(&sp, user, attributes).await {
+                Ok(()) => write_lookups(&sp, user, false).await,
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(()) => {
+                    sp.commit().await.map_err(pg)?;
+                    outcomes.push(ImportOutcome::Created);
+                }
+                Err(e @ StoreError::Conflict(_)) => {
+                    sp.rollback().await.map_err(pg)?;
+                    outcomes.push(match e {
+                        StoreError::Conflict("alias") => ImportOutcome::AliasExists,
+                        _ => ImportOutcome::UsernameExists,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        set_object_if(&tx, job, &job_body(&outcomes), expected).await?;
+        tx.commit().await.map_err(pg)?;
+        Ok(outcomes)
     }
 
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {

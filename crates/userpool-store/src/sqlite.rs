@@ -14,9 +14,9 @@
 //!   (`block_in_place` measured 2x slower per request here; `spawn_blocking` more still).
 
 use crate::{
-    page_of, AuthEventRecord, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, MessageRecord, ObjectKind,
-    ObjectRecord, Page, PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord, SigningKeyRecord, Store,
-    StoreError, StoreResult, UserFilter, UserRecord,
+    page_of, AuthEventRecord, ClientRecord, CodeRecord, DeviceRecord, GroupRecord, ImportOutcome, JobBody,
+    MessageRecord, ObjectKind, ObjectRecord, Page, PasswordSpend, PasswordVerifier, PoolRecord, RefreshRecord,
+    SigningKeyRecord, Store, StoreError, StoreResult, UserFilter, UserRecord,
 };
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -391,7 +391,7 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
-fn write_lookups(tx: &rusqlite::Transaction<'_>, user: &UserRecord) -> StoreResult<()> {
+fn write_lookups(tx: &Connection, user: &UserRecord) -> StoreResult<()> {
     let Some(lookups) = &user.lookups else { return Ok(()) };
     tx.prepare_cached("DELETE FROM user_aliases WHERE pool_id = ?1 AND username_key = ?2")
         .and_then(|mut s| s.execute([&user.pool_id, &user.username_key]))
@@ -418,6 +418,87 @@ fn write_lookups(tx: &rusqlite::Transaction<'_>, user: &UserRecord) -> StoreResu
         .map_err(backend)?;
     }
     Ok(())
+}
+
+/// Inserts a user's row (its lookups are [`write_lookups`]'s).
+fn insert_user(tx: &Connection, user: &UserRecord, attributes: &str) -> StoreResult<()> {
+    let (salt, verifier) = match &user.password {
+        Some(p) => (Some(&p.salt), Some(&p.verifier)),
+        None => (None, None),
+    };
+    tx.prepare_cached(concat!(
+        "INSERT INTO users (",
+        user_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 0, ?16)"
+    ))
+    .and_then(|mut s| {
+        s.execute(params![
+            user.pool_id,
+            user.username_key,
+            user.username,
+            user.sub,
+            user.status,
+            i64::from(user.enabled),
+            user.created_ms,
+            user.modified_ms,
+            attributes,
+            salt,
+            verifier,
+            user.password_set_ms,
+            user.failed_attempts,
+            user.locked_until_ms,
+            user.tokens_valid_after_ms,
+            user.mfa
+        ])
+    })
+    .map(|_| ())
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            if e.to_string().contains("sub") {
+                StoreError::Conflict("sub")
+            } else {
+                StoreError::Conflict("username")
+            }
+        } else if is_fk_violation(&e) {
+            StoreError::NotFound
+        } else {
+            backend(e)
+        }
+    })
+}
+
+/// The compare-and-set of an object's body (see [`Store::replace_object_if`]).
+fn set_object_if(c: &Connection, o: &ObjectRecord, body: &str, expected: &str) -> StoreResult<()> {
+    let n = c
+        .prepare_cached(
+            "UPDATE pool_objects SET body = ?5, modified_ms = ?6 \
+             WHERE kind = ?1 AND scope = ?2 AND name = ?3 AND body = ?4",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                o.kind.as_str(),
+                o.kind.scope(&o.pool_id),
+                o.name,
+                expected,
+                body,
+                o.modified_ms
+            ])
+        })
+        .map_err(backend)?;
+    if n > 0 {
+        return Ok(());
+    }
+    let exists = c
+        .prepare_cached("SELECT 1 FROM pool_objects WHERE kind = ?1 AND scope = ?2 AND name = ?3")
+        .and_then(|mut s| {
+            s.query_row(params![o.kind.as_str(), o.kind.scope(&o.pool_id), o.name], |_| Ok(()))
+                .optional()
+        })
+        .map_err(backend)?;
+    Err(match exists {
+        Some(()) => StoreError::Conflict(crate::VERSION_CONFLICT),
+        None => StoreError::NotFound,
+    })
 }
 
 fn code_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CodeRecord> {
@@ -809,48 +890,7 @@ impl Store for SqliteStore {
         let attributes = serde_json::to_string(&user.attributes).map_err(|e| StoreError::Backend(e.to_string()))?;
         self.write(|c| {
             let tx = c.transaction().map_err(backend)?;
-            let (salt, verifier) = match &user.password {
-                Some(p) => (Some(&p.salt), Some(&p.verifier)),
-                None => (None, None),
-            };
-            tx.prepare_cached(concat!(
-                "INSERT INTO users (",
-                user_columns!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 0, ?16)"
-            ))
-            .and_then(|mut s| {
-                s.execute(params![
-                    user.pool_id,
-                    user.username_key,
-                    user.username,
-                    user.sub,
-                    user.status,
-                    i64::from(user.enabled),
-                    user.created_ms,
-                    user.modified_ms,
-                    attributes,
-                    salt,
-                    verifier,
-                    user.password_set_ms,
-                    user.failed_attempts,
-                    user.locked_until_ms,
-                    user.tokens_valid_after_ms,
-                    user.mfa
-                ])
-            })
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    if e.to_string().contains("sub") {
-                        StoreError::Conflict("sub")
-                    } else {
-                        StoreError::Conflict("username")
-                    }
-                } else if is_fk_violation(&e) {
-                    StoreError::NotFound
-                } else {
-                    backend(e)
-                }
-            })?;
+            insert_user(&tx, user, &attributes)?;
             write_lookups(&tx, user)?;
             tx.commit().map_err(backend)
         })
@@ -2048,6 +2088,65 @@ impl Store for SqliteStore {
             .map_err(backend)
         })?;
         Ok(page_of(items, limit, |o| o.name.clone()))
+    }
+
+    async fn list_global_objects(
+        &self,
+        kind: ObjectKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<ObjectRecord>> {
+        let items = self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM pool_objects WHERE kind = ?1 AND scope = '' AND name > ?2 \
+                 ORDER BY name LIMIT ?3"
+            ))
+            .and_then(|mut s| {
+                s.query_map(
+                    params![kind.as_str(), after.unwrap_or(""), limit_plus_one(limit)],
+                    object_from_row,
+                )?
+                .collect()
+            })
+            .map_err(backend)
+        })?;
+        Ok(page_of(items, limit, |o| o.name.clone()))
+    }
+
+    async fn import_users(
+        &self,
+        users: &[UserRecord],
+        job: &ObjectRecord,
+        expected: &str,
+        job_body: &JobBody,
+    ) -> StoreResult<Vec<ImportOutcome>> {
+        let encoded = users
+            .iter()
+            .map(|u| serde_json::to_string(&u.attributes))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.write(|c| {
+            let mut tx = c.transaction().map_err(backend)?;
+            let mut outcomes = Vec::with_capacity(users.len());
+            for (user, attributes) in users.iter().zip(&encoded) {
+                // A savepoint per user: a clash undoes that user alone (rolled back when
+                // dropped uncommitted).
+                let sp = tx.savepoint().map_err(backend)?;
+                match insert_user(&sp, user, attributes).and_then(|()| write_lookups(&sp, user)) {
+                    Ok(()) => {
+                        sp.commit().map_err(backend)?;
+                        outcomes.push(ImportOutcome::Created);
+                    }
+                    Err(StoreError::Conflict("alias")) => outcomes.push(ImportOutcome::AliasExists),
+                    Err(StoreError::Conflict(_)) => outcomes.push(ImportOutcome::UsernameExists),
+                    Err(e) => return Err(e),
+                }
+            }
+            // Uncommitted on error: the transaction rolls back when dropped.
+            set_object_if(&tx, job, &job_body(&outcomes), expected)?;
+            tx.commit().map_err(backend)?;
+            Ok(outcomes)
+        })
     }
 
     async fn put_signing_key(&self, key: &SigningKeyRecord) -> StoreResult<()> {

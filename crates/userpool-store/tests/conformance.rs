@@ -943,6 +943,85 @@ async fn every_object_kind_round_trips_a_large_body_is_kept_whole_and_compare_an
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn objects_compare_and_set_and_global_ones_list_across_pools() {
+    for (name, store, _dir) in engines().await {
+        let (p, _) = seed(store.as_ref()).await;
+        store.create_pool(&pool("us-east-1_other")).await.unwrap();
+        let object = |kind: ObjectKind, pool_id: &str, n: &str, body: &str| ObjectRecord {
+            kind,
+            pool_id: pool_id.into(),
+            name: n.into(),
+            body: body.into(),
+            created_ms: 5,
+            modified_ms: 5,
+        };
+        store
+            .create_object(&object(ObjectKind::ImportJob, &p, "import-a", "v1"))
+            .await
+            .unwrap();
+        // Written only over the body read; a stale writer is told so and writes nothing.
+        store
+            .replace_object_if(
+                &object(ObjectKind::ImportJob, &p, "import-a", "v2"),
+                &object(ObjectKind::ImportJob, &p, "import-a", "v1"),
+            )
+            .await
+            .unwrap();
+        let stale = store
+            .replace_object_if(
+                &object(ObjectKind::ImportJob, &p, "import-a", "v3"),
+                &object(ObjectKind::ImportJob, &p, "import-a", "v1"),
+            )
+            .await;
+        assert!(
+            matches!(stale, Err(StoreError::Conflict(VERSION_CONFLICT))),
+            "{name}: {stale:?}"
+        );
+        let got = store
+            .get_object(ObjectKind::ImportJob, &p, "import-a")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.body, "v2", "{name}");
+        let gone = store
+            .replace_object_if(
+                &object(ObjectKind::ImportJob, &p, "import-b", "v2"),
+                &object(ObjectKind::ImportJob, &p, "import-b", "v1"),
+            )
+            .await;
+        assert!(matches!(gone, Err(StoreError::NotFound)), "{name}: {gone:?}");
+        // Import runs are unique across pools and listed whatever their pool, by name.
+        for (pool_id, n) in [(p.as_str(), "b"), ("us-east-1_other", "a"), (p.as_str(), "c")] {
+            store
+                .create_object(&object(ObjectKind::ImportRun, pool_id, n, "{}"))
+                .await
+                .unwrap();
+        }
+        let taken = store.create_object(&object(ObjectKind::ImportRun, &p, "a", "{}")).await;
+        assert!(matches!(taken, Err(StoreError::Conflict(_))), "{name}: {taken:?}");
+        let first = store.list_global_objects(ObjectKind::ImportRun, None, 2).await.unwrap();
+        let names: Vec<_> = first
+            .items
+            .iter()
+            .map(|o| (o.pool_id.as_str(), o.name.as_str()))
+            .collect();
+        assert_eq!(names, [("us-east-1_other", "a"), (p.as_str(), "b")], "{name}");
+        let rest = store
+            .list_global_objects(ObjectKind::ImportRun, first.next_after.as_deref(), 2)
+            .await
+            .unwrap();
+        let names: Vec<_> = rest.items.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!((names, rest.next_after), (vec!["c"], None), "{name}");
+        store.delete_pool("us-east-1_other").await.unwrap();
+        let left = store
+            .list_global_objects(ObjectKind::ImportRun, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(left.items.len(), 2, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn auth_events_page_newest_first_and_go_with_their_user() {
     for (name, store, _dir) in engines().await {
         let (p, k) = seed(store.as_ref()).await;
@@ -998,6 +1077,99 @@ async fn auth_events_page_newest_first_and_go_with_their_user() {
         store.delete_user(&p, &k).await.unwrap();
         let left = store.list_auth_events(&p, &k, None, 10).await.unwrap();
         assert!(left.items.is_empty(), "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_import_batch_and_its_job_commit_together() {
+    for (name, store, _dir) in engines().await {
+        let (p, _) = seed(store.as_ref()).await;
+        let job = ObjectRecord {
+            kind: ObjectKind::ImportJob,
+            pool_id: p.clone(),
+            name: "import-j".into(),
+            body: "0".into(),
+            created_ms: 5,
+            modified_ms: 5,
+        };
+        store.create_object(&job).await.unwrap();
+        store
+            .create_user(&user(&p, "bob", "00000000-0000-4000-8000-00000000000b", "bob@x.com"))
+            .await
+            .unwrap();
+        let count = |outcomes: &[userpool_store::ImportOutcome]| {
+            outcomes
+                .iter()
+                .filter(|o| **o == userpool_store::ImportOutcome::Created)
+                .count()
+                .to_string()
+        };
+        let batch = [
+            user(&p, "carol", "00000000-0000-4000-8000-00000000000c", "carol@x.com"),
+            // The username is taken: left out, the others go on.
+            user(&p, "bob", "00000000-0000-4000-8000-00000000000d", "other@x.com"),
+            // Another user has the email alias.
+            user(&p, "dave", "00000000-0000-4000-8000-00000000000e", "bob@x.com"),
+            user(&p, "erin", "00000000-0000-4000-8000-00000000000f", "erin@x.com"),
+            // A clash inside the batch itself.
+            user(&p, "carol", "00000000-0000-4000-8000-000000000010", "carol2@x.com"),
+        ];
+        let outcomes = store.import_users(&batch, &job, "0", &count).await.unwrap();
+        use userpool_store::ImportOutcome::{AliasExists, Created, UsernameExists};
+        assert_eq!(
+            outcomes,
+            [Created, UsernameExists, AliasExists, Created, UsernameExists],
+            "{name}"
+        );
+        let got = store
+            .get_object(ObjectKind::ImportJob, &p, "import-j")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.body, "2", "{name}");
+        assert!(store.get_user(&p, "erin").await.unwrap().is_some(), "{name}");
+        assert!(store.get_user(&p, "dave").await.unwrap().is_none(), "{name}");
+        assert!(
+            store
+                .find_user_by_alias(&p, "email:carol2@x.com")
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+        assert_eq!(
+            store
+                .find_user_by_alias(&p, "email:bob@x.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .username_key,
+            "bob",
+            "{name}"
+        );
+        // The job changed since it was read: nothing of the batch is written.
+        let late = [user(&p, "frank", "00000000-0000-4000-8000-000000000011", "frank@x.com")];
+        let lost = store.import_users(&late, &job, "0", &count).await;
+        assert!(
+            matches!(lost, Err(StoreError::Conflict(VERSION_CONFLICT))),
+            "{name}: {lost:?}"
+        );
+        assert!(store.get_user(&p, "frank").await.unwrap().is_none(), "{name}");
+        assert!(
+            store
+                .find_user_by_alias(&p, "email:frank@x.com")
+                .await
+                .unwrap()
+                .is_none(),
+            "{name}"
+        );
+        store
+            .delete_object(ObjectKind::ImportJob, &p, "import-j")
+            .await
+            .unwrap();
+        let gone = store.import_users(&late, &job, "2", &count).await;
+        assert!(matches!(gone, Err(StoreError::NotFound)), "{name}: {gone:?}");
+        assert!(store.get_user(&p, "frank").await.unwrap().is_none(), "{name}");
     }
 }
 

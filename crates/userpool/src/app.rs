@@ -24,6 +24,8 @@ pub struct Config {
     /// Where the pools' exported logs are appended (`--log-delivery-dir`), one file per
     /// destination ARN (see `ops::log_delivery`); `None`: only the tracing target.
     pub log_delivery_dir: Option<std::path::PathBuf>,
+    /// How long a running user import job's lease lasts (`--import-lease-seconds`).
+    pub import_lease_ms: i64,
 }
 
 impl Config {
@@ -65,6 +67,9 @@ pub struct App {
     /// row is still read (another node may have changed it) and compared with the one
     /// decoded (a 3 KB comparison, 100x cheaper than the parse); any change means a fresh parse.
     pub pools: std::sync::RwLock<std::collections::HashMap<String, Arc<PoolEntry>>>,
+    /// This process's name among the nodes sharing a store (random at each start): the
+    /// owner a user import job's lease names.
+    pub node_id: String,
 }
 
 /// What an operation knows about the request it serves.
@@ -96,6 +101,23 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// A context for what no API request carries (a page, an upload, work in the
+    /// background): the loopback peer, no client, the server's region.
+    pub fn internal(app: &Arc<App>, now_ms: i64, request_id: &str) -> Ctx {
+        Ctx {
+            app: app.clone(),
+            now_ms,
+            request_id: request_id.to_string(),
+            peer: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            forwarded_for: None,
+            client_id: None,
+            client_metadata: None,
+            hosted: false,
+            context: None,
+            region: app.config.region.clone(),
+        }
+    }
+
     /// This context for an operation that names `client_id` and carries `metadata`.
     pub fn with_client(
         &self,

@@ -203,6 +203,10 @@ pub struct ServeArgs {
     /// finished; connections still open this many seconds later are dropped.
     #[arg(long, env = "USERPOOL_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
+    /// A running user import job is leased to its node for this long, renewed by every
+    /// batch; a job whose node is gone is taken over by another within this and half of it.
+    #[arg(long, env = "USERPOOL_IMPORT_LEASE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub import_lease_seconds: u32,
     #[command(flatten)]
     pub lambda: LambdaArgs,
 }

@@ -148,6 +148,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
             public_url,
             trust_forwarded_for: args.trust_x_forwarded_for,
             log_delivery_dir: args.log_delivery_dir.clone(),
+            import_lease_ms: i64::from(args.import_lease_seconds) * 1000,
         },
         sealer,
         auth: auth::sigv4::Authenticator::new(identities, &args.account_id, args.max_clock_skew_seconds),
@@ -158,6 +159,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
             args.lambda.credentials(),
         )),
         pools: std::sync::RwLock::default(),
+        node_id: ids::uuid().to_string(),
     });
     let data = match &args.database {
         Some(url) => redact(url),
@@ -165,9 +167,13 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
     };
     tracing::info!(endpoint = %format!("http://{addr}"), data = %data, region = %args.region, "userpool listening");
     let pruner = tokio::spawn(prune_expired(app.store.clone()));
+    // SQLite: this process holds the data file's lock, so an unfinished import job's
+    // lease is a dead process's.
+    let imports = tokio::spawn(ops::import::runner::supervise(app.clone(), args.database.is_none()));
     let grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
     server::serve(app, listener, shutdown, grace).await;
     pruner.abort();
+    imports.abort();
     tracing::info!("userpool stopped");
     Ok(())
 }

@@ -102,12 +102,18 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
     let now_ms = clock::now_ms();
     let (parts, body) = req.into_parts();
     if parts.method == Method::OPTIONS {
+        if parts.uri.path().starts_with("/_userpool/import/") {
+            return crate::web::import::preflight(&request_id);
+        }
         return protocol::preflight(&request_id);
     }
     if parts.uri.path() != "/" {
         let host = parts.headers.get(http::header::HOST).and_then(|v| v.to_str().ok());
         if let Some((site, below)) = crate::web::site(&app, host, parts.uri.path()).await {
             return web(app, peer, parts, body, site, &below, now_ms, request_id).await;
+        }
+        if let Some(rest) = parts.uri.path().strip_prefix("/_userpool/import/") {
+            return crate::web::import::upload(&app, &parts, body, rest, now_ms, &request_id).await;
         }
     }
     if parts.method == Method::GET {
@@ -255,18 +261,7 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
 /// `GET /_userpool/ui/<poolId>/<clientId>/logo`: a branding's logo (the `ImageUrl` of
 /// GetUICustomization).
 async fn ui_logo(app: &Arc<App>, path: &str, now_ms: i64, request_id: &str) -> Response<Full<Bytes>> {
-    let ctx = Ctx {
-        app: app.clone(),
-        now_ms,
-        request_id: request_id.to_string(),
-        peer: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        forwarded_for: None,
-        client_id: None,
-        client_metadata: None,
-        hosted: false,
-        region: app.config.region.clone(),
-        context: None,
-    };
+    let ctx = Ctx::internal(app, now_ms, request_id);
     let found = match path.split('/').collect::<Vec<_>>().as_slice() {
         [pool, client, "logo"] => crate::ops::ui::logo(&ctx, pool, client).await,
         _ => None,
@@ -361,18 +356,7 @@ async fn outbox_http(
             _ => {}
         }
     }
-    let ctx = Ctx {
-        app: app.clone(),
-        now_ms,
-        request_id: String::new(),
-        peer: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        forwarded_for: None,
-        client_id: None,
-        client_metadata: None,
-        hosted: false,
-        region: app.config.region.clone(),
-        context: None,
-    };
+    let ctx = Ctx::internal(app, now_ms, "");
     let pool = crate::ops::users::load(&ctx, pool_id).await?;
     let key = match &username {
         Some(name) => match crate::ops::users::find(&ctx, &pool, name).await? {

@@ -22,11 +22,19 @@ use userpool_model::{ErrorCode, Timestamp};
 use userpool_store::{Lookups, PoolRecord, StoreError, UserFilter, UserRecord};
 
 /// A pool with the rules that govern its users (shared with the pool cache).
+#[derive(Clone)]
 pub struct Pool {
     shared: std::sync::Arc<(PoolRecord, UserPoolType)>,
 }
 
 impl Pool {
+    /// A pool from its record and decoded settings.
+    pub fn from_parts(record: PoolRecord, settings: UserPoolType) -> Pool {
+        Pool {
+            shared: std::sync::Arc::new((record, settings)),
+        }
+    }
+
     /// The stored record.
     pub fn record(&self) -> &PoolRecord {
         &self.shared.0

@@ -17,6 +17,9 @@
 //! | `GET, POST /signup`, `POST /confirm`, `GET, POST /forgotPassword`, `POST /confirmForgotPassword` | [`account`] |
 //! | `POST /oauth2/token`, `GET, POST /oauth2/userInfo`, `POST /oauth2/revoke` | [`token`] |
 //!
+//! Beside the domains, on the API's host: `PUT /_userpool/import/<poolId>/<jobId>` takes
+//! a user import job's CSV file through its PreSignedUrl ([`import`]).
+//!
 //! Errors: the token, userInfo and revocation endpoints answer OAuth's JSON
 //! (`{"error":"invalid_grant"}`); the browser endpoints redirect to the client's
 //! `redirect_uri` with `?error=` when it is a registered one, and otherwise answer an
@@ -25,6 +28,7 @@
 pub mod account;
 pub mod authorize;
 pub mod federation;
+pub mod import;
 pub mod login;
 pub mod token;
 

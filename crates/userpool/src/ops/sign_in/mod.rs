@@ -144,6 +144,23 @@ pub(super) async fn sign_in_user(ctx: &Ctx, pool: &users::Pool, client: &Client,
     }
 }
 
+/// A user imported from a CSV file (`RESET_REQUIRED`, no password yet) signing in with
+/// any password: the developer guide's "Requiring imported users to reset their
+/// passwords" answer, PasswordResetRequiredException, or NotAuthorizedException where
+/// the client hides users' existence (PreventUserExistenceErrors).
+pub(super) fn check_imported(client: &Client, user: &UserRecord) -> OpResult<()> {
+    if user.status != "RESET_REQUIRED" || user.password.is_some() {
+        return Ok(());
+    }
+    if client.hides_users() {
+        return Err(CognitoError::incorrect_credentials());
+    }
+    Err(CognitoError::new(
+        ErrorCode::PasswordResetRequiredException,
+        "Password reset required for the user",
+    ))
+}
+
 /// After a correct password: the user's state decides what follows.
 pub(super) fn check_status(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) -> OpResult<()> {
     if !user.enabled {

@@ -80,6 +80,7 @@ pub(super) async fn sign_in(
         },
     };
     crate::triggers::auth::pre_authentication(ctx, pool, client.id(), Some(&user), name).await?;
+    super::check_imported(client, &user)?;
     let failures = spend_attempt(ctx, pool, &user).await?;
     let ok = match &user.password {
         Some(v) => passwords::matches(pool.id(), &user.username, v, password),

@@ -273,6 +273,7 @@ pub(super) async fn password_verifier(
     if let Some(key) = device_key {
         devices::presented(ctx, pool, &user, key).await?;
     }
+    super::check_imported(client, &user)?;
     let stored = &stored_or_unknowable(ctx, &user);
     // Everything that can be refused is refused before an attempt is spent; from the spend
     // on, the attempt is always resolved (given back or confirmed).
