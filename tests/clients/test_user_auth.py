@@ -274,3 +274,34 @@ def test_passkey_registration_refusals(idp):
     assert err == "WebAuthnConfigurationMissingException"
     for pool in (p, p2, p3):
         idp.delete_user_pool(UserPoolId=pool["Id"])
+
+
+def test_passwordless_sign_up_then_the_confirmation_session_signs_in(server, idp):
+    p, c = choice_pool(idp, AutoVerifiedAttributes=["email"])
+    r = idp.sign_up(ClientId=c["ClientId"], Username="fern",
+                    UserAttributes=[{"Name": "email", "Value": "fern@example.com"}])
+    assert r["UserConfirmed"] is False
+    code = code_for(server, p["Id"], "fern", "signup")
+    confirmed = idp.confirm_sign_up(ClientId=c["ClientId"], Username="fern", ConfirmationCode=code)
+    session = confirmed["Session"]
+    # Another user cannot use it; nor can it be used twice.
+    make_user(idp, p["Id"], "gail", email="gail@example.com")
+    err, _ = error_of(lambda: idp.initiate_auth(ClientId=c["ClientId"], AuthFlow="USER_AUTH", Session=session,
+                                                AuthParameters={"USERNAME": "gail"}))
+    assert err == "NotAuthorizedException"
+    r = idp.initiate_auth(ClientId=c["ClientId"], AuthFlow="USER_AUTH", Session=session,
+                          AuthParameters={"USERNAME": "fern"})
+    assert idp.get_user(AccessToken=r["AuthenticationResult"]["AccessToken"])["Username"] == "fern"
+    err, msg = error_of(lambda: idp.initiate_auth(ClientId=c["ClientId"], AuthFlow="USER_AUTH", Session=session,
+                                                  AuthParameters={"USERNAME": "fern"}))
+    assert err == "NotAuthorizedException"
+    # Without a password, only the code factors are offered.
+    r = start(idp, c, "fern")
+    assert r["AvailableChallenges"] == ["EMAIL_OTP"]
+    # A pool without code factors still requires a password.
+    p2, c2 = choice_pool(idp, factors=("PASSWORD",))
+    err, msg = error_of(lambda: idp.sign_up(ClientId=c2["ClientId"], Username="hal",
+                                            UserAttributes=[{"Name": "email", "Value": "hal@example.com"}]))
+    assert err == "InvalidParameterException"
+    for pool in (p, p2):
+        idp.delete_user_pool(UserPoolId=pool["Id"])

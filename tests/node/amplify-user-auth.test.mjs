@@ -25,8 +25,18 @@ globalThis.fetch = async (input, init) => {
   return res;
 };
 globalThis.navigator ??= { userAgent: `node/${process.versions.node}` };
+// Amplify's auto sign-in arms a 3-minute timer it never clears; a browser tab does not mind,
+// but it would hold this test process open: timers of a minute or more do not keep it alive.
+const realSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = (fn, ms, ...rest) => {
+  const t = realSetTimeout(fn, ms, ...rest);
+  if (ms >= 60_000) t.unref?.();
+  return t;
+};
 const { Amplify } = await import("aws-amplify");
-const { signIn, signOut, confirmSignIn, fetchAuthSession } = await import("aws-amplify/auth");
+// The namespace object, not destructured names: signUp replaces `autoSignIn` (a live binding).
+const auth = await import("aws-amplify/auth");
+const { signIn, signOut, confirmSignIn, fetchAuthSession, signUp, confirmSignUp } = auth;
 const { cognitoUserPoolsTokenProvider } = await import("aws-amplify/auth/cognito");
 
 const exchanges = (from) => JSON.stringify(seen.slice(from), null, 1);
@@ -39,7 +49,7 @@ before(async () => {
   server = await startServer();
   admin = new CognitoIdentityProviderClient({ region: "us-east-1", endpoint: server.endpoint, credentials });
   const { UserPool } = await admin.send(new CreateUserPoolCommand({
-    PoolName: "amplify-user-auth",
+    PoolName: "amplify-user-auth", AutoVerifiedAttributes: ["email"],
     Policies: { SignInPolicy: { AllowedFirstAuthFactors: ["PASSWORD", "EMAIL_OTP"] } },
   }));
   poolId = UserPool.Id;
@@ -60,21 +70,20 @@ before(async () => {
 });
 after(() => server?.stop());
 
-// The newest sign-in code in the user's outbox (eight digits).
-function newestCode() {
-  const all = JSON.parse(execFileSync(BIN, ["outbox", "--data", server.data, poolId, USERNAME], { encoding: "utf8" }));
-  const msg = all.filter((m) => m.kind === "otp:EMAIL_OTP").at(-1);
-  assert.ok(msg, `a sign-in code in the outbox: ${JSON.stringify(all)}`);
-  assert.equal(msg.destination, EMAIL);
-  const m = msg.body.match(/(\d{8})/);
-  assert.ok(m, `an eight-digit code in ${JSON.stringify(msg.body)}`);
+// The newest code of `kind` in the user's outbox (eight digits for sign-in, six for sign-up).
+function newestCode(username = USERNAME, kind = "otp:EMAIL_OTP", digits = 8) {
+  const all = JSON.parse(execFileSync(BIN, ["outbox", "--data", server.data, poolId, username], { encoding: "utf8" }));
+  const msg = all.filter((m) => m.kind === kind).at(-1);
+  assert.ok(msg, `a ${kind} code in the outbox: ${JSON.stringify(all)}`);
+  const m = msg.body.match(new RegExp(`(\\d{${digits}})`));
+  assert.ok(m, `a ${digits}-digit code in ${JSON.stringify(msg.body)}`);
   return m[1];
 }
 
-async function signedIn(mark) {
+async function signedIn(mark, username = USERNAME) {
   const { tokens } = await fetchAuthSession();
   assert.ok(tokens?.accessToken, `tokens after sign-in: ${exchanges(mark)}`);
-  assert.equal(claims(tokens.accessToken.toString()).username, USERNAME);
+  assert.equal(claims(tokens.accessToken.toString()).username, username);
   await signOut();
 }
 
@@ -116,4 +125,22 @@ test("USER_AUTH without a preference: PASSWORD chosen, then the password", async
   assert.equal(select.at(-1).request.ChallengeName, "SELECT_CHALLENGE");
   assert.equal(select.at(-1).request.ChallengeResponses.ANSWER, "PASSWORD");
   await signedIn(mark);
+});
+
+test("passwordless sign-up: signUp without a password, confirmSignUp, then autoSignIn with USER_AUTH", async () => {
+  const mark = seen.length;
+  const name = "newbie";
+  const r = await signUp({
+    username: name,
+    options: { userAttributes: { email: "newbie@example.com" }, autoSignIn: { authFlowType: "USER_AUTH" } },
+  });
+  assert.equal(r.nextStep.signUpStep, "CONFIRM_SIGN_UP", exchanges(mark));
+  const confirmed = await confirmSignUp({ username: name, confirmationCode: newestCode(name, "signup", 6) });
+  assert.equal(confirmed.nextStep.signUpStep, "COMPLETE_AUTO_SIGN_IN", exchanges(mark));
+  const done = await auth.autoSignIn();
+  assert.equal(done.isSignedIn, true, exchanges(mark));
+  const initiate = seen.slice(mark).filter((s) => s.target === "InitiateAuth").at(-1);
+  assert.equal(initiate.request.AuthFlow, "USER_AUTH");
+  assert.ok(initiate.request.Session, "autoSignIn sends ConfirmSignUp's Session");
+  await signedIn(mark, name);
 });

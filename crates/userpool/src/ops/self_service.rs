@@ -11,13 +11,13 @@ use crate::limits;
 use crate::ops::{app_clients, auth_events, permissions, users};
 use crate::passwords;
 use crate::triggers;
+use userpool_model::types::{AuthFactorType, EventResponseType, EventType};
 use userpool_model::types::{
     ConfirmForgotPasswordRequest, ConfirmForgotPasswordResponse, ConfirmSignUpRequest, ConfirmSignUpResponse,
     ForgotPasswordRequest, ForgotPasswordResponse, GetUserAttributeVerificationCodeRequest,
     GetUserAttributeVerificationCodeResponse, ResendConfirmationCodeRequest, ResendConfirmationCodeResponse,
     SignUpRequest, SignUpResponse, VerifyUserAttributeRequest, VerifyUserAttributeResponse,
 };
-use userpool_model::types::{EventResponseType, EventType};
 use userpool_model::ErrorCode;
 use userpool_store::UserRecord;
 
@@ -39,14 +39,20 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
             "SignUp is not permitted for this user pool",
         ));
     }
-    let password = req
-        .password
-        .as_deref()
-        .ok_or_else(|| CognitoError::invalid_parameter("Password is required for sign-up."))?;
+    // Without a password only where the pool signs users in with one-time codes.
+    let passwordless = crate::ops::user_pools::first_factors(pool.settings())
+        .iter()
+        .any(|f| matches!(f, AuthFactorType::EmailOtp | AuthFactorType::SmsOtp));
+    let password = req.password.as_deref().filter(|p| !p.is_empty());
+    if password.is_none() && !passwordless {
+        return Err(CognitoError::invalid_parameter("Password is required for sign-up."));
+    }
     let attrs = req.user_attributes.unwrap_or_default();
     permissions::check_writable(&client.settings, attrs.iter().map(|a| a.name.as_str()))?;
     users::check_attributes(&pool, &attrs, true)?;
-    passwords::check_policy(&pool.password_policy(), password)?;
+    if let Some(password) = password {
+        passwords::check_policy(&pool.password_policy(), password)?;
+    }
     let (username, sub, mut attributes) = users::new_identity(&pool, &req.username, &attrs)?;
     users::check_required(&pool, &attributes)?;
     // PreSignUp sees the attributes as submitted (no `sub`).
@@ -75,13 +81,7 @@ pub async fn sign_up(ctx: &Ctx, req: SignUpRequest) -> OpResult<SignUpResponse> 
         }
     }
     let status = if decision.confirm { "CONFIRMED" } else { "UNCONFIRMED" };
-    let user = users::new_user(
-        &pool,
-        (username, sub.clone(), attributes),
-        status,
-        Some(password),
-        ctx.now_ms,
-    );
+    let user = users::new_user(&pool, (username, sub.clone(), attributes), status, password, ctx.now_ms);
     // A clash on the username, or on an email or phone that is the username, is refused by
     // the store (UsernameExistsException / AliasExistsException).
     ctx.store()
@@ -171,7 +171,12 @@ pub async fn confirm_sign_up(ctx: &Ctx, req: ConfirmSignUpRequest) -> OpResult<C
     })
     .await?;
     triggers::sign_up::post_confirmation(ctx, &pool, &user, client.id(), triggers::sign_up::Confirmed::SignUp).await?;
-    Ok(ConfirmSignUpResponse { session: None })
+    // The code proved the address: a client with ALLOW_USER_AUTH may sign the user in with
+    // this Session (InitiateAuth USER_AUTH), once, within the client's session validity.
+    let session = client
+        .allows(userpool_model::types::AuthFlowType::UserAuth)
+        .then(|| crate::ops::sign_in::signed_up_session(ctx, &pool, &client, &user));
+    Ok(ConfirmSignUpResponse { session })
 }
 
 /// ResendConfirmationCode

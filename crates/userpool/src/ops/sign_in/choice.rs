@@ -329,6 +329,54 @@ pub(super) async fn select(
     begin(ctx, ctx, pool, client, user.as_ref(), typed, chosen, responses, device).await
 }
 
+/// ConfirmSignUp's Session for `user` (see [`after_sign_up`]).
+pub fn signed_up_session(ctx: &Ctx, pool: &users::Pool, client: &Client, user: &UserRecord) -> String {
+    let state = State::new(
+        ctx,
+        Step::SignedUp,
+        pool.id(),
+        &user.username_key,
+        client.id(),
+        client.session_ttl_ms(),
+    );
+    state::seal(ctx, &state)
+}
+
+/// InitiateAuth USER_AUTH with ConfirmSignUp's Session: the confirmation code was the
+/// first factor, so the user is signed in (AuthParameters other than USERNAME and
+/// SECRET_HASH are ignored, as the API reference says), once, within the client's session
+/// validity, for the user it names only.
+pub(super) async fn after_sign_up(
+    ctx: &Ctx,
+    pool: &users::Pool,
+    client: &Client,
+    params: &HashMap<String, String>,
+    session: &str,
+) -> OpResult<Outcome> {
+    let name = param(params, "USERNAME")?;
+    app_clients::check_secret_hash(client, &[name], params.get("SECRET_HASH").map(String::as_str))?;
+    let invalid = || CognitoError::not_authorized("Invalid session for the user.");
+    let st = state::open(ctx, session)
+        .filter(|s| s.is_for(pool.id(), client.id()) && matches!(s.step, Step::SignedUp))
+        .ok_or_else(invalid)?;
+    let user = users::find(ctx, pool, name)
+        .await?
+        .filter(|u| u.username_key == st.user)
+        .ok_or_else(invalid)?;
+    if !user.enabled {
+        return Err(CognitoError::not_authorized("User is disabled."));
+    }
+    if user.status != "CONFIRMED" {
+        return Err(invalid());
+    }
+    super::mfa::consume(ctx, &st).await?;
+    let device = match non_empty(params, "DEVICE_KEY") {
+        Some(key) => Some(crate::ops::devices::presented(ctx, pool, &user, key).await?),
+        None => None,
+    };
+    super::grant::tokens(ctx, pool, client, &user, device, super::grant::Source::Authentication).await
+}
+
 /// GetUserAuthFactors
 pub async fn get_user_auth_factors(ctx: &Ctx, req: GetUserAuthFactorsRequest) -> OpResult<GetUserAuthFactorsResponse> {
     let (pool, user, _) = access_token::authorize(ctx, &req.access_token).await?;

@@ -60,7 +60,7 @@ mod refresh;
 mod srp;
 pub mod state;
 
-pub use choice::get_user_auth_factors;
+pub use choice::{get_user_auth_factors, signed_up_session};
 pub use grant::hosted_tokens;
 pub use refresh::{get_tokens_from_refresh_token, oauth_refresh};
 
@@ -337,6 +337,7 @@ async fn initiate(
     flow: AuthFlowType,
     params: &HashMap<String, String>,
     admin: bool,
+    session: Option<&str>,
 ) -> OpResult<Outcome> {
     let pool = users::load(ctx, &client.record.pool_id).await?;
     let without_metadata = &ctx.with_client(Some(client.id()), None);
@@ -364,7 +365,10 @@ async fn initiate(
             refresh::refresh(without_metadata, &pool, client, params).await
         }
         AuthFlowType::CustomAuth => custom::start(ctx, without_metadata, &pool, client, params).await,
-        AuthFlowType::UserAuth => choice::start(ctx, without_metadata, &pool, client, params).await,
+        AuthFlowType::UserAuth => match session {
+            Some(session) => choice::after_sign_up(ctx, &pool, client, params, session).await,
+            None => choice::start(ctx, without_metadata, &pool, client, params).await,
+        },
     }
 }
 
@@ -429,6 +433,7 @@ pub async fn initiate_auth(ctx: &Ctx, req: InitiateAuthRequest) -> OpResult<Init
         req.auth_flow,
         &req.auth_parameters.unwrap_or_default(),
         false,
+        req.session.as_deref(),
     )
     .await?;
     Ok(InitiateAuthResponse {
@@ -454,6 +459,7 @@ pub async fn admin_initiate_auth(ctx: &Ctx, req: AdminInitiateAuthRequest) -> Op
         req.auth_flow,
         &req.auth_parameters.unwrap_or_default(),
         true,
+        req.session.as_deref(),
     )
     .await?;
     Ok(AdminInitiateAuthResponse {

@@ -123,6 +123,9 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         device: Option<String>,
     },
+    /// ConfirmSignUp's Session: the confirmation code was the first factor; InitiateAuth
+    /// USER_AUTH with it signs the user in once.
+    SignedUp,
     /// USER_AUTH's WEB_AUTHN: the verifier's state for the request options sent.
     WebAuthn {
         /// The verifier's authentication state (challenge, allowed credentials), JSON.
