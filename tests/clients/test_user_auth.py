@@ -305,3 +305,27 @@ def test_passwordless_sign_up_then_the_confirmation_session_signs_in(server, idp
     assert err == "InvalidParameterException"
     for pool in (p, p2):
         idp.delete_user_pool(UserPoolId=pool["Id"])
+
+
+def test_sms_code_through_admin_initiate_auth(server, idp):
+    sns = {"SnsCallerArn": "arn:aws:iam::000000000000:role/sns", "ExternalId": "x"}
+    p, c = choice_pool(idp, factors=("PASSWORD", "SMS_OTP"), SmsConfiguration=sns)
+    idp.admin_create_user(UserPoolId=p["Id"], Username="ivy", MessageAction="SUPPRESS",
+                          UserAttributes=[{"Name": "phone_number", "Value": "+15555550123"},
+                                          {"Name": "phone_number_verified", "Value": "true"}])
+    r = idp.admin_initiate_auth(UserPoolId=p["Id"], ClientId=c["ClientId"], AuthFlow="USER_AUTH",
+                                AuthParameters={"USERNAME": "ivy"})
+    # A user with a temporary password is not offered codes; once confirmed, SMS_OTP.
+    assert r["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP"]
+    idp.admin_set_user_password(UserPoolId=p["Id"], Username="ivy", Password=PASSWORD, Permanent=True)
+    r = idp.admin_initiate_auth(UserPoolId=p["Id"], ClientId=c["ClientId"], AuthFlow="USER_AUTH",
+                                AuthParameters={"USERNAME": "ivy", "PREFERRED_CHALLENGE": "SMS_OTP"})
+    assert r["ChallengeName"] == "SMS_OTP"
+    assert r["ChallengeParameters"] == {"CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",
+                                        "CODE_DELIVERY_DESTINATION": "+*******0123"}
+    code = code_for(server, p["Id"], "ivy", "otp:SMS_OTP")
+    r = idp.admin_respond_to_auth_challenge(UserPoolId=p["Id"], ClientId=c["ClientId"], ChallengeName="SMS_OTP",
+                                            Session=r["Session"],
+                                            ChallengeResponses={"USERNAME": "ivy", "SMS_OTP_CODE": code})
+    assert "AccessToken" in r["AuthenticationResult"]
+    idp.delete_user_pool(UserPoolId=p["Id"])

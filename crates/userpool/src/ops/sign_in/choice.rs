@@ -17,8 +17,8 @@
 //! - with MFA required, only the password factors, and WEB_AUTHN when a passkey with user
 //!   verification counts as MFA (`MULTI_FACTOR_WITH_USER_VERIFICATION`); with MFA
 //!   optional, a user with an MFA factor gets only the password factors;
-//! - PASSWORD / PASSWORD_SRP: a user with a password, or one whose password must be reset
-//!   (who then hears PasswordResetRequiredException);
+//! - PASSWORD / PASSWORD_SRP: every user but one who signed up without a password (a user
+//!   with a temporary password or one to reset is offered them, and told so when answering);
 //! - EMAIL_OTP: an email address; SMS_OTP: a phone number and the pool's SMS
 //!   configuration; both only for CONFIRMED or UNCONFIRMED users (a user with a temporary
 //!   password is not offered them, as Cognito does); a code sign-in verifies the address
@@ -74,7 +74,10 @@ pub(super) async fn available(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) 
         == Some(WebAuthnFactorConfigurationType::MultiFactorWithUserVerification);
     let code_status = matches!(user.status.as_str(), "CONFIRMED" | "UNCONFIRMED");
     let mut out = Vec::new();
-    if allowed.contains(&AuthFactorType::Password) && (user.password.is_some() || user.status == "RESET_REQUIRED") {
+    // A CONFIRMED or UNCONFIRMED user without a password signed up without one; any other
+    // (a temporary password, one to reset) is asked for a password, and told why.
+    let passwordless_user = user.password.is_none() && code_status;
+    if allowed.contains(&AuthFactorType::Password) && !passwordless_user {
         out.extend([ChallengeNameType::Password, ChallengeNameType::PasswordSrp]);
     }
     if allowed.contains(&AuthFactorType::EmailOtp)
