@@ -163,7 +163,11 @@ def test_unknown_user_hidden_or_not(idp):
     assert (err, msg) == ("CodeMismatchException", "Invalid code or auth state for the user.")
     r = start(idp, c, "nobody@example.org")
     assert r["ChallengeName"] == "SELECT_CHALLENGE"
-    assert r["AvailableChallenges"] == ["PASSWORD", "PASSWORD_SRP", "EMAIL_OTP"]
+    # The pool's factors; WEB_AUTHN for about half the names, as for users with a passkey.
+    assert r["AvailableChallenges"][:3] == ["PASSWORD", "PASSWORD_SRP", "EMAIL_OTP"]
+    assert r["AvailableChallenges"] == start(idp, c, "nobody@example.org")["AvailableChallenges"]
+    lists = {tuple(start(idp, c, f"nobody{i}")["AvailableChallenges"]) for i in range(16)}
+    assert len(lists) == 2
     p2, c2 = choice_pool(idp, hide=False)
     err, _ = error_of(lambda: start(idp, c2, "nobody", PREFERRED_CHALLENGE="EMAIL_OTP"))
     assert err == "UserNotFoundException"
@@ -217,8 +221,23 @@ def test_passkey_register_and_sign_in(idp, alg, fmt):
     err, _ = error_of(lambda: passkey_sign_in(idp, c, "dave", key, counter_step=0))
     assert err == "NotAuthorizedException"
     # Another origin than the relying party's.
-    err, _ = error_of(lambda: passkey_sign_in(idp, c, "dave", key, origin="https://evil.example"))
-    assert err == "WebAuthnOriginNotAllowedException"
+    err, msg = error_of(lambda: passkey_sign_in(idp, c, "dave", key, origin="https://evil.example"))
+    assert (err, msg) == ("NotAuthorizedException", "Incorrect passkey credential.")
+    # A name that is nobody's gets options of the same shape, and its answer fails the same way.
+    real = json.loads(start(idp, c, "dave", PREFERRED_CHALLENGE="WEB_AUTHN")["ChallengeParameters"]
+                      ["CREDENTIAL_REQUEST_OPTIONS"])
+    for n in range(40):
+        r = start(idp, c, f"ghost{n}", PREFERRED_CHALLENGE="WEB_AUTHN")
+        if r["ChallengeName"] == "WEB_AUTHN":
+            break
+    assert r["ChallengeName"] == "WEB_AUTHN" and r["AvailableChallenges"] == ["WEB_AUTHN"]
+    fake = json.loads(r["ChallengeParameters"]["CREDENTIAL_REQUEST_OPTIONS"])
+    assert sorted(fake) == sorted(real)
+    assert set(fake["allowCredentials"][0]) == {"type", "id", "transports"} >= set(real["allowCredentials"][0])
+    err, msg = error_of(lambda: idp.respond_to_auth_challenge(
+        ClientId=c["ClientId"], ChallengeName="WEB_AUTHN", Session=r["Session"],
+        ChallengeResponses={"USERNAME": f"ghost{n}", "CREDENTIAL": json.dumps(key.get(fake, ORIGIN))}))
+    assert (err, msg) == ("NotAuthorizedException", "Incorrect passkey credential.")
     idp.delete_web_authn_credential(AccessToken=at, CredentialId=listed[0]["CredentialId"])
     assert idp.list_web_authn_credentials(AccessToken=at)["Credentials"] == []
     err, _ = error_of(lambda: idp.delete_web_authn_credential(AccessToken=at, CredentialId=listed[0]["CredentialId"]))
@@ -328,4 +347,41 @@ def test_sms_code_through_admin_initiate_auth(server, idp):
                                             Session=r["Session"],
                                             ChallengeResponses={"USERNAME": "ivy", "SMS_OTP_CODE": code})
     assert "AccessToken" in r["AuthenticationResult"]
+    idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def test_hidden_users_look_alike_and_codes_prove_their_address(server, idp):
+    p, c = choice_pool(idp)
+    make_user(idp, p["Id"], "jo", email="jo@example.com")
+    make_user(idp, p["Id"], "kim", email="kim@example.com")
+    idp.admin_disable_user(UserPoolId=p["Id"], Username="kim")
+    # A disabled user and an unknown name answer as a real user would, before any factor.
+    for name in ("jo", "kim", "nobody"):
+        r = start(idp, c, name, PREFERRED_CHALLENGE="EMAIL_OTP")
+        assert r["ChallengeName"] == "EMAIL_OTP", name
+        assert r["AvailableChallenges"] == ["EMAIL_OTP"], name
+        dest = r["ChallengeParameters"]["CODE_DELIVERY_DESTINATION"]
+        assert dest.count("***") == 2 and "@" in dest, (name, dest)
+        assert start(idp, c, name)["ChallengeName"] == "SELECT_CHALLENGE", name
+    # Five wrong codes a Session, real or not, then the limit.
+    for name in ("jo", "nobody"):
+        session = start(idp, c, name, PREFERRED_CHALLENGE="EMAIL_OTP")["Session"]
+        answers = []
+        for _ in range(6):
+            answers.append(error_of(lambda: idp.respond_to_auth_challenge(
+                ClientId=c["ClientId"], ChallengeName="EMAIL_OTP", Session=session,
+                ChallengeResponses={"USERNAME": name, "EMAIL_OTP_CODE": "00000000"}))[0])
+        assert answers == ["CodeMismatchException"] * 5 + ["TooManyRequestsException"], (name, answers)
+    # A code proves the address it went to: after a change, it signs nobody in, verifies nothing.
+    make_user(idp, p["Id"], "lee", email="lee@example.com")
+    r = start(idp, c, "lee", PREFERRED_CHALLENGE="EMAIL_OTP")
+    code = code_for(server, p["Id"], "lee", "otp:EMAIL_OTP")
+    idp.admin_update_user_attributes(UserPoolId=p["Id"], Username="lee",
+                                     UserAttributes=[{"Name": "email", "Value": "ceo@other.example"}])
+    err, _ = error_of(lambda: idp.respond_to_auth_challenge(
+        ClientId=c["ClientId"], ChallengeName="EMAIL_OTP", Session=r["Session"],
+        ChallengeResponses={"USERNAME": "lee", "EMAIL_OTP_CODE": code}))
+    assert err in ("CodeMismatchException", "ExpiredCodeException")
+    attrs = {a["Name"]: a["Value"] for a in idp.admin_get_user(UserPoolId=p["Id"], Username="lee")["UserAttributes"]}
+    assert attrs["email"] == "ceo@other.example" and attrs.get("email_verified") != "true"
     idp.delete_user_pool(UserPoolId=p["Id"])

@@ -171,6 +171,15 @@ pub async fn void_changed_verifications(ctx: &Ctx, user: &UserRecord, before: &[
             ctx.store()
                 .delete_code(&user.pool_id, &user.username_key, &format!("verify:{attr}"))
                 .await?;
+            // A sign-in code sent to the old address proves nothing of the new one.
+            let sign_in = if attr == "email" {
+                "otp:EMAIL_OTP"
+            } else {
+                "otp:SMS_OTP"
+            };
+            ctx.store()
+                .delete_code(&user.pool_id, &user.username_key, sign_in)
+                .await?;
         }
     }
     if changed {

@@ -176,8 +176,10 @@ pub fn check_region(body: &Value, region: &str) -> Result<(), CognitoError> {
             .and_then(Value::as_str)
             .and_then(|arn| arn.rsplit_once("userpool/").map(|(_, id)| id))
     });
+    // Compared as written: an id whose prefix is no region (a pool made under a
+    // `--region` of another shape) belongs to no other signing region either.
     match pool {
-        Some(id) if crate::ids::region_of(id).is_some_and(|r| r != region) => Err(CognitoError::pool_not_found(id)),
+        Some(id) if id.split_once('_').map(|(r, _)| r) != Some(region) => Err(CognitoError::pool_not_found(id)),
         _ => Ok(()),
     }
 }

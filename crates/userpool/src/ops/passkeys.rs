@@ -23,8 +23,9 @@
 //! - a registration challenge lives 5 minutes (the `timeout` the browser is given) and is
 //!   taken once; a new StartWebAuthnRegistration replaces the one in progress;
 //! - `FriendlyCredentialName` is generated from the authenticator's attachment;
-//! - a failed assertion is NotAuthorizedException "Incorrect passkey credential." unless
-//!   the model has a more precise exception (origin, relying party).
+//! - a failed assertion is NotAuthorizedException "Incorrect passkey credential." (the
+//!   sign-in operations' model lists none of the WebAuthn exceptions); registration uses
+//!   them (origin, relying party, algorithm, challenge).
 
 use crate::app::Ctx;
 use crate::auth::token as access_token;
@@ -165,11 +166,11 @@ fn verifier(rp: &str, timeout: Duration) -> OpResult<WebauthnCore> {
 fn refused(e: &WebauthnError, registering: bool) -> CognitoError {
     tracing::debug!(error = ?e, "passkey refused");
     match e {
-        WebauthnError::InvalidRPOrigin => error(
+        WebauthnError::InvalidRPOrigin if registering => error(
             ErrorCode::WebAuthnOriginNotAllowedException,
             "The credential's origin is not allowed for the user pool's relying party.",
         ),
-        WebauthnError::InvalidRPIDHash => error(
+        WebauthnError::InvalidRPIDHash if registering => error(
             ErrorCode::WebAuthnRelyingPartyMismatchException,
             "The credential is for another relying party than the user pool's.",
         ),
@@ -246,6 +247,33 @@ pub async fn assertion_options(ctx: &Ctx, pool: &users::Pool, user: &UserRecord)
     Ok((options, encode(&state)?))
 }
 
+/// Reads a WEB_AUTHN answer: `InvalidParameterException` when it is no assertion.
+pub fn parse_assertion(credential: &str) -> OpResult<PublicKeyCredential> {
+    serde_json::from_str(credential).map_err(|_| invalid_credential())
+}
+
+/// The request options of a decoy's WEB_AUTHN challenge: a fresh challenge, and one
+/// allowed credential id derived from the name (stable, as a real user's would be).
+pub fn decoy_options(ctx: &Ctx, pool: &users::Pool, typed: &str, rp: &str) -> String {
+    let id = ctx
+        .app
+        .sealer
+        .derive(format!("decoy-passkey\0{}\0{}", pool.id(), pool.username_key(typed)).as_bytes());
+    let uv = match verification(pool) {
+        UserVerificationPolicy::Required => "required",
+        _ => "preferred",
+    };
+    serde_json::json!({
+        "challenge": URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>()),
+        "timeout": ASSERTION_TIMEOUT.as_millis(),
+        "rpId": rp,
+        // A platform passkey's, the commonest.
+        "allowCredentials": [{"type": "public-key", "id": URL_SAFE_NO_PAD.encode(id), "transports": ["internal"]}],
+        "userVerification": uv,
+    })
+    .to_string()
+}
+
 /// Verifies a WEB_AUTHN answer against the sealed state of its challenge, and moves the
 /// passkey's sign counter on (a counter that does not grow is refused: a cloned key).
 pub async fn verify_assertion(
@@ -257,7 +285,7 @@ pub async fn verify_assertion(
 ) -> OpResult<()> {
     let rp = relying_party(ctx, pool).await?;
     let state = serde_json::from_str(state).map_err(|_| CognitoError::internal())?;
-    let answer: PublicKeyCredential = serde_json::from_str(credential).map_err(|_| invalid_credential())?;
+    let answer = parse_assertion(credential)?;
     let core = verifier(&rp, ASSERTION_TIMEOUT)?;
     let result = core
         .authenticate_credential(&answer, &state)

@@ -27,9 +27,16 @@
 //! - the order is fixed: PASSWORD, PASSWORD_SRP, EMAIL_OTP, SMS_OTP, WEB_AUTHN (Cognito's
 //!   varies; clients must not depend on it);
 //! - no MFA follows a code or a passkey (they are the whole sign-in);
-//! - a user in a pool that hides users (PreventUserExistenceErrors) who does not exist
-//!   gets a SELECT_CHALLENGE of the pool's factors (less WEB_AUTHN), and a simulated
-//!   EMAIL_OTP / SMS_OTP challenge masked from the typed name, whose every code is wrong;
+//! - where the client hides users (PreventUserExistenceErrors), a name that is nobody's,
+//!   or a disabled user's, gets a SELECT_CHALLENGE of the pool's factors (WEB_AUTHN for
+//!   about half the names, stable per name), and simulated EMAIL_OTP / SMS_OTP / WEB_AUTHN
+//!   challenges shaped as real ones (see `otp.rs`, `passkey.rs`) whose every answer fails;
+//!   "User is disabled." only follows a proven password there. A decoy costs less work
+//!   (no code is written): timing is not equalised;
+//! - a SELECT_CHALLENGE Session is spent by its first choice (by the password choice
+//!   once the password is proven);
+//! - DEVICE_KEY counts after a password (DEVICE_SRP_AUTH proves the device); a code or
+//!   passkey sign-in gets a new device;
 //! - PREFERRED_CHALLENGE=PASSWORD without PASSWORD, or PASSWORD_SRP without SRP_A, is
 //!   `InvalidParameterException: Missing required parameter ...`.
 
@@ -105,8 +112,9 @@ pub(super) async fn available(ctx: &Ctx, pool: &users::Pool, user: &UserRecord) 
     Ok(out)
 }
 
-/// What a pool that hides users offers a name that is nobody's.
-fn decoy_available(pool: &users::Pool) -> Vec<ChallengeNameType> {
+/// What a pool that hides users offers a name that is nobody's: the pool's factors, and
+/// WEB_AUTHN for about half the names (stable per name, as a user has a passkey or not).
+async fn decoy_available(ctx: &Ctx, pool: &users::Pool, typed: &str) -> Vec<ChallengeNameType> {
     let allowed = user_pools::first_factors(pool.settings());
     let mut out = Vec::new();
     if allowed.contains(&AuthFactorType::Password) {
@@ -117,6 +125,14 @@ fn decoy_available(pool: &users::Pool) -> Vec<ChallengeNameType> {
     }
     if allowed.contains(&AuthFactorType::SmsOtp) && pool.settings().sms_configuration.is_some() {
         out.push(ChallengeNameType::SmsOtp);
+    }
+    let coin = ctx
+        .app
+        .sealer
+        .derive(format!("decoy-factors\0{}\0{}", pool.id(), pool.username_key(typed)).as_bytes());
+    let has_rp = passkeys::relying_party(ctx, pool).await.is_ok();
+    if allowed.contains(&AuthFactorType::WebAuthn) && has_rp && coin.first().is_some_and(|b| b & 1 == 1) {
+        out.push(ChallengeNameType::WebAuthn);
     }
     out
 }
@@ -182,12 +198,15 @@ async fn begin(
             srp::start(ctx, pool, client, &srp_params).await
         }
         ChallengeNameType::EmailOtp | ChallengeNameType::SmsOtp => match user {
-            Some(user) => otp::challenge(ctx, pool, client, user, chosen, device).await,
-            None => Ok(otp::decoy(ctx, pool, client, typed, chosen)),
+            Some(user) => otp::challenge(ctx, pool, client, user, chosen).await,
+            None => otp::decoy(ctx, pool, client, typed, chosen).await,
         },
         ChallengeNameType::WebAuthn => match user {
-            Some(user) => passkey::challenge(ctx, pool, client, user, device).await,
-            None => Err(CognitoError::incorrect_credentials()),
+            Some(user) => passkey::challenge(ctx, pool, client, user).await,
+            None => {
+                let rp = passkeys::relying_party(ctx, pool).await?;
+                Ok(passkey::decoy(ctx, pool, client, typed, &rp))
+            }
         },
         _ => Err(CognitoError::internal()),
     }
@@ -213,7 +232,11 @@ pub(super) async fn start(
         None => None,
     };
     let device = non_empty(params, "DEVICE_KEY");
-    let found = users::find(ctx, pool, name).await?;
+    // A disabled user, where the client hides users, is answered as a name that is
+    // nobody's: "User is disabled." only follows a proven factor (the password steps).
+    let found = users::find(ctx, pool, name)
+        .await?
+        .filter(|u| u.enabled || !client.hides_users());
     let Some(user) = found else {
         if !client.hides_users() {
             // The password flows consult a UserMigration function for an unknown name.
@@ -233,7 +256,7 @@ pub(super) async fn start(
             }
             return Err(users::user_not_found());
         }
-        let available = decoy_available(pool);
+        let available = decoy_available(ctx, pool, name).await;
         return match preferred.filter(|p| available.contains(p)) {
             Some(p) => begin(ctx, without_metadata, pool, client, None, name, p, params, device).await,
             None => Ok(select_outcome(ctx, pool, client, "", name, available, device)),
@@ -245,7 +268,7 @@ pub(super) async fn start(
     let available = available(ctx, pool, &user).await?;
     match preferred.filter(|p| available.contains(p)) {
         Some(p) => {
-            let mut o = begin(
+            begin(
                 ctx,
                 without_metadata,
                 pool,
@@ -256,14 +279,7 @@ pub(super) async fn start(
                 params,
                 device,
             )
-            .await?;
-            if matches!(
-                p,
-                ChallengeNameType::EmailOtp | ChallengeNameType::SmsOtp | ChallengeNameType::WebAuthn
-            ) {
-                o.available_challenges = Some(vec![p]);
-            }
-            Ok(o)
+            .await
         }
         None => Ok(select_outcome(
             ctx,
@@ -316,19 +332,22 @@ pub(super) async fn select(
             .get_user(pool.id(), &st.user)
             .await?
             .ok_or_else(super::mfa::expired)?;
-        if !user.enabled {
+        if !user.enabled && !client.hides_users() {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        Some(user)
+        Some(user).filter(|u| u.enabled)
     };
     let device = non_empty(responses, "DEVICE_KEY").or(device.as_deref());
     if chosen == ChallengeNameType::Password {
-        // Tokens may follow directly: this Session is then spent.
+        // Tokens may follow directly: this Session is spent once the password is proven
+        // (a wrong one leaves it: the password's own lockout bounds the guesses).
         let password = param(responses, "PASSWORD")?;
         let user = password::sign_in(ctx, pool, client, typed, password).await?;
         super::mfa::consume(ctx, &st).await?;
         return after_password(ctx, pool, client, &user, device).await;
     }
+    // Every other choice is made once: one Session does not send code after code.
+    super::mfa::consume(ctx, &st).await?;
     begin(ctx, ctx, pool, client, user.as_ref(), typed, chosen, responses, device).await
 }
 
@@ -373,11 +392,7 @@ pub(super) async fn after_sign_up(
         return Err(invalid());
     }
     super::mfa::consume(ctx, &st).await?;
-    let device = match non_empty(params, "DEVICE_KEY") {
-        Some(key) => Some(crate::ops::devices::presented(ctx, pool, &user, key).await?),
-        None => None,
-    };
-    super::grant::tokens(ctx, pool, client, &user, device, super::grant::Source::Authentication).await
+    super::grant::tokens(ctx, pool, client, &user, None, super::grant::Source::Authentication).await
 }
 
 /// GetUserAuthFactors

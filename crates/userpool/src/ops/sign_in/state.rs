@@ -119,20 +119,19 @@ pub enum Step {
     SignInCode {
         /// `EMAIL_OTP` or `SMS_OTP`.
         factor: String,
-        /// The DEVICE_KEY the client presented, if any.
+        /// The address the code went to (sealed with the state): the code proves it, and
+        /// only while it is still the user's.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        device: Option<String>,
+        address: Option<String>,
     },
     /// ConfirmSignUp's Session: the confirmation code was the first factor; InitiateAuth
     /// USER_AUTH with it signs the user in once.
     SignedUp,
     /// USER_AUTH's WEB_AUTHN: the verifier's state for the request options sent.
     WebAuthn {
-        /// The verifier's authentication state (challenge, allowed credentials), JSON.
+        /// The verifier's authentication state (challenge, allowed credentials), JSON;
+        /// empty for a decoy.
         state: String,
-        /// The DEVICE_KEY the client presented, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        device: Option<String>,
     },
     /// DEVICE_SRP_AUTH was answered; DEVICE_PASSWORD_VERIFIER proves the device.
     DevicePasswordVerifier {
