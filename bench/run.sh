@@ -7,6 +7,9 @@
 # README's benchmark section. Everything listens on 127.0.0.1 and stops when done.
 #   bash bench/run.sh                      # full run (10 s per scenario, 10-minute soak)
 #   bash bench/run.sh --secs 5 --soak-secs 60 --big-users 20000   # a quicker look
+#   bash bench/run.sh --only S8,S9 --secs 10 --soak-secs 0 --no-readme --out /tmp/s8s9.md
+#       # some scenarios only (S1-S9; S6's big pools, S8 and S9 run on userpool alone),
+#       # the README left as it is
 # FAKECLOUD=/path/to/fakecloud uses that binary instead of installing one (its build takes
 # 20 minutes or more); FAKECLOUD=none leaves fakecloud out; CARGO_TARGET_DIR is honoured.
 set -euo pipefail

@@ -69,6 +69,24 @@ impl Conn {
     }
 
     fn sign(&mut self, target: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+        let headers = vec![
+            ("content-type", "application/x-amz-json-1.1".to_string()),
+            ("host", self.host.clone()),
+            ("x-amz-target", format!("AWSCognitoIdentityProviderService.{target}")),
+        ];
+        self.sign_request("POST", "/", "", headers, body)
+    }
+
+    /// Adds `x-amz-date` and the `authorization` of SigV4 (service `cognito-idp`) to
+    /// `headers`, signing all of them (names lower-case, sorted).
+    fn sign_request(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: &str,
+        mut headers: Vec<(&'static str, String)>,
+        body: &[u8],
+    ) -> Vec<(&'static str, String)> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -83,17 +101,12 @@ impl Conn {
                 k
             }
         };
-        let full_target = format!("AWSCognitoIdentityProviderService.{target}");
-        let headers = vec![
-            ("content-type", "application/x-amz-json-1.1".to_string()),
-            ("host", self.host.clone()),
-            ("x-amz-date", amz_date.clone()),
-            ("x-amz-target", full_target),
-        ];
+        headers.push(("x-amz-date", amz_date.clone()));
+        headers.sort_by_key(|(k, _)| *k);
         let req = userpool_sigv4::SignedRequest {
-            method: "POST",
-            path: "/",
-            query: "",
+            method,
+            path,
+            query,
             headers: headers.iter().map(|(k, v)| (*k, v.as_str())).collect(),
             body,
         };
@@ -105,15 +118,78 @@ impl Conn {
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("hmac key");
         mac.update(sts.as_bytes());
         let sig = hex::encode(mac.finalize().into_bytes());
-        let mut out = headers;
-        out.push((
+        headers.push((
             "authorization",
             format!(
                 "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/{scope}, SignedHeaders={}, Signature={sig}",
                 signed.join(";")
             ),
         ));
-        out
+        headers
+    }
+
+    /// Sends one request (retried once on a fresh connection if the connection was
+    /// closed); the status and the raw body.
+    async fn send(
+        &mut self,
+        method: &str,
+        uri: &str,
+        headers: &[(&'static str, String)],
+        body: Bytes,
+    ) -> Result<(u16, Bytes), String> {
+        for attempt in 0..2 {
+            let mut req = http::Request::builder().method(method).uri(uri);
+            for (k, v) in headers {
+                req = req.header(*k, v);
+            }
+            let req = req.body(Full::new(body.clone())).map_err(|e| e.to_string())?;
+            if self.sender.ready().await.is_err() {
+                self.reconnect().await.map_err(|e| e.to_string())?;
+            }
+            match self.sender.send_request(req).await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+                    return Ok((status, body));
+                }
+                Err(e) if attempt == 0 => {
+                    let _ = e;
+                    self.reconnect().await.map_err(|e| e.to_string())?;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("unreachable".into())
+    }
+
+    /// A SigV4-signed `GET path?query` (the query already percent-encoded); the status and
+    /// the JSON answer.
+    pub async fn get_signed(&mut self, path: &str, query: &str) -> Result<Reply, String> {
+        let headers = self.sign_request("GET", path, query, vec![("host", self.host.clone())], b"");
+        let uri = if query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{query}")
+        };
+        let (status, body) = self.send("GET", &uri, &headers, Bytes::new()).await?;
+        Ok(Reply {
+            status,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        })
+    }
+
+    /// An unsigned `PUT` of `body` to `uri` (a path and query, e.g. a pre-signed URL's)
+    /// with `extra` headers; the status and the body as text.
+    pub async fn put(
+        &mut self,
+        uri: &str,
+        extra: &[(&'static str, &str)],
+        body: Bytes,
+    ) -> Result<(u16, String), String> {
+        let mut headers = vec![("host", self.host.clone())];
+        headers.extend(extra.iter().map(|(k, v)| (*k, (*v).to_string())));
+        let (status, body) = self.send("PUT", uri, &headers, body).await?;
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
     }
 
     /// Sends one operation; the status and the JSON answer (`{}` for an empty body).
@@ -128,36 +204,13 @@ impl Conn {
         } else {
             self.sign(target, &bytes)
         };
-        for attempt in 0..2 {
-            let mut req = http::Request::builder().method("POST").uri("/");
-            for (k, v) in &headers {
-                req = req.header(*k, v);
-            }
-            let req = req
-                .body(Full::new(Bytes::from(bytes.clone())))
-                .map_err(|e| e.to_string())?;
-            if self.sender.ready().await.is_err() {
-                self.reconnect().await.map_err(|e| e.to_string())?;
-            }
-            match self.sender.send_request(req).await {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
-                    let body = if body.is_empty() {
-                        Value::Object(Default::default())
-                    } else {
-                        serde_json::from_slice(&body).unwrap_or(Value::Null)
-                    };
-                    return Ok(Reply { status, body });
-                }
-                Err(e) if attempt == 0 => {
-                    let _ = e;
-                    self.reconnect().await.map_err(|e| e.to_string())?;
-                }
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        Err("unreachable".into())
+        let (status, body) = self.send("POST", "/", &headers, Bytes::from(bytes)).await?;
+        let body = if body.is_empty() {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_slice(&body).unwrap_or(Value::Null)
+        };
+        Ok(Reply { status, body })
     }
 
     /// As [`Conn::call`], but a non-200 answer is an error carrying its `__type`.

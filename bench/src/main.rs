@@ -7,6 +7,11 @@
 //! markdown report (bench/results/latest.md and the README's benchmark section), naming
 //! what bounds each figure where the measurements show it.
 //!
+//! Scenarios S1 to S9 are the `scenario!` calls (and the S7 and S9 blocks) in `main`; the
+//! big S6 pools, S8 (USER_AUTH sign-in with an email code read from userpool's outbox) and
+//! S9 (AdminGetUser while a job imports 100,000 users from a CSV file uploaded to its
+//! pre-signed URL) run on userpool's columns only, the peers' cells saying so.
+//!
 //! `bash bench/run.sh` is the documented entry point (it builds and installs the peers).
 #![allow(
     clippy::unwrap_used,
@@ -567,15 +572,7 @@ async fn s2_admin_get_user(t: &Target, o: &Options, users: u64, label: &str, bui
         move |mut c: Conn, i: u64| {
             let pool = pool.clone();
             async move {
-                // A pseudo-random user (multiplicative hash of the iteration).
-                let n = (i.wrapping_mul(2_654_435_761) >> 7) % users;
-                let r = c
-                    .ok(
-                        "AdminGetUser",
-                        &json!({"UserPoolId": pool, "Username": format!("user{n}@example.com")}),
-                    )
-                    .await
-                    .map(|_| ());
+                let r = random_get_user(&mut c, &pool, users, i).await;
                 (c, r)
             }
         },
@@ -1115,6 +1112,437 @@ async fn s7_mfa_sign_in(t: &Target, o: &Options, want_a: bool, want_b: bool) -> 
     (cell_a, cell_b)
 }
 
+/// S8's users per second of the run: a user may be sent [`CODES_PER_USER`] sign-in codes
+/// an hour, so the pool holds `min(secs, 60) * S8_USERS_PER_SEC` users, enough for 2,000
+/// sign-ins a second (this machine does a few hundred). When every user has had their
+/// codes, S8 ends early (no errors) and says so.
+const S8_USERS_PER_SEC: u64 = 200;
+/// Codes a user may request per purpose in an hour: `limits::CODE_REQUESTS_PER_WINDOW` of
+/// crates/userpool/src/limits.rs (an eleventh is `LimitExceededException`).
+const CODES_PER_USER: u32 = 10;
+const S8: &str = "S8 USER_AUTH EMAIL_OTP sign-in (3 requests)";
+
+/// The usernames of the harness are letters, digits, `.` and `@`: `@` is the one a query
+/// needs encoded.
+fn query_value(v: &str) -> String {
+    v.replace('@', "%40")
+}
+
+/// The newest EMAIL_OTP sign-in code of `name` in the pool's outbox, among the messages
+/// after `after` (`GET /_userpool/outbox/<poolId>?username=…&after=…`, SigV4-signed): the
+/// code and the message's id.
+async fn outbox_otp(c: &mut Conn, pool: &str, name: &str, after: i64) -> Result<(String, i64), String> {
+    let r = c
+        .get_signed(
+            &format!("/_userpool/outbox/{pool}"),
+            &format!("username={}&after={after}", query_value(name)),
+        )
+        .await?;
+    if r.status != 200 {
+        return Err(format!("outbox: {} {}", r.status, r.body));
+    }
+    let m = r
+        .body
+        .as_array()
+        .and_then(|ms| ms.iter().rev().find(|m| m["kind"] == "otp:EMAIL_OTP"))
+        .ok_or_else(|| format!("no otp:EMAIL_OTP message for {name} after {after}: {}", r.body))?;
+    let body = m["body"].as_str().unwrap_or_default();
+    // The eight-digit code in the message's text ("Your authentication code is 12345678. ").
+    let code = body
+        .split(|ch: char| !ch.is_ascii_digit())
+        .find(|w| w.len() == 8)
+        .ok_or_else(|| format!("no eight-digit code in {body:?}"))?;
+    Ok((code.to_string(), m["id"].as_i64().unwrap_or(after)))
+}
+
+/// S8's sign-in: InitiateAuth USER_AUTH preferring EMAIL_OTP, the code from the outbox,
+/// RespondToAuthChallenge EMAIL_OTP; the outbox id of the code used. With `wrong`, a wrong
+/// code is tried first and must be refused.
+async fn email_otp_sign_in(
+    c: &mut Conn,
+    pool: &str,
+    client: &str,
+    name: &str,
+    after: i64,
+    wrong: bool,
+) -> Result<i64, String> {
+    let r = c
+        .ok(
+            "InitiateAuth",
+            &json!({"AuthFlow": "USER_AUTH", "ClientId": client,
+                    "AuthParameters": {"USERNAME": name, "PREFERRED_CHALLENGE": "EMAIL_OTP"}}),
+        )
+        .await?;
+    if r["ChallengeName"] != "EMAIL_OTP" || !r["Session"].is_string() {
+        return Err(format!("no EMAIL_OTP challenge: {r}"));
+    }
+    let session = r["Session"].clone();
+    let (code, id) = outbox_otp(c, pool, name, after).await?;
+    if wrong {
+        let bad = format!("{:08}", (code.parse::<u64>().unwrap_or(0) + 1) % 100_000_000);
+        let r = c
+            .call(
+                "RespondToAuthChallenge",
+                &json!({"ChallengeName": "EMAIL_OTP", "ClientId": client, "Session": session,
+                        "ChallengeResponses": {"USERNAME": name, "EMAIL_OTP_CODE": bad}}),
+            )
+            .await?;
+        if r.status == 200 {
+            return Err("a wrong EMAIL_OTP code gave tokens".into());
+        }
+    }
+    let r = c
+        .ok(
+            "RespondToAuthChallenge",
+            &json!({"ChallengeName": "EMAIL_OTP", "ClientId": client, "Session": session,
+                    "ChallengeResponses": {"USERNAME": name, "EMAIL_OTP_CODE": code}}),
+        )
+        .await?;
+    if r["AuthenticationResult"]["AccessToken"].is_string() {
+        Ok(id)
+    } else {
+        Err(format!("no tokens after EMAIL_OTP: {r}"))
+    }
+}
+
+/// S8: passwordless sign-in with an email code. A pool allowing PASSWORD and EMAIL_OTP as
+/// first factors, a client with ALLOW_USER_AUTH, confirmed users with a verified email.
+/// Users rotate least recently used first, so no two connections sign in one user at once
+/// (a user has one live code) and no user is sent more than [`CODES_PER_USER`] codes.
+async fn s8_email_otp_sign_in(t: &Target, o: &Options) -> Cell {
+    let mut c = connect(t).await;
+    let n = o.secs.clamp(1, 60) * S8_USERS_PER_SEC;
+    let setup = async {
+        let r = c
+            .ok(
+                "CreateUserPool",
+                &json!({"PoolName": format!("bench-{}", uuid::Uuid::new_v4().simple()),
+                        "Policies": {"SignInPolicy": {"AllowedFirstAuthFactors": ["PASSWORD", "EMAIL_OTP"]}}}),
+            )
+            .await?;
+        let pool = r["UserPool"]["Id"]
+            .as_str()
+            .ok_or_else(|| format!("no pool id: {r}"))?
+            .to_string();
+        let r = c
+            .ok(
+                "CreateUserPoolClient",
+                &json!({"UserPoolId": pool, "ClientName": "bench",
+                        "ExplicitAuthFlows": ["ALLOW_USER_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]}),
+            )
+            .await?;
+        let client = r["UserPoolClient"]["ClientId"]
+            .as_str()
+            .ok_or_else(|| format!("no client id: {r}"))?
+            .to_string();
+        let started = Instant::now();
+        let p2 = pool.clone();
+        let s = load::run(
+            &t.addrs,
+            CONNS,
+            Duration::from_secs(600),
+            n,
+            move |mut c: Conn, i: u64| {
+                let pool = p2.clone();
+                async move {
+                    let name = format!("otp{i}@example.com");
+                    let r = async {
+                        c.ok(
+                            "AdminCreateUser",
+                            &json!({"UserPoolId": pool, "Username": name, "MessageAction": "SUPPRESS",
+                                "UserAttributes": [{"Name": "email", "Value": name},
+                                                   {"Name": "email_verified", "Value": "true"}]}),
+                        )
+                        .await?;
+                        // Confirmed (EMAIL_OTP is offered to CONFIRMED and UNCONFIRMED users).
+                        c.ok(
+                            "AdminSetUserPassword",
+                            &json!({"UserPoolId": pool, "Username": name, "Password": PASSWORD, "Permanent": true}),
+                        )
+                        .await
+                        .map(|_| ())
+                    }
+                    .await;
+                    (c, r)
+                }
+            },
+        )
+        .await;
+        if s.ok < n {
+            return Err(format!(
+                "setup: only {} of {n} users built in {:.0} s{}",
+                s.ok,
+                s.elapsed.as_secs_f64(),
+                s.first_error.map(|e| format!(" ({e})")).unwrap_or_default()
+            ));
+        }
+        eprintln!("  S8: {n} users built in {:.0} s", started.elapsed().as_secs_f64());
+        // One sign-in before the measurement, which also checks that a wrong code is refused.
+        let first = email_otp_sign_in(&mut c, &pool, &client, "otp0@example.com", 0, true).await?;
+        Ok::<_, String>((pool, client, first))
+    };
+    let (pool, client, first) = match setup.await {
+        Ok(v) => v,
+        Err(e) => return Cell::Cannot(e),
+    };
+    // (name, codes sent so far, outbox id of the newest one), fewest codes first; a
+    // sign-in puts its user at the back, so the front has had the fewest.
+    let mut queue: std::collections::VecDeque<(String, u32, i64)> =
+        (1..n).map(|i| (format!("otp{i}@example.com"), 0, 0)).collect();
+    queue.push_back(("otp0@example.com".to_string(), 1, first));
+    let queue = Arc::new(std::sync::Mutex::new(queue));
+    let note = format!(
+        "a sign-in is 3 requests: InitiateAuth, the outbox read (signed GET), RespondToAuthChallenge; \
+         {n} users, each sent at most {CODES_PER_USER} codes (the per-user limit an hour)"
+    );
+    let cell = measure(t, o.secs, u64::MAX, note, move |mut c: Conn, _i: u64| {
+        let (queue, pool, client) = (queue.clone(), pool.clone(), client.clone());
+        async move {
+            let next = {
+                let mut q = queue.lock().unwrap();
+                match q.pop_front() {
+                    Some(u) if u.1 < CODES_PER_USER => Some(u),
+                    Some(u) => {
+                        q.push_front(u);
+                        None
+                    }
+                    None => None,
+                }
+            };
+            let Some((name, sent, after)) = next else {
+                // Every user has had their codes: the run ends here.
+                return (c, Err(load::STOP.to_string()));
+            };
+            let r = email_otp_sign_in(&mut c, &pool, &client, &name, after, false).await;
+            let last = r.as_ref().map_or(after, |id| *id);
+            queue.lock().unwrap().push_back((name, sent + 1, last));
+            (c, r.map(|_| ()))
+        }
+    })
+    .await;
+    let mut cell = cell;
+    if let Cell::Done { stats, note, .. } = &mut cell {
+        if stats.elapsed.as_secs_f64() < o.secs as f64 - 0.5 {
+            let _ = write!(
+                note,
+                "; ended after {:.1} s: every user had been sent {CODES_PER_USER} codes",
+                stats.elapsed.as_secs_f64()
+            );
+        }
+    }
+    cell
+}
+
+/// S9's import: 100,000 users in one CSV file.
+const S9_IMPORT_USERS: u64 = 100_000;
+/// S9's users created before the import, read at random (S2's 100).
+const S9_USERS: u64 = 100;
+const S9A: &str = "S9a AdminGetUser (random of 100), no import running";
+const S9B: &str = "S9b AdminGetUser (random of 100) during a 100,000-user import";
+
+/// One AdminGetUser of a pseudo-random one of `users` (`user{n}@example.com`, as
+/// [`bulk_users`] names them; a multiplicative hash of the iteration).
+async fn random_get_user(c: &mut Conn, pool: &str, users: u64, i: u64) -> Result<(), String> {
+    let n = (i.wrapping_mul(2_654_435_761) >> 7) % users;
+    c.ok(
+        "AdminGetUser",
+        &json!({"UserPoolId": pool, "Username": format!("user{n}@example.com")}),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The CSV file of S9: GetCSVHeader's columns; `imp{i}`, its email (verified), MFA off,
+/// the rest empty.
+fn import_csv(header: &[String], users: u64) -> Vec<u8> {
+    let mut out = header.join(",");
+    out.push('\n');
+    for i in 0..users {
+        let row: Vec<String> = header
+            .iter()
+            .map(|h| match h.as_str() {
+                "cognito:username" => format!("imp{i}"),
+                "email" => format!("imp{i}@example.com"),
+                "email_verified" => "true".into(),
+                "cognito:mfa_enabled" => "false".into(),
+                _ => String::new(),
+            })
+            .collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// S9: AdminGetUser on a pool of 100 users (a) as it is, (b) while a job imports 100,000
+/// users into it; the import's duration and rate go into (b)'s note. The file is uploaded
+/// to the job's PreSignedUrl as the developer guide does it (`PUT` with
+/// `x-amz-server-side-encryption: aws:kms`); (b) runs until the job ends or the scenario's
+/// time is up, and the job is then polled (DescribeUserImportJob) until it ends.
+async fn s9_import(t: &Target, o: &Options, want_a: bool, want_b: bool) -> (Cell, Cell) {
+    let mut c = connect(t).await;
+    let setup = async {
+        let r = c
+            .ok(
+                "CreateUserPool",
+                &json!({"PoolName": format!("bench-{}", uuid::Uuid::new_v4().simple()),
+                        "AutoVerifiedAttributes": ["email"]}),
+            )
+            .await?;
+        let pool = r["UserPool"]["Id"]
+            .as_str()
+            .ok_or_else(|| format!("no pool id: {r}"))?
+            .to_string();
+        bulk_users(t, &pool, "user", S9_USERS, Duration::from_secs(120)).await?;
+        let r = c.ok("GetCSVHeader", &json!({"UserPoolId": pool})).await?;
+        let header: Vec<String> = r["CSVHeader"]
+            .as_array()
+            .ok_or_else(|| format!("no CSVHeader: {r}"))?
+            .iter()
+            .filter_map(|h| h.as_str().map(str::to_string))
+            .collect();
+        let csv = import_csv(&header, S9_IMPORT_USERS);
+        let r = c
+            .ok(
+                "CreateUserImportJob",
+                &json!({"UserPoolId": pool, "JobName": "bench",
+                        "CloudWatchLogsRoleArn": "arn:aws:iam::123456789012:role/CognitoImport"}),
+            )
+            .await?;
+        let job = &r["UserImportJob"];
+        let (Some(job_id), Some(url)) = (job["JobId"].as_str(), job["PreSignedUrl"].as_str()) else {
+            return Err(format!("no JobId / PreSignedUrl: {r}"));
+        };
+        // The URL names the server's public URL; the harness sends its path and query to
+        // the target (one connection, as `curl -T` does).
+        let uri = url
+            .find("/_userpool/import/")
+            .map(|i| &url[i..])
+            .ok_or_else(|| format!("PreSignedUrl {url} is not userpool's"))?;
+        let size = csv.len();
+        let started = Instant::now();
+        let (status, text) = c
+            .put(
+                uri,
+                &[
+                    ("x-amz-server-side-encryption", "aws:kms"),
+                    ("content-type", "text/csv"),
+                ],
+                bytes::Bytes::from(csv),
+            )
+            .await?;
+        if status != 200 {
+            return Err(format!("upload: {status} {text}"));
+        }
+        let upload = format!(
+            "{:.1} MB uploaded in {:.1} s",
+            size as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
+        eprintln!("  S9: {upload}");
+        Ok::<_, String>((pool, job_id.to_string(), upload))
+    };
+    let (pool, job_id, upload) = match setup.await {
+        Ok(v) => v,
+        Err(e) => return (Cell::Cannot(e.clone()), Cell::Cannot(e)),
+    };
+    let reads = |pool: String, done: Arc<AtomicBool>| {
+        move |mut c: Conn, i: u64| {
+            let (pool, done) = (pool.clone(), done.clone());
+            async move {
+                if done.load(std::sync::atomic::Ordering::Relaxed) {
+                    return (c, Err(load::STOP.to_string()));
+                }
+                let r = random_get_user(&mut c, &pool, S9_USERS, i).await;
+                (c, r)
+            }
+        }
+    };
+    let cell_a = if want_a {
+        let note = format!("S9: {S9_USERS} users; a job's file of {S9_IMPORT_USERS} users uploaded, not started");
+        measure(
+            t,
+            o.secs,
+            u64::MAX,
+            note,
+            reads(pool.clone(), Arc::new(AtomicBool::new(false))),
+        )
+        .await
+    } else {
+        Cell::Cannot("not run".into())
+    };
+    if !want_b {
+        return (cell_a, Cell::Cannot("not run".into()));
+    }
+    if let Err(e) = c
+        .ok("StartUserImportJob", &json!({"UserPoolId": pool, "JobId": job_id}))
+        .await
+    {
+        return (cell_a, Cell::Cannot(e));
+    }
+    let started = Instant::now();
+    let done = Arc::new(AtomicBool::new(false));
+    // The job polled every 100 ms on a connection of its own, until it ends (30 minutes at most).
+    let poller = {
+        let (pool, job_id, done, addr) = (pool.clone(), job_id.clone(), done.clone(), t.addrs[0]);
+        tokio::spawn(async move {
+            let mut c = Conn::connect(addr).await.map_err(|e| e.to_string())?;
+            let body = json!({"UserPoolId": pool, "JobId": job_id});
+            loop {
+                let r = c.ok("DescribeUserImportJob", &body).await;
+                let job = match r {
+                    Ok(r) => r["UserImportJob"].clone(),
+                    Err(e) => {
+                        done.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return Err(e);
+                    }
+                };
+                let status = job["Status"].as_str().unwrap_or_default();
+                if matches!(status, "Succeeded" | "Failed" | "Stopped" | "Expired") {
+                    done.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Ok((started.elapsed(), job));
+                }
+                if started.elapsed() > Duration::from_secs(1800) {
+                    done.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return Err(format!("the import did not end in 30 minutes: {job}"));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let mut cell_b = measure(t, o.secs, u64::MAX, String::new(), reads(pool.clone(), done.clone())).await;
+    let measured = started.elapsed().as_secs_f64();
+    let outcome = poller.await.map_err(|e| e.to_string()).and_then(|r| r);
+    let import = match &outcome {
+        Ok((took, job)) => {
+            let imported = job["ImportedUsers"].as_u64().unwrap_or(0);
+            let secs = took.as_secs_f64();
+            let mut s = format!(
+                "the import: {} in {secs:.1} s, {:.0} users/s ({imported} imported, {} skipped, {} failed)",
+                job["Status"].as_str().unwrap_or("?"),
+                imported as f64 / secs.max(1e-9),
+                job["SkippedUsers"].as_u64().unwrap_or(0),
+                job["FailedUsers"].as_u64().unwrap_or(0),
+            );
+            if job["Status"] != "Succeeded" {
+                let _ = write!(s, ": {}", job["CompletionMessage"].as_str().unwrap_or_default());
+            }
+            if secs <= measured + 0.2 {
+                let _ = write!(s, "; AdminGetUser measured over the whole import");
+            } else {
+                let _ = write!(s, "; AdminGetUser measured over its first {measured:.1} s");
+            }
+            s
+        }
+        Err(e) => format!("the import: {e}"),
+    };
+    eprintln!("  S9: {import}");
+    if let Cell::Done { note, .. } = &mut cell_b {
+        *note = format!("{import}; {upload}");
+    }
+    (cell_a, cell_b)
+}
+
 /// The mixed soak on userpool: sign-ins, device reads and writes, admin reads, with RSS
 /// and p99 sampled every 30 s.
 async fn soak(t: &Target, secs: u64) -> Result<String, String> {
@@ -1383,7 +1811,7 @@ fn report(
     }
     let _ = writeln!(
         out,
-        "Each cell: the rate of ops (a request; a whole sign-in in S4 and S7), latencies, errors, the target's \
+        "Each cell: the rate of ops (a request; a whole sign-in in S4, S7 and S8), latencies, errors, the target's \
          CPU and peak RSS, then what bounds the figure where the measurements show it: \"bound: CPU\" when every \
          core was busy (with each process's share of the machine: server, PostgreSQL, load generator), a \
          PostgreSQL wait when most busy backends were waiting for it, one core when a server used just one.\n"
@@ -1695,6 +2123,43 @@ async fn main() {
             }
         }
     }
+    scenario!(
+        S8,
+        is_userpool,
+        "userpool only (the codes are read from its outbox)",
+        |t| s8_email_otp_sign_in(t, &o).await
+    );
+    let (want_9a, want_9b) = (o.wants(S9A), o.wants(S9B));
+    if want_9a || want_9b {
+        let (mut cells_a, mut cells_b) = (Vec::new(), Vec::new());
+        for slot in &targets {
+            let (a, b) = if is_userpool(slot.name()) {
+                eprintln!("S9 AdminGetUser during an import on {}", slot.name());
+                match up(slot, &o, pg_server.as_ref(), &key).await {
+                    Err(e) => (Cell::Cannot(e.clone()), Cell::Cannot(e)),
+                    Ok(held) => {
+                        let cells = s9_import(&held, &o, want_9a, want_9b).await;
+                        retire(held).await;
+                        cells
+                    }
+                }
+            } else {
+                let why = "not run: userpool only (the file goes to its pre-signed URL)";
+                (Cell::Cannot(why.into()), Cell::Cannot(why.into()))
+            };
+            eprintln!("  S9a: {}\n  S9b: {}", fmt_cell(&a), fmt_cell(&b));
+            cells_a.push((slot.name(), a));
+            cells_b.push((slot.name(), b));
+        }
+        for (want, name, cells) in [(want_9a, S9A, cells_a), (want_9b, S9B, cells_b)] {
+            if want {
+                rows.push(Row {
+                    scenario: name.to_string(),
+                    cells,
+                });
+            }
+        }
+    }
     let ceil_after = ceiling_rate(&ceiling_target, &o).await;
     eprintln!("ceiling: {ceil_before:.0}/s before, {ceil_after:.0}/s after");
     let soak_table = match &targets[0] {
@@ -1703,10 +2168,10 @@ async fn main() {
             .unwrap_or_else(|e| format!("soak failed: {e}")),
         _ => String::new(),
     };
-    // The server CPU per sign-in of the sign-in scenarios (S4, S7).
+    // The server CPU per sign-in of the sign-in scenarios (S4, S7, S8).
     for row in rows
         .iter_mut()
-        .filter(|r| r.scenario.starts_with("S4") || r.scenario.starts_with("S7"))
+        .filter(|r| ["S4", "S7", "S8"].iter().any(|p| r.scenario.starts_with(p)))
     {
         for (_, cell) in &mut row.cells {
             if let Cell::Done {
