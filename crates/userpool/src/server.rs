@@ -148,16 +148,8 @@ async fn route(app: Arc<App>, peer: SocketAddr, req: Request<Incoming>, request_
             }
             if rest == "_userpool/auth-event-feedback" {
                 let ctx = Ctx {
-                    app: app.clone(),
-                    now_ms,
-                    request_id: request_id.clone(),
                     peer: peer.ip(),
-                    forwarded_for: None,
-                    client_id: None,
-                    client_metadata: None,
-                    hosted: false,
-                    context: None,
-                    region: app.config.region.clone(),
+                    ..Ctx::internal(&app, now_ms, &request_id)
                 };
                 let query = parts.uri.query().unwrap_or_default();
                 return match crate::ops::auth_events::feedback_link(&ctx, query).await {

@@ -301,10 +301,7 @@ pub(super) async fn select(
     session: Option<&str>,
     responses: &HashMap<String, String>,
 ) -> OpResult<Outcome> {
-    let st = session
-        .and_then(|s| state::open(ctx, s))
-        .filter(|s| s.is_for(pool.id(), client.id()))
-        .ok_or_else(super::mfa::expired)?;
+    let st = state::open_for(ctx, session, pool.id(), client.id()).ok_or_else(super::mfa::expired)?;
     let Step::SelectChallenge {
         available,
         typed,

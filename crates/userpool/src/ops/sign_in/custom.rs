@@ -203,10 +203,7 @@ pub(super) async fn answer(
     let name = param(responses, "USERNAME")?;
     let given = param(responses, "ANSWER")?;
     let invalid_session = || CognitoError::not_authorized("Invalid session for the user.");
-    let state = session
-        .and_then(|s| state::open(ctx, s))
-        .filter(|s| s.is_for(pool.id(), client.id()))
-        .ok_or_else(invalid_session)?;
+    let state = state::open_for(ctx, session, pool.id(), client.id()).ok_or_else(invalid_session)?;
     let Step::CustomChallenge {
         typed,
         mut history,

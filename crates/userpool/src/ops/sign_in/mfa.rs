@@ -198,10 +198,7 @@ pub(super) async fn open(
     session: Option<&str>,
     responses: &HashMap<String, String>,
 ) -> OpResult<(State, UserRecord)> {
-    let st = session
-        .and_then(|s| state::open(ctx, s))
-        .filter(|s| s.is_for(pool.id(), client.id()))
-        .ok_or_else(expired)?;
+    let st = state::open_for(ctx, session, pool.id(), client.id()).ok_or_else(expired)?;
     let user = ctx.store().get_user(pool.id(), &st.user).await?.ok_or_else(expired)?;
     let name = param(responses, "USERNAME")?;
     super::check_answer_secret(ctx, client, &[name, &user.username], responses)?;

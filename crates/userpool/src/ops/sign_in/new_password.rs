@@ -20,9 +20,8 @@ pub(super) async fn respond(
     let name = param(responses, "USERNAME")?;
     let new = param(responses, "NEW_PASSWORD")?;
     let invalid_session = || CognitoError::not_authorized("Invalid session for the user.");
-    let state = session
-        .and_then(|s| state::open(ctx, s))
-        .filter(|s| s.is_for(pool.id(), client.id()) && s.step == Step::NewPasswordRequired)
+    let state = state::open_for(ctx, session, pool.id(), client.id())
+        .filter(|s| s.step == Step::NewPasswordRequired)
         .ok_or_else(invalid_session)?;
     let user = ctx
         .store()

@@ -184,10 +184,7 @@ pub(super) async fn answer(
     session: Option<&str>,
     responses: &HashMap<String, String>,
 ) -> OpResult<Outcome> {
-    let st = session
-        .and_then(|s| state::open(ctx, s))
-        .filter(|s| s.is_for(pool.id(), client.id()))
-        .ok_or_else(mfa::expired)?;
+    let st = state::open_for(ctx, session, pool.id(), client.id()).ok_or_else(mfa::expired)?;
     let (factor, address) = match &st.step {
         Step::Mfa { .. } if challenge == ChallengeNameType::EmailOtp => {
             return mfa::answer(ctx, pool, client, challenge, session, responses).await;

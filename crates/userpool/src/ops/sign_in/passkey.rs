@@ -69,9 +69,8 @@ pub(super) async fn answer(
     session: Option<&str>,
     responses: &HashMap<String, String>,
 ) -> OpResult<Outcome> {
-    let st = session
-        .and_then(|s| state::open(ctx, s))
-        .filter(|s| s.is_for(pool.id(), client.id()) && matches!(s.step, Step::WebAuthn { .. }))
+    let st = state::open_for(ctx, session, pool.id(), client.id())
+        .filter(|s| matches!(s.step, Step::WebAuthn { .. }))
         .ok_or_else(mfa::expired)?;
     let credential = param(responses, "CREDENTIAL")?;
     passkeys::parse_assertion(credential)?;

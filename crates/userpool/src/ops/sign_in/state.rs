@@ -209,3 +209,10 @@ pub fn open(ctx: &Ctx, sealed: &str) -> Option<State> {
     let state: State = serde_json::from_slice(&json).ok()?;
     (state.v == VERSION && state.exp > ctx.now_ms && state.hosted == ctx.hosted).then_some(state)
 }
+
+/// [`open`] a request's Session (if any) issued for this pool and client.
+pub fn open_for(ctx: &Ctx, session: Option<&str>, pool_id: &str, client_id: &str) -> Option<State> {
+    session
+        .and_then(|s| open(ctx, s))
+        .filter(|s| s.is_for(pool_id, client_id))
+}
