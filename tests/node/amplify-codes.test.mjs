@@ -13,22 +13,11 @@ import {
   CognitoIdentityProviderClient, CreateUserPoolCommand, CreateUserPoolClientCommand, AdminCreateUserCommand,
   AdminSetUserPasswordCommand, SetUserPoolMfaConfigCommand, AdminSetUserMFAPreferenceCommand, AdminGetUserCommand,
 } from "@aws-sdk/client-cognito-identity-provider";
-import { startServer, credentials, BIN } from "./server.mjs";
+import { startServer, credentials, BIN, recordFetch } from "./server.mjs";
 
 // Record what Amplify sends and what it is answered, by wrapping fetch before it loads. The full
 // request and response bodies are kept so a failure can print the exchange.
-const seen = [];
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (input, init) => {
-  const res = await realFetch(input, init);
-  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-  const target = (headers.get("x-amz-target") ?? "").split(".").pop();
-  const response = await res.clone().json().catch(() => ({}));
-  let request = {};
-  try { request = JSON.parse(typeof init?.body === "string" ? init.body : "{}"); } catch {}
-  seen.push({ target, status: res.status, challenge: response.ChallengeName, error: response.__type, request, response });
-  return res;
-};
+const seen = recordFetch();
 // Node 20 has no global navigator (Node 21 added it); Amplify reads navigator.userAgent.
 globalThis.navigator ??= { userAgent: `node/${process.versions.node}` };
 const { Amplify } = await import("aws-amplify");

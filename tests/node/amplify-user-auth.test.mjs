@@ -10,20 +10,9 @@ import {
   CognitoIdentityProviderClient, CreateUserPoolCommand, CreateUserPoolClientCommand, AdminCreateUserCommand,
   AdminSetUserPasswordCommand,
 } from "@aws-sdk/client-cognito-identity-provider";
-import { startServer, credentials, BIN } from "./server.mjs";
+import { startServer, credentials, BIN, recordFetch } from "./server.mjs";
 
-const seen = [];
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (input, init) => {
-  const res = await realFetch(input, init);
-  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-  const target = (headers.get("x-amz-target") ?? "").split(".").pop();
-  const response = await res.clone().json().catch(() => ({}));
-  let request = {};
-  try { request = JSON.parse(typeof init?.body === "string" ? init.body : "{}"); } catch {}
-  seen.push({ target, status: res.status, challenge: response.ChallengeName, request, response });
-  return res;
-};
+const seen = recordFetch();
 globalThis.navigator ??= { userAgent: `node/${process.versions.node}` };
 // Amplify's auto sign-in arms a 3-minute timer it never clears; a browser tab does not mind,
 // but it would hold this test process open: timers of a minute or more do not keep it alive.

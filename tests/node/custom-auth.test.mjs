@@ -18,23 +18,13 @@ import {
   CognitoIdentityProviderClient, CreateUserPoolCommand, CreateUserPoolClientCommand, AdminCreateUserCommand,
   AdminSetUserPasswordCommand, InitiateAuthCommand,
 } from "@aws-sdk/client-cognito-identity-provider";
-import { startServer, credentials } from "./server.mjs";
+import { startServer, credentials, recordFetch } from "./server.mjs";
 import { startLambda, ACCESS_KEY, SECRET_KEY } from "./lambda.mjs";
 
 // Record what the libraries send and what they are answered, by wrapping fetch before they load
 // (Amplify calls fetch with a Headers object, identity-js with a plain one).
-const seen = [];
 const realFetch = globalThis.fetch;
-globalThis.fetch = async (input, init) => {
-  const res = await realFetch(input, init);
-  const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-  const target = (headers.get("x-amz-target") ?? "").split(".").pop();
-  const response = await res.clone().json().catch(() => ({}));
-  let request = {};
-  try { request = JSON.parse(typeof init?.body === "string" ? init.body : "{}"); } catch {}
-  seen.push({ target, status: res.status, challenge: response.ChallengeName, error: response.__type, request, response });
-  return res;
-};
+const seen = recordFetch();
 // Node 20 has no global navigator; Amplify reads navigator.userAgent (see amplify-mfa.test.mjs).
 globalThis.navigator ??= { userAgent: `node/${process.versions.node}` };
 const { Amplify } = await import("aws-amplify");

@@ -37,3 +37,22 @@ export async function startServer({ args = [] } = {}) {
     },
   };
 }
+
+// Records what the clients (Amplify) send and what they are answered, by wrapping fetch; call
+// it before Amplify loads. The list it returns grows with every exchange: the target, the
+// status, the challenge and error names, and the full request and response bodies.
+export function recordFetch() {
+  const seen = [];
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input, init) => {
+    const res = await realFetch(input, init);
+    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    const target = (headers.get("x-amz-target") ?? "").split(".").pop();
+    const response = await res.clone().json().catch(() => ({}));
+    let request = {};
+    try { request = JSON.parse(typeof init?.body === "string" ? init.body : "{}"); } catch {}
+    seen.push({ target, status: res.status, challenge: response.ChallengeName, error: response.__type, request, response });
+    return res;
+  };
+  return seen;
+}
