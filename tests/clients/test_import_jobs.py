@@ -489,3 +489,21 @@ def test_another_node_takes_over_a_job_whose_node_died(tmp_path):
     finally:
         for n in nodes:
             n.stop()
+
+
+def test_a_node_never_takes_over_its_own_job_while_reading_a_big_file(tmp_path):
+    """A lease shorter than the reading of the file (before the import starts): the node
+    renews its lease meanwhile and never takes its own running job over; every row once."""
+    node = Server(tmp_path, ["--import-lease-seconds", "1"]).start()
+    try:
+        idp = node.client()
+        pool_id = idp.create_user_pool(PoolName="big", AutoVerifiedAttributes=["email"])["UserPool"]["Id"]
+        long = {k: k[0] * 1900 for k in ("name", "family_name", "middle_name", "nickname", "address", "profile")}
+        data = csv_file(header_of(idp, pool_id), [person(i, **long) for i in range(2500)])
+        assert len(data) > 25_000_000
+        job = run_import(idp, pool_id, data)
+        assert job["Status"] == "Succeeded", job
+        assert (job["ImportedUsers"], job["SkippedUsers"], job["FailedUsers"]) == (2500, 0, 0)
+        assert not [line for line in node.log if "taking over a user import job" in line]
+    finally:
+        node.stop()
