@@ -265,6 +265,21 @@ def test_a_file_whose_header_is_not_the_pools_fails_the_job(idp, import_pool):
     assert done["CompletionMessage"] == "The CSV header column custom:nope is not an attribute of the user pool."
 
 
+def test_a_record_far_over_the_row_limit_fails_the_file_as_it_is_read(idp, import_pool):
+    """A row a little over 16,000 characters fails (the job goes on); one whose raw record
+    passes 4 bytes a character (a 20 MB quoted value) fails the file before it is held."""
+    header = header_of(idp, import_pool)
+    done = run_import(idp, import_pool, csv_file(header, [person(1), person(2), person(3, name="n" * 17_000)]))
+    assert (done["Status"], done["ImportedUsers"], done["FailedUsers"]) == ("Succeeded", 2, 1), done
+    rows = csv_file(header, [person(1), person(2)]).decode().splitlines()
+    huge = '"' + "x" * 20_000_000 + '"'
+    data = "\n".join(rows + [huge + "," * (len(header) - 1)]) + "\n"
+    done = run_import(idp, import_pool, data.encode())
+    assert done["Status"] == "Failed", done
+    assert done["CompletionMessage"] == "The row at line 4 of the CSV file is longer than 16000 characters.", done
+    assert done["ImportedUsers"] == 0
+
+
 def test_starting_before_the_upload_fails_the_job(idp, import_pool):
     job = create_job(idp, import_pool)
     started = idp.start_user_import_job(UserPoolId=import_pool, JobId=job["JobId"])["UserImportJob"]

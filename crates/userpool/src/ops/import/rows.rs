@@ -22,7 +22,11 @@
 //! - Every other value is checked against the schema as AdminCreateUser checks its
 //!   attributes (types, lengths, email and phone number forms), and the pool's required
 //!   attributes must have values.
-//! - A row longer than 16,000 characters fails.
+//! - A row longer than 16,000 characters fails. A record whose raw bytes pass four
+//!   times that (64,000 bytes and a little, more than any 16,000 characters can take)
+//!   fails the whole file as soon as the reader has read that much of it ("The row at
+//!   line N of the CSV file is longer than 16000 characters."), so that no larger record
+//!   is ever held in memory.
 //!
 //! A row that breaks a rule is a failed user (`FailedUsers`), with the reason logged;
 //! the job goes on. The user is created `RESET_REQUIRED`, enabled, without a password.

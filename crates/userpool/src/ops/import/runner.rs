@@ -241,7 +241,20 @@ struct Pieces {
     count: u32,
     piece: Vec<u8>,
     at: usize,
+    /// Bytes handed to the CSV reader so far.
+    fed: u64,
+    /// Where the record being read begins (the end of the last one), and its line.
+    mark: u64,
+    mark_line: u64,
 }
+
+/// The CSV reader's buffer.
+const READ_BUFFER: usize = 64 * 1024;
+/// The most bytes a record may take in the file: a row of [`rows::MAX_ROW_CHARS`]
+/// characters takes at most four bytes a character (quotes and separators included).
+/// A longer record fails the file as soon as the reader has read that much of it, so
+/// that no record larger than this is ever held whole.
+const MAX_RECORD_BYTES: u64 = 4 * rows::MAX_ROW_CHARS as u64 + 1024;
 
 impl Pieces {
     fn new(app: &Arc<App>, pool_id: &str, job_id: &str, upload: &Upload) -> Pieces {
@@ -254,6 +267,9 @@ impl Pieces {
             count: upload.pieces,
             piece: Vec::new(),
             at: 0,
+            fed: 0,
+            mark: 0,
+            mark_line: 1,
         }
     }
 
@@ -281,9 +297,18 @@ impl std::io::Read for Pieces {
             }
             self.fetch().map_err(std::io::Error::other)?;
         }
+        // The reader holds at most its buffer beyond the record it is building.
+        if self.fed.saturating_sub(self.mark) > MAX_RECORD_BYTES + READ_BUFFER as u64 {
+            return Err(std::io::Error::other(Unreadable::File(format!(
+                "The row at line {} of the CSV file is longer than {} characters.",
+                self.mark_line,
+                rows::MAX_ROW_CHARS
+            ))));
+        }
         let mut rest = self.piece.get(self.at..).unwrap_or_default();
         let n = rest.read(out)?;
         self.at += n;
+        self.fed = self.fed.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
         Ok(n)
     }
 }
@@ -305,13 +330,24 @@ fn csv_reader(pieces: Pieces) -> csv::Reader<Pieces> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .buffer_capacity(READ_BUFFER)
         .from_reader(pieces)
+}
+
+/// The next record, its size checked while it is read ([`MAX_RECORD_BYTES`]).
+fn next_record(reader: &mut csv::Reader<Pieces>, record: &mut csv::ByteRecord) -> csv::Result<bool> {
+    let more = reader.read_byte_record(record)?;
+    let (end, line) = (reader.position().byte(), reader.position().line());
+    let pieces = reader.get_mut();
+    pieces.mark = end;
+    pieces.mark_line = line;
+    Ok(more)
 }
 
 /// The header of a file (its first record) as text.
 fn header_of(reader: &mut csv::Reader<Pieces>) -> Result<Vec<String>, Unreadable> {
     let mut record = csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut record).map_err(unreadable)? {
+    if !next_record(reader, &mut record).map_err(unreadable)? {
         return Err(Unreadable::File("The CSV file is empty.".into()));
     }
     record
@@ -339,7 +375,7 @@ async fn scan(
         rows::Columns::check(&pool, &header).map_err(Unreadable::File)?;
         let mut record = csv::ByteRecord::new();
         let mut n = 0u64;
-        while reader.read_byte_record(&mut record).map_err(unreadable)? {
+        while next_record(&mut reader, &mut record).map_err(unreadable)? {
             if stop.load(Ordering::Relaxed) {
                 return Err(Unreadable::File("The import stopped.".into()));
             }
@@ -389,7 +425,7 @@ fn read_rows(pieces: Pieces, skip: u64, tx: &mpsc::Sender<Reading>) {
     let mut index = 0u64;
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        match reader.read_byte_record(&mut record) {
+        match next_record(&mut reader, &mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
