@@ -350,6 +350,39 @@ def test_a_file_over_100_mb_is_refused_unread(idp, import_pool):
     conn.close()
 
 
+def test_one_upload_at_a_time_a_concurrent_put_is_refused(idp, import_pool):
+    """While a PUT is arriving, another to the same job is refused unread (S3's 409
+    OperationAborted); once the first has ended, uploads are taken again."""
+    header = header_of(idp, import_pool)
+    job = create_job(idp, import_pool)
+    first = csv_file(header, [person(i) for i in range(3)])
+    url = urlsplit(job["PreSignedUrl"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.putrequest("PUT", f"{url.path}?{url.query}")
+    conn.putheader("x-amz-server-side-encryption", "aws:kms")
+    conn.putheader("Content-Length", str(len(first)))
+    conn.endheaders()
+    conn.send(first[:20])
+    deadline = time.time() + 10
+    while True:
+        r = put(job["PreSignedUrl"], csv_file(header, [person(9)]))
+        if r.status_code == 409:
+            break
+        # The first PUT's mark may not be written yet.
+        assert r.status_code == 200 and time.time() < deadline, r.text
+        time.sleep(0.05)
+    assert "<Code>OperationAborted</Code>" in r.text, r.text
+    conn.send(first[20:])
+    done = conn.getresponse()
+    assert done.status == 200, done.read()
+    conn.close()
+    # The first upload is the file; the mark is let go, so a new upload is taken.
+    assert put(job["PreSignedUrl"], csv_file(header, [person(i) for i in range(4)])).status_code == 200
+    idp.start_user_import_job(UserPoolId=import_pool, JobId=job["JobId"])
+    finished = wait_done(idp, import_pool, job["JobId"])
+    assert (finished["Status"], finished["ImportedUsers"]) == ("Succeeded", 4), finished
+
+
 @pytest.fixture
 def keyed_server():
     """A server whose data key the test knows, to sign an upload URL of its own."""

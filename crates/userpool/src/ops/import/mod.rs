@@ -26,7 +26,10 @@
 //!   with an HMAC of the data key (`Sealer::derive`) over the pool, job, date and
 //!   lifetime, so nothing of it is stored; it must be sent with the
 //!   `x-amz-server-side-encryption: aws:kms` header it signs, as S3's does; the file is
-//!   sealed at rest; a new upload replaces the last one until the job starts;
+//!   sealed at rest; a new upload replaces the last one until the job starts; one upload
+//!   at a time: the first marks the job (compare-and-set, the mark held a minute and
+//!   renewed while the file arrives), a concurrent one is refused with S3's
+//!   `409 OperationAborted`;
 //! - StartUserImportJob before any upload is accepted, and the job fails ("The CSV file
 //!   has not been uploaded."); on a pool without auto-verified attributes it is refused
 //!   (the guide: "the import job will not start"), as is a job not `Created`;
@@ -92,6 +95,15 @@ pub struct Upload {
     pub bytes: u64,
 }
 
+/// An upload being received (`web::import`): at most one at a time per job, on any node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uploading {
+    /// The upload's id ([`Upload::id`] once attached).
+    pub id: String,
+    /// Until when it holds the job (renewed while the file arrives), epoch ms.
+    pub until_ms: i64,
+}
+
 /// The node running a job, which run of it, until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
@@ -115,6 +127,9 @@ pub struct Job {
     /// The file, once uploaded.
     #[serde(rename = "userpool:Upload", default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<Upload>,
+    /// The upload being received, if any.
+    #[serde(rename = "userpool:Uploading", default, skip_serializing_if = "Option::is_none")]
+    pub uploading: Option<Uploading>,
     /// The data rows done (imported, skipped or failed): where a resumed job goes on.
     #[serde(rename = "userpool:RowsDone", default)]
     pub rows_done: u64,
