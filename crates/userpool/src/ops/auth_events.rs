@@ -250,7 +250,7 @@ async fn export(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, stored: &Store
             m.insert("ClientId".into(), c.clone().into());
         }
     }
-    sink.write(ctx.now_ms, LogLevel::Info, message);
+    sink.write(ctx.now_ms, LogLevel::Info, message).await;
 }
 
 /// Records an event of `user` (not a sign-in: see [`sign_in_failed`] and the two after
