@@ -265,6 +265,21 @@ def test_a_file_whose_header_is_not_the_pools_fails_the_job(idp, import_pool):
     assert done["CompletionMessage"] == "The CSV header column custom:nope is not an attribute of the user pool."
 
 
+def test_a_record_far_over_the_row_limit_fails_the_file_as_it_is_read(idp, import_pool):
+    """A row a little over 16,000 characters fails (the job goes on); one whose raw record
+    passes 4 bytes a character (a 20 MB quoted value) fails the file before it is held."""
+    header = header_of(idp, import_pool)
+    done = run_import(idp, import_pool, csv_file(header, [person(1), person(2), person(3, name="n" * 17_000)]))
+    assert (done["Status"], done["ImportedUsers"], done["FailedUsers"]) == ("Succeeded", 2, 1), done
+    rows = csv_file(header, [person(1), person(2)]).decode().splitlines()
+    huge = '"' + "x" * 20_000_000 + '"'
+    data = "\n".join(rows + [huge + "," * (len(header) - 1)]) + "\n"
+    done = run_import(idp, import_pool, data.encode())
+    assert done["Status"] == "Failed", done
+    assert done["CompletionMessage"] == "The row at line 4 of the CSV file is longer than 16000 characters.", done
+    assert done["ImportedUsers"] == 0
+
+
 def test_starting_before_the_upload_fails_the_job(idp, import_pool):
     job = create_job(idp, import_pool)
     started = idp.start_user_import_job(UserPoolId=import_pool, JobId=job["JobId"])["UserImportJob"]
@@ -333,6 +348,39 @@ def test_a_file_over_100_mb_is_refused_unread(idp, import_pool):
     body = r.read().decode()
     assert r.status == 400 and "<Code>EntityTooLarge</Code>" in body, body
     conn.close()
+
+
+def test_one_upload_at_a_time_a_concurrent_put_is_refused(idp, import_pool):
+    """While a PUT is arriving, another to the same job is refused unread (S3's 409
+    OperationAborted); once the first has ended, uploads are taken again."""
+    header = header_of(idp, import_pool)
+    job = create_job(idp, import_pool)
+    first = csv_file(header, [person(i) for i in range(3)])
+    url = urlsplit(job["PreSignedUrl"])
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    conn.putrequest("PUT", f"{url.path}?{url.query}")
+    conn.putheader("x-amz-server-side-encryption", "aws:kms")
+    conn.putheader("Content-Length", str(len(first)))
+    conn.endheaders()
+    conn.send(first[:20])
+    deadline = time.time() + 10
+    while True:
+        r = put(job["PreSignedUrl"], csv_file(header, [person(9)]))
+        if r.status_code == 409:
+            break
+        # The first PUT's mark may not be written yet.
+        assert r.status_code == 200 and time.time() < deadline, r.text
+        time.sleep(0.05)
+    assert "<Code>OperationAborted</Code>" in r.text, r.text
+    conn.send(first[20:])
+    done = conn.getresponse()
+    assert done.status == 200, done.read()
+    conn.close()
+    # The first upload is the file; the mark is let go, so a new upload is taken.
+    assert put(job["PreSignedUrl"], csv_file(header, [person(i) for i in range(4)])).status_code == 200
+    idp.start_user_import_job(UserPoolId=import_pool, JobId=job["JobId"])
+    finished = wait_done(idp, import_pool, job["JobId"])
+    assert (finished["Status"], finished["ImportedUsers"]) == ("Succeeded", 4), finished
 
 
 @pytest.fixture
@@ -489,3 +537,21 @@ def test_another_node_takes_over_a_job_whose_node_died(tmp_path):
     finally:
         for n in nodes:
             n.stop()
+
+
+def test_a_node_never_takes_over_its_own_job_while_reading_a_big_file(tmp_path):
+    """A lease shorter than the reading of the file (before the import starts): the node
+    renews its lease meanwhile and never takes its own running job over; every row once."""
+    node = Server(tmp_path, ["--import-lease-seconds", "1"]).start()
+    try:
+        idp = node.client()
+        pool_id = idp.create_user_pool(PoolName="big", AutoVerifiedAttributes=["email"])["UserPool"]["Id"]
+        long = {k: k[0] * 1900 for k in ("name", "family_name", "middle_name", "nickname", "address", "profile")}
+        data = csv_file(header_of(idp, pool_id), [person(i, **long) for i in range(2500)])
+        assert len(data) > 25_000_000
+        job = run_import(idp, pool_id, data)
+        assert job["Status"] == "Succeeded", job
+        assert (job["ImportedUsers"], job["SkippedUsers"], job["FailedUsers"]) == (2500, 0, 0)
+        assert not [line for line in node.log if "taking over a user import job" in line]
+    finally:
+        node.stop()

@@ -419,6 +419,19 @@ def test_user_feedback_with_the_token_of_the_notification_email(server, idp, tp)
     assert error_of(lambda: idp.update_auth_event_feedback(
         UserPoolId=pid, Username="alice", EventId=newer["EventId"], FeedbackToken=token,
         FeedbackValue="Valid"))[0] == "NotAuthorizedException"
+    # Nothing tells whether a user exists: an unknown user, a real one with a bad token,
+    # and another user's name with alice's token all get the same answer (API and link).
+    invalid = ("NotAuthorizedException", "The feedback token is not valid.")
+    for username, tok in (("nobody", token), ("nobody", "x"), ("alice", "x"), ("ALICE", token)):
+        assert error_of(lambda: anonymous.update_auth_event_feedback(
+            UserPoolId=pid, Username=username, EventId=event["EventId"], FeedbackToken=tok,
+            FeedbackValue="Valid")) == invalid, (username, tok)
+    for username in ("nobody", "alice"):
+        bad = links[0].replace("feedbackToken=", "feedbackToken=x").replace("username=alice", f"username={username}")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(bad, timeout=10)
+        body = json.loads(e.value.read())
+        assert (e.value.code, body["__type"], body["message"]) == (400, *invalid), body
 
 
 # --- log export ---------------------------------------------------------------------

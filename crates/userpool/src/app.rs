@@ -70,6 +70,9 @@ pub struct App {
     /// This process's name among the nodes sharing a store (random at each start): the
     /// owner a user import job's lease names.
     pub node_id: String,
+    /// The user import jobs (`<poolId>/<jobId>`) a task of this process is running: the
+    /// sweep never takes one of them over (`ops::import::runner`).
+    pub import_runs: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// What an operation knows about the request it serves.

@@ -160,6 +160,7 @@ pub async fn run(args: ServeArgs, shutdown: impl std::future::Future<Output = ()
         )),
         pools: std::sync::RwLock::default(),
         node_id: ids::uuid().to_string(),
+        import_runs: std::sync::Mutex::default(),
     });
     let data = match &args.database {
         Some(url) => redact(url),

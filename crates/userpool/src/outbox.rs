@@ -245,17 +245,19 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn report(&self, details: &str) {
-        self.sink.write(
-            crate::clock::now_ms(),
-            userpool_model::types::LogLevel::Error,
-            serde_json::json!({
-                "details": format!("Email message failed to send: {details}"),
-                "deliveryMedium": "EMAIL",
-                "userName": self.username,
-                "messageKind": self.kind,
-            }),
-        );
+    async fn report(&self, details: &str) {
+        self.sink
+            .write(
+                crate::clock::now_ms(),
+                userpool_model::types::LogLevel::Error,
+                serde_json::json!({
+                    "details": format!("Email message failed to send: {details}"),
+                    "deliveryMedium": "EMAIL",
+                    "userName": self.username,
+                    "messageKind": self.kind,
+                }),
+            )
+            .await;
     }
 }
 
@@ -318,24 +320,30 @@ impl Mailer {
     /// Sends in the background; a failure is logged, and reported to `failure` if given.
     pub fn send(&self, from: String, to: String, subject: String, body: String, failure: Option<Failure>) {
         use lettre::AsyncTransport as _;
-        let report = move |details: &str| {
-            if let Some(f) = &failure {
-                f.report(details);
-            }
-        };
         let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
             tracing::warn!("MB0004 not mailed: {MAX_IN_FLIGHT} messages already in flight (the outbox has it)");
-            report("too many messages in flight");
+            if let Some(f) = failure {
+                tokio::spawn(async move { f.report("too many messages in flight").await });
+            }
             return;
         };
         let transport = self.transport.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let report = |details: &str| {
+                let details = details.to_string();
+                let failure = &failure;
+                async move {
+                    if let Some(f) = failure {
+                        f.report(&details).await;
+                    }
+                }
+            };
             let message = match (from.parse(), to.parse()) {
                 (Ok(f), Ok(t)) => lettre::Message::builder().from(f).to(t).subject(subject).body(body),
                 _ => {
                     tracing::warn!("MB0001 not mailed: the sender or recipient is not an email address");
-                    report("the sender or recipient is not an email address");
+                    report("the sender or recipient is not an email address").await;
                     return;
                 }
             };
@@ -343,13 +351,13 @@ impl Mailer {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(error = %e, "MB0002 not mailed: the message could not be built");
-                    report(&e.to_string());
+                    report(&e.to_string()).await;
                     return;
                 }
             };
             if let Err(e) = transport.send(message).await {
                 tracing::warn!(error = %e, "MB0003 SMTP delivery failed (the outbox has the message)");
-                report(&e.to_string());
+                report(&e.to_string()).await;
             }
         });
     }

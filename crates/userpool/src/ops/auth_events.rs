@@ -47,10 +47,14 @@
 //! geolocation).
 //!
 //! **The feedback token** is never stored: it is HMAC-SHA256, under a key derived from the
-//! server's data key, of the pool, the user's `sub` and the event id, base64url; a token
-//! for another event, user or server is refused ("The feedback token is not valid.",
-//! NotAuthorizedException). Inferred where Cognito is silent: the messages of the refusals,
-//! an unknown event id being ResourceNotFoundException "Auth event <id> does not exist.".
+//! server's data key, of the pool, the username's lookup key (the username, lowercased
+//! where the pool's usernames are case-insensitive) and the event id, base64url.
+//! UpdateAuthEventFeedback (and its GET link) checks the token before it looks anything
+//! up, so it reveals nothing of which users exist: a bad token, an unknown user (or a
+//! `Username` that is not the user's username, such as an alias) and an unknown event all
+//! answer NotAuthorizedException "The feedback token is not valid.". Inferred where
+//! Cognito is silent: the messages of the refusals; for AdminUpdateAuthEventFeedback, an
+//! unknown event id is ResourceNotFoundException "Auth event <id> does not exist.".
 
 use crate::app::Ctx;
 use crate::error::{CognitoError, OpResult};
@@ -246,7 +250,7 @@ async fn export(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, stored: &Store
             m.insert("ClientId".into(), c.clone().into());
         }
     }
-    sink.write(ctx.now_ms, LogLevel::Info, message);
+    sink.write(ctx.now_ms, LogLevel::Info, message).await;
 }
 
 /// Records an event of `user` (not a sign-in: see [`sign_in_failed`] and the two after
@@ -373,9 +377,9 @@ async fn record_sign_in(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, step: 
     Ok(())
 }
 
-/// The feedback token of an event.
-fn feedback_token(ctx: &Ctx, pool_id: &str, sub: &str, event_id: &str) -> String {
-    let label = format!("auth event feedback\0{pool_id}\0{sub}\0{event_id}");
+/// The feedback token of an event of the user whose username's lookup key is `key`.
+fn feedback_token(ctx: &Ctx, pool_id: &str, key: &str, event_id: &str) -> String {
+    let label = format!("auth event feedback v2\0{pool_id}\0{key}\0{event_id}");
     URL_SAFE_NO_PAD.encode(ctx.app.sealer.derive(label.as_bytes()))
 }
 
@@ -401,7 +405,7 @@ async fn notify(ctx: &Ctx, pool: &users::Pool, user: &UserRecord, stored: &Store
         return Ok(());
     };
     let event_id = stored.event.event_id.clone().unwrap_or_default();
-    let token = feedback_token(ctx, pool.id(), &user.sub, &event_id);
+    let token = feedback_token(ctx, pool.id(), &user.username_key, &event_id);
     let link = |value: &str| {
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("userPoolId", pool.id())
@@ -559,13 +563,27 @@ pub async fn update_auth_event_feedback(
 ) -> OpResult<UpdateAuthEventFeedbackResponse> {
     let pool = users::load(ctx, &req.user_pool_id).await?;
     threat_protection::require_enabled(&pool)?;
-    let user = users::resolve(ctx, &pool, &req.username).await?;
-    let expected = feedback_token(ctx, pool.id(), &user.sub, &req.event_id);
+    let invalid = || CognitoError::not_authorized("The feedback token is not valid.");
+    // The token first: nothing is looked up for a caller without it.
+    let key = pool.username_key(&req.username);
+    let expected = feedback_token(ctx, pool.id(), &key, &req.event_id);
     let same: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), req.feedback_token.as_bytes()).into();
     if !same {
-        return Err(CognitoError::not_authorized("The feedback token is not valid."));
+        return Err(invalid());
     }
-    give_feedback(ctx, &pool, &user, &req.event_id, req.feedback_value, "User").await?;
+    let user = match users::find(ctx, &pool, &req.username).await? {
+        Some(u) if u.username_key == key => u,
+        _ => return Err(invalid()),
+    };
+    give_feedback(ctx, &pool, &user, &req.event_id, req.feedback_value, "User")
+        .await
+        .map_err(|e| {
+            if e.code == userpool_model::ErrorCode::ResourceNotFoundException {
+                invalid()
+            } else {
+                e
+            }
+        })?;
     Ok(UpdateAuthEventFeedbackResponse {})
 }
 

@@ -285,8 +285,11 @@ pub fn file_name(arn: &str) -> String {
 }
 
 impl Sink {
-    /// Writes one log event (`message` at `level`, at `now_ms`) to every destination.
-    pub fn write(&self, now_ms: i64, level: LogLevel, message: Value) {
+    /// Writes one log event (`message` at `level`, at `now_ms`) to every destination: the
+    /// tracing target at once, the files of `--log-delivery-dir` on a blocking thread
+    /// (awaited, so a request's lines are written in order, and a slow disk holds no
+    /// runtime thread).
+    pub async fn write(&self, now_ms: i64, level: LogLevel, message: Value) {
         let line = serde_json::json!({
             "eventTimestamp": now_ms.to_string(),
             "eventSource": match self.source {
@@ -305,9 +308,14 @@ impl Sink {
                 }
                 LogLevel::Info => tracing::info!(target: "userpool::log_delivery", destination = %arn, "{line}"),
             }
-            if let Some(dir) = &self.dir {
-                let path = dir.join(file_name(arn));
-                let written = std::fs::create_dir_all(dir).and_then(|()| {
+        }
+        let Some(dir) = self.dir.clone() else {
+            return;
+        };
+        let paths: Vec<std::path::PathBuf> = self.destinations.iter().map(|arn| dir.join(file_name(arn))).collect();
+        let append = move || {
+            for path in paths {
+                let written = std::fs::create_dir_all(&dir).and_then(|()| {
                     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
                     // One write per line, so concurrent appends do not interleave.
                     f.write_all(format!("{line}\n").as_bytes())
@@ -316,6 +324,9 @@ impl Sink {
                     tracing::warn!(path = %path.display(), error = %e, "LD0002 a delivered log event could not be written");
                 }
             }
+        };
+        if let Err(e) = tokio::task::spawn_blocking(append).await {
+            tracing::warn!(error = %e, "LD0003 writing delivered log events failed");
         }
     }
 }
@@ -323,6 +334,32 @@ impl Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn lines_are_appended_off_the_runtime_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let arn = "arn:aws:logs:us-east-1:123456789012:log-group:g".to_string();
+        let sink = Sink {
+            pool_id: "us-east-1_x".into(),
+            source: EventSourceName::Userauthevents,
+            destinations: vec![arn.clone()],
+            dir: Some(dir.path().join("logs")),
+        };
+        for n in 0..3 {
+            sink.write(1_700_000_000_000 + n, LogLevel::Info, serde_json::json!({ "n": n }))
+                .await;
+        }
+        let text = std::fs::read_to_string(dir.path().join("logs").join(file_name(&arn))).unwrap();
+        let ns: Vec<i64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["message"]["n"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(ns, [0, 1, 2]);
+    }
 
     #[test]
     fn arns_of_each_service() {

@@ -12,11 +12,19 @@
 //! - The file is kept sealed with the data key, in 1 MiB pieces, while it arrives; it
 //!   becomes the job's file once whole. Another upload replaces it until the job starts;
 //!   after that, `403`.
+//! - One upload at a time per job, across nodes: an upload first marks the job
+//!   ([`crate::ops::import::Uploading`], a compare-and-set of the job's record), holds
+//!   the mark [`MARK_MS`] and renews it every [`RENEW_MS`] while the file arrives, and
+//!   lets it go when it ends. A `PUT` while another holds the mark is refused before its
+//!   body is read: `409 OperationAborted` ("A conflicting conditional operation is
+//!   currently in progress against this resource. Try again."), S3's answer to
+//!   concurrent conflicting writes. An upload whose mark lapsed and was taken by another
+//!   is refused the same way (its pieces deleted).
 //!
 //! Errors are S3's XML (`<Error><Code>…</Code><Message>…</Message></Error>`).
 
 use crate::app::{App, Ctx};
-use crate::ops::import::{self, delete_pieces, runner::PIECE_BYTES, Upload, MAX_FILE_BYTES};
+use crate::ops::import::{self, delete_pieces, runner::PIECE_BYTES, Upload, Uploading, MAX_FILE_BYTES};
 use crate::web::Reply;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -129,30 +137,20 @@ pub async fn upload(
         return too_large(request_id);
     }
     let ctx = Ctx::internal(app, now_ms, request_id);
-    match import::load(&ctx, pool_id, job_id).await {
-        Ok(Some((_, job))) if job.status_at(now_ms) == Status::Created => {}
-        Ok(Some(_)) => {
-            return denied(
-                "AccessDenied",
-                "The import job has started: its file can no longer be replaced.",
-            )
-        }
-        Ok(None) => {
-            return s3_error(
-                StatusCode::NOT_FOUND,
-                "NoSuchKey",
-                "The specified key does not exist.",
-                request_id,
-            )
-        }
+    let upload_id = crate::ids::uuid().simple().to_string();
+    match mark(app, pool_id, job_id, &upload_id, request_id).await {
+        Ok(Mark::Held) => {}
+        Ok(Mark::Busy) => return busy(request_id),
+        Ok(Mark::Started) => return started(request_id),
+        Ok(Mark::Gone) => return no_such_key(request_id),
         Err(_) => return internal(request_id),
     }
-    let upload_id = crate::ids::uuid().simple().to_string();
     let prefix = format!("{job_id}/{upload_id}/");
-    let received = match receive(&ctx, pool_id, &prefix, body).await {
+    let received = match receive(&ctx, pool_id, job_id, &upload_id, body).await {
         Ok(r) => r,
         Err(failure) => {
             let _ = delete_pieces(&ctx, pool_id, &prefix).await;
+            let _ = unmark(app, pool_id, job_id, &upload_id, request_id).await;
             return match failure {
                 Failure::TooLarge => too_large(request_id),
                 Failure::Body => s3_error(
@@ -162,16 +160,19 @@ pub async fn upload(
                     request_id,
                 ),
                 Failure::Store => internal(request_id),
+                Failure::Mark(Mark::Busy | Mark::Held) => busy(request_id),
+                Failure::Mark(Mark::Started) => started(request_id),
+                Failure::Mark(Mark::Gone) => no_such_key(request_id),
             };
         }
     };
     let upload = Upload {
-        id: upload_id,
+        id: upload_id.clone(),
         pieces: received.0,
         bytes: received.1,
     };
     match attach(&ctx, pool_id, job_id, upload).await {
-        Ok(true) => {
+        Ok(Mark::Held) => {
             tracing::info!(pool = %pool_id, job = %job_id, bytes = received.1, "user import file uploaded");
             let mut r = Response::new(Full::new(Bytes::new()));
             let h = r.headers_mut();
@@ -182,18 +183,114 @@ pub async fn upload(
             }
             r
         }
-        Ok(false) => {
+        Ok(other) => {
             let _ = delete_pieces(&ctx, pool_id, &prefix).await;
-            denied(
-                "AccessDenied",
-                "The import job has started: its file can no longer be replaced.",
-            )
+            let _ = unmark(app, pool_id, job_id, &upload_id, request_id).await;
+            match other {
+                Mark::Busy | Mark::Held => busy(request_id),
+                Mark::Started => started(request_id),
+                Mark::Gone => no_such_key(request_id),
+            }
         }
         Err(_) => {
             let _ = delete_pieces(&ctx, pool_id, &prefix).await;
+            let _ = unmark(app, pool_id, job_id, &upload_id, request_id).await;
             internal(request_id)
         }
     }
+}
+
+/// How long an upload's mark holds the job without being renewed.
+pub const MARK_MS: i64 = 60_000;
+/// How often an upload renews its mark while the file arrives.
+pub const RENEW_MS: i64 = 20_000;
+
+/// Where an upload stands with its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// The upload holds the job's mark (or, from [`attach`], is the job's file).
+    Held,
+    /// Another upload holds it.
+    Busy,
+    /// The job has started (or ended): its file can no longer be replaced.
+    Started,
+    /// No such job.
+    Gone,
+}
+
+/// Marks the job as receiving upload `id` for [`MARK_MS`] from now, or renews that mark
+/// (compare-and-set of the job's record).
+async fn mark(app: &Arc<App>, pool_id: &str, job_id: &str, id: &str, request_id: &str) -> crate::error::OpResult<Mark> {
+    for _ in 0..16 {
+        let ctx = Ctx::internal(app, crate::clock::now_ms(), request_id);
+        let Some((o, mut job)) = import::load(&ctx, pool_id, job_id).await? else {
+            return Ok(Mark::Gone);
+        };
+        if job.status_at(ctx.now_ms) != Status::Created {
+            return Ok(Mark::Started);
+        }
+        if job
+            .uploading
+            .as_ref()
+            .is_some_and(|u| u.id != id && u.until_ms >= ctx.now_ms)
+        {
+            return Ok(Mark::Busy);
+        }
+        job.uploading = Some(Uploading {
+            id: id.to_string(),
+            until_ms: ctx.now_ms.saturating_add(MARK_MS),
+        });
+        if import::write(&ctx, &o, &job).await?.is_some() {
+            return Ok(Mark::Held);
+        }
+    }
+    Ok(Mark::Busy)
+}
+
+/// Lets go of upload `id`'s mark, if it still holds it.
+async fn unmark(app: &Arc<App>, pool_id: &str, job_id: &str, id: &str, request_id: &str) -> crate::error::OpResult<()> {
+    for _ in 0..16 {
+        let ctx = Ctx::internal(app, crate::clock::now_ms(), request_id);
+        let Some((o, mut job)) = import::load(&ctx, pool_id, job_id).await? else {
+            return Ok(());
+        };
+        if job.uploading.as_ref().is_none_or(|u| u.id != id) {
+            return Ok(());
+        }
+        job.uploading = None;
+        if import::write(&ctx, &o, &job).await?.is_some() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// `409 OperationAborted`: another upload to the job is in progress.
+fn busy(request_id: &str) -> Reply {
+    s3_error(
+        StatusCode::CONFLICT,
+        "OperationAborted",
+        "A conflicting conditional operation is currently in progress against this resource. Try again.",
+        request_id,
+    )
+}
+
+fn started(request_id: &str) -> Reply {
+    s3_error(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        "The import job has started: its file can no longer be replaced.",
+        request_id,
+    )
+}
+
+fn no_such_key(request_id: &str) -> Reply {
+    s3_error(
+        StatusCode::NOT_FOUND,
+        "NoSuchKey",
+        "The specified key does not exist.",
+        request_id,
+    )
 }
 
 fn too_large(request_id: &str) -> Reply {
@@ -219,14 +316,32 @@ enum Failure {
     TooLarge,
     Body,
     Store,
+    /// The mark could not be renewed.
+    Mark(Mark),
 }
 
-/// Reads the body, storing it sealed in pieces named `<prefix><n>`; answers how many
-/// pieces and bytes.
-async fn receive(ctx: &Ctx, pool_id: &str, prefix: &str, mut body: Incoming) -> Result<(u32, u64), Failure> {
+/// Reads the body of upload `upload_id`, storing it sealed in pieces named
+/// `<jobId>/<upload_id>/<n>` and renewing the upload's mark every [`RENEW_MS`]; answers
+/// how many pieces and bytes.
+async fn receive(
+    ctx: &Ctx,
+    pool_id: &str,
+    job_id: &str,
+    upload_id: &str,
+    mut body: Incoming,
+) -> Result<(u32, u64), Failure> {
+    let prefix = &format!("{job_id}/{upload_id}/");
     let mut pending: Vec<u8> = Vec::with_capacity(PIECE_BYTES);
     let (mut pieces, mut bytes) = (0u32, 0u64);
+    let mut marked_ms = crate::clock::now_ms();
     loop {
+        if crate::clock::now_ms().saturating_sub(marked_ms) >= RENEW_MS {
+            match mark(&ctx.app, pool_id, job_id, upload_id, &ctx.request_id).await {
+                Ok(Mark::Held) => marked_ms = crate::clock::now_ms(),
+                Ok(other) => return Err(Failure::Mark(other)),
+                Err(_) => return Err(Failure::Store),
+            }
+        }
         let frame = match body.frame().await {
             None => break,
             Some(Ok(f)) => f,
@@ -267,23 +382,33 @@ async fn put_piece(ctx: &Ctx, pool_id: &str, prefix: &str, n: u32, clear: &[u8])
     })
 }
 
-/// Makes the upload the job's file if the job has not started (compare-and-set), then
-/// deletes the file it replaces. `Ok(false)`: the job has started or is gone.
-async fn attach(ctx: &Ctx, pool_id: &str, job_id: &str, upload: Upload) -> crate::error::OpResult<bool> {
+/// Makes the upload the job's file and lets go of its mark, if the job has not started
+/// and no other upload has taken the mark (compare-and-set), then deletes the file it
+/// replaces. `Ok(Mark::Held)` once attached.
+async fn attach(ctx: &Ctx, pool_id: &str, job_id: &str, upload: Upload) -> crate::error::OpResult<Mark> {
     for _ in 0..16 {
+        let now_ms = crate::clock::now_ms();
         let Some((o, mut job)) = import::load(ctx, pool_id, job_id).await? else {
-            return Ok(false);
+            return Ok(Mark::Gone);
         };
-        if job.status_at(ctx.now_ms) != Status::Created {
-            return Ok(false);
+        if job.status_at(now_ms) != Status::Created {
+            return Ok(Mark::Started);
         }
+        if job
+            .uploading
+            .as_ref()
+            .is_some_and(|u| u.id != upload.id && u.until_ms >= now_ms)
+        {
+            return Ok(Mark::Busy);
+        }
+        job.uploading = None;
         let replaced = job.upload.replace(upload.clone());
         if import::write(ctx, &o, &job).await?.is_some() {
             if let Some(old) = replaced {
                 delete_pieces(ctx, pool_id, &format!("{job_id}/{}/", old.id)).await?;
             }
-            return Ok(true);
+            return Ok(Mark::Held);
         }
     }
-    Ok(false)
+    Ok(Mark::Busy)
 }

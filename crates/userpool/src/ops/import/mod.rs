@@ -26,7 +26,10 @@
 //!   with an HMAC of the data key (`Sealer::derive`) over the pool, job, date and
 //!   lifetime, so nothing of it is stored; it must be sent with the
 //!   `x-amz-server-side-encryption: aws:kms` header it signs, as S3's does; the file is
-//!   sealed at rest; a new upload replaces the last one until the job starts;
+//!   sealed at rest; a new upload replaces the last one until the job starts; one upload
+//!   at a time: the first marks the job (compare-and-set, the mark held a minute and
+//!   renewed while the file arrives), a concurrent one is refused with S3's
+//!   `409 OperationAborted`;
 //! - StartUserImportJob before any upload is accepted, and the job fails ("The CSV file
 //!   has not been uploaded."); on a pool without auto-verified attributes it is refused
 //!   (the guide: "the import job will not start"), as is a job not `Created`;
@@ -37,9 +40,13 @@
 //! - any number of jobs may run at once.
 //!
 //! Several nodes: a job lives only in the store. A started job carries a lease (its
-//! node and an expiry a minute ahead, `--import-lease-seconds`, renewed by every batch); every write of the job is
-//! a compare-and-set of its whole record, so a node that lost its lease, or a job stopped
-//! meanwhile, writes nothing. Each batch of users is committed in one transaction with the
+//! node, a random id of the run, i.e. of the one task running it, and an expiry a minute
+//! ahead, `--import-lease-seconds`, renewed by every batch and, while the file is read
+//! before the import or rows are skipped, every third of a lease); every write of the job is
+//! a compare-and-set of its whole record, so a task that lost its lease, or a job stopped
+//! meanwhile, writes nothing: a task whose batch loses the compare-and-set to another run
+//! stops (the lease holder carries on), it never retries that batch. A node never takes
+//! over a job it is running itself (it keeps the set of the jobs its tasks run). Each batch of users is committed in one transaction with the
 //! job's counters and the number of rows done, so a job resumed elsewhere goes on from the
 //! next row with exact counts. Every node looks every half lease (and at start) for jobs
 //! whose lease has expired and takes them over ([`runner::supervise`]); on SQLite, where
@@ -88,11 +95,24 @@ pub struct Upload {
     pub bytes: u64,
 }
 
-/// The node running a job, until when.
+/// An upload being received (`web::import`): at most one at a time per job, on any node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uploading {
+    /// The upload's id ([`Upload::id`] once attached).
+    pub id: String,
+    /// Until when it holds the job (renewed while the file arrives), epoch ms.
+    pub until_ms: i64,
+}
+
+/// The node running a job, which run of it, until when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
     /// [`App::node_id`] of the node.
     pub owner: String,
+    /// The run (one task on that node: random, new at each start or take-over): a task
+    /// goes on only while the lease names its run, so two tasks never both write.
+    #[serde(default)]
+    pub run: String,
     /// When another node may take the job over, epoch ms.
     pub until_ms: i64,
 }
@@ -107,6 +127,9 @@ pub struct Job {
     /// The file, once uploaded.
     #[serde(rename = "userpool:Upload", default, skip_serializing_if = "Option::is_none")]
     pub upload: Option<Upload>,
+    /// The upload being received, if any.
+    #[serde(rename = "userpool:Uploading", default, skip_serializing_if = "Option::is_none")]
+    pub uploading: Option<Uploading>,
     /// The data rows done (imported, skipped or failed): where a resumed job goes on.
     #[serde(rename = "userpool:RowsDone", default)]
     pub rows_done: u64,
@@ -470,13 +493,15 @@ pub async fn start_user_import_job(ctx: &Ctx, req: StartUserImportJobRequest) ->
         }
         job.wire.status = Some(Status::Pending);
         job.wire.start_date = Some(Timestamp(ctx.now_ms));
+        let run = runner::new_run();
         job.lease = Some(Lease {
             owner: ctx.app.node_id.clone(),
+            run: run.clone(),
             until_ms: ctx.now_ms.saturating_add(ctx.app.config.import_lease_ms),
         });
         if write(ctx, &o, &job).await?.is_some() {
             tracing::info!(pool = %req.user_pool_id, job = %req.job_id, "started user import job");
-            runner::spawn(ctx.app.clone(), req.user_pool_id.clone(), req.job_id.clone());
+            runner::spawn(ctx.app.clone(), req.user_pool_id.clone(), req.job_id.clone(), run);
             return Ok(StartUserImportJobResponse {
                 user_import_job: Some(view(ctx, &req.user_pool_id, &job)),
             });

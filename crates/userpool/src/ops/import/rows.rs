@@ -22,7 +22,11 @@
 //! - Every other value is checked against the schema as AdminCreateUser checks its
 //!   attributes (types, lengths, email and phone number forms), and the pool's required
 //!   attributes must have values.
-//! - A row longer than 16,000 characters fails.
+//! - A row longer than 16,000 characters fails. A record whose raw bytes pass four
+//!   times that (64,000 bytes and a little, more than any 16,000 characters can take)
+//!   fails the whole file as soon as the reader has read that much of it ("The row at
+//!   line N of the CSV file is longer than 16000 characters."), so that no larger record
+//!   is ever held in memory.
 //!
 //! A row that breaks a rule is a failed user (`FailedUsers`), with the reason logged;
 //! the job goes on. The user is created `RESET_REQUIRED`, enabled, without a password.
@@ -92,7 +96,8 @@ pub struct Columns {
 
 impl Columns {
     /// Checks a file's header: every column of [`header`] once, nothing else. The error
-    /// is the job's CompletionMessage.
+    /// is the job's CompletionMessage (and is logged): a name from the file in it is
+    /// escaped ([`crate::protocol::printable`]), so that it cannot forge a log line.
     pub fn check(pool: &Pool, file: &[String]) -> Result<Columns, String> {
         let expected = header(pool);
         let names: Vec<String> = file
@@ -110,9 +115,11 @@ impl Columns {
             .collect();
         for (i, n) in names.iter().enumerate() {
             if names.iter().skip(i + 1).any(|m| m == n) {
+                let n = crate::protocol::printable(n);
                 return Err(cut(format!("The CSV header names the column {n} twice.")));
             }
             if !expected.contains(n) {
+                let n = crate::protocol::printable(n);
                 return Err(cut(format!(
                     "The CSV header column {n} is not an attribute of the user pool."
                 )));
@@ -380,6 +387,21 @@ mod tests {
         let mut twice = header(&p);
         twice.push("email".into());
         assert!(Columns::check(&p, &twice).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn header_names_in_messages_are_escaped() {
+        let p = pool(vec![VerifiedAttributeType::Email], None);
+        let mut forged = header(&p);
+        forged.push("x\n2024-01-01T00:00:00Z  INFO forged\u{1b}[0m".into());
+        let message = Columns::check(&p, &forged).unwrap_err();
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+        assert!(message.contains("x\\n2024"), "{message:?}");
+        let mut twice = header(&p);
+        twice.push("a\rb".into());
+        twice.push("a\rb".into());
+        let message = Columns::check(&p, &twice).unwrap_err();
+        assert!(!message.chars().any(char::is_control), "{message:?}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::error::OpResult;
 use crate::ops::users::{self, Pool};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -29,26 +30,118 @@ fn ctx(app: &Arc<App>) -> Ctx {
     Ctx::internal(app, crate::clock::now_ms(), "")
 }
 
-/// Runs a job leased to this node, in the background.
-pub fn spawn(app: Arc<App>, pool_id: String, job_id: String) {
+/// A new run's id (random).
+pub fn new_run() -> String {
+    crate::ids::uuid().simple().to_string()
+}
+
+/// A job a task of this process runs: in [`App::import_runs`] while this lives.
+pub struct Running {
+    app: Arc<App>,
+    key: String,
+}
+
+impl Running {
+    /// Claims a job for a task of this process; `None` when one already runs it.
+    pub fn claim(app: &Arc<App>, pool_id: &str, job_id: &str) -> Option<Running> {
+        let key = super::run_name(pool_id, job_id);
+        let mut runs = app
+            .import_runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        runs.insert(key.clone()).then(|| Running { app: app.clone(), key })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.app
+            .import_runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+/// Runs a job leased to this node under `run`, in the background, unless a task of this
+/// process already runs it.
+pub fn spawn(app: Arc<App>, pool_id: String, job_id: String, run: String) {
+    match Running::claim(&app, &pool_id, &job_id) {
+        Some(running) => spawn_claimed(running, pool_id, job_id, run),
+        None => tracing::warn!(pool = %pool_id, job = %job_id, "user import job already running on this node"),
+    }
+}
+
+fn spawn_claimed(running: Running, pool_id: String, job_id: String, run: String) {
     tokio::spawn(async move {
-        if let Err(e) = drive(&app, &pool_id, &job_id).await {
+        let app = running.app.clone();
+        if let Err(e) = drive(&app, &pool_id, &job_id, &run).await {
             tracing::warn!(pool = %pool_id, job = %job_id, error = %e,
                 "user import job interrupted; it is taken over once its lease expires");
         }
+        drop(running);
     });
 }
 
-/// Whether this node holds the job's lease.
-fn mine(app: &App, job: &Job) -> bool {
-    job.lease.as_ref().is_some_and(|l| l.owner == app.node_id)
+/// Whether the job's lease is this run's (of this node).
+fn mine(app: &App, run: &str, job: &Job) -> bool {
+    job.lease
+        .as_ref()
+        .is_some_and(|l| l.owner == app.node_id && l.run == run)
 }
 
-/// A lease for this node from now.
-fn lease(c: &Ctx) -> Lease {
+/// A lease for this node's `run` from now.
+fn lease(c: &Ctx, run: &str) -> Lease {
     Lease {
         owner: c.app.node_id.clone(),
+        run: run.to_string(),
         until_ms: c.now_ms.saturating_add(c.app.config.import_lease_ms),
+    }
+}
+
+/// How often a run renews its lease while no batch does (reading the file before the
+/// import, skipping the rows done): every third of a lease.
+fn renew_every(app: &App) -> Duration {
+    Duration::from_millis(u64::try_from(app.config.import_lease_ms / 3).unwrap_or(20_000).max(100))
+}
+
+/// A ticker for [`renew`], its first tick a third of a lease from now.
+fn renew_ticker(app: &App) -> tokio::time::Interval {
+    let every = renew_every(app);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+/// Extends this run's lease (compare-and-set, re-read when another write came first).
+/// The job as written, or `None` when this run is to stop: the lease is another's or
+/// let go, the job ended or is gone.
+async fn renew(app: &Arc<App>, run: &str, mut o: ObjectRecord, mut job: Job) -> OpResult<Loaded> {
+    for _ in 0..16 {
+        if !mine(app, run, &job) || is_final(job.status()) {
+            return Ok(None);
+        }
+        let c = ctx(app);
+        job.lease = Some(lease(&c, run));
+        match write(&c, &o, &job).await {
+            Ok(Some(next)) => return Ok(Some((next, job))),
+            Ok(None) => match reload(app, o.pool_id.as_str(), job.id().to_string().as_str()).await? {
+                Some((next_o, next_job)) => (o, job) = (next_o, next_job),
+                None => return Ok(None),
+            },
+            Err(e) if e.code == userpool_model::ErrorCode::ResourceNotFoundException => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(crate::error::CognitoError::internal())
+}
+
+/// Sets a flag when dropped: tells a reading thread its reader is gone.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -57,7 +150,7 @@ type Loaded = Option<(ObjectRecord, Job)>;
 
 /// Takes a leased job from where it is to its end, unless another write takes it from
 /// this node (its lease) or ends it first (StopUserImportJob).
-async fn drive(app: &Arc<App>, pool_id: &str, job_id: &str) -> OpResult<()> {
+async fn drive(app: &Arc<App>, pool_id: &str, job_id: &str, run: &str) -> OpResult<()> {
     let Some((mut o, mut job)) = load(&ctx(app), pool_id, job_id).await? else {
         return Ok(());
     };
@@ -68,21 +161,37 @@ async fn drive(app: &Arc<App>, pool_id: &str, job_id: &str) -> OpResult<()> {
         Err(e) => return Err(e),
     };
     loop {
-        if !mine(app, &job) {
+        if !mine(app, run, &job) {
             return Ok(());
         }
         match job.status() {
             Status::Pending => {
-                let checked = match &job.upload {
+                let checked = match job.upload.clone() {
                     None => Err(Unreadable::File(NO_FILE.into())),
-                    Some(u) => scan(app, &pool, job_id, u).await,
+                    Some(u) => {
+                        // Reading a big file takes a while: the lease is renewed meanwhile.
+                        let stop = Arc::new(AtomicBool::new(false));
+                        let _stop = StopOnDrop(stop.clone());
+                        let scanning = scan(app, &pool, job_id, &u, stop);
+                        tokio::pin!(scanning);
+                        let mut tick = renew_ticker(app);
+                        loop {
+                            tokio::select! {
+                                r = &mut scanning => break r,
+                                _ = tick.tick() => match renew(app, run, o.clone(), job.clone()).await? {
+                                    Some((next_o, next_job)) => (o, job) = (next_o, next_job),
+                                    None => return Ok(()),
+                                },
+                            }
+                        }
+                    }
                 };
                 let c = ctx(app);
                 match checked {
                     Ok(rows) => {
                         tracing::info!(pool = %pool_id, job = %job_id, rows, "importing users");
                         job.wire.status = Some(Status::Inprogress);
-                        job.lease = Some(lease(&c));
+                        job.lease = Some(lease(&c, run));
                     }
                     Err(Unreadable::File(message)) => job.finish(Status::Failed, &message, c.now_ms),
                     Err(Unreadable::Store(e)) => return Err(e.into()),
@@ -100,8 +209,8 @@ async fn drive(app: &Arc<App>, pool_id: &str, job_id: &str) -> OpResult<()> {
                     },
                 }
             }
-            Status::Inprogress => return import(app, &pool, o, job).await,
-            Status::Stopping => return end(app, pool_id, o, job, Status::Stopped, STOPPED).await,
+            Status::Inprogress => return import(app, run, &pool, o, job).await,
+            Status::Stopping => return end(app, run, pool_id, o, job, Status::Stopped, STOPPED).await,
             _ => return clean_up(&ctx(app), pool_id, job_id).await,
         }
     }
@@ -132,7 +241,20 @@ struct Pieces {
     count: u32,
     piece: Vec<u8>,
     at: usize,
+    /// Bytes handed to the CSV reader so far.
+    fed: u64,
+    /// Where the record being read begins (the end of the last one), and its line.
+    mark: u64,
+    mark_line: u64,
 }
+
+/// The CSV reader's buffer.
+const READ_BUFFER: usize = 64 * 1024;
+/// The most bytes a record may take in the file: a row of [`rows::MAX_ROW_CHARS`]
+/// characters takes at most four bytes a character (quotes and separators included).
+/// A longer record fails the file as soon as the reader has read that much of it, so
+/// that no record larger than this is ever held whole.
+const MAX_RECORD_BYTES: u64 = 4 * rows::MAX_ROW_CHARS as u64 + 1024;
 
 impl Pieces {
     fn new(app: &Arc<App>, pool_id: &str, job_id: &str, upload: &Upload) -> Pieces {
@@ -145,6 +267,9 @@ impl Pieces {
             count: upload.pieces,
             piece: Vec::new(),
             at: 0,
+            fed: 0,
+            mark: 0,
+            mark_line: 1,
         }
     }
 
@@ -172,9 +297,18 @@ impl std::io::Read for Pieces {
             }
             self.fetch().map_err(std::io::Error::other)?;
         }
+        // The reader holds at most its buffer beyond the record it is building.
+        if self.fed.saturating_sub(self.mark) > MAX_RECORD_BYTES + READ_BUFFER as u64 {
+            return Err(std::io::Error::other(Unreadable::File(format!(
+                "The row at line {} of the CSV file is longer than {} characters.",
+                self.mark_line,
+                rows::MAX_ROW_CHARS
+            ))));
+        }
         let mut rest = self.piece.get(self.at..).unwrap_or_default();
         let n = rest.read(out)?;
         self.at += n;
+        self.fed = self.fed.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
         Ok(n)
     }
 }
@@ -196,13 +330,24 @@ fn csv_reader(pieces: Pieces) -> csv::Reader<Pieces> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .buffer_capacity(READ_BUFFER)
         .from_reader(pieces)
+}
+
+/// The next record, its size checked while it is read ([`MAX_RECORD_BYTES`]).
+fn next_record(reader: &mut csv::Reader<Pieces>, record: &mut csv::ByteRecord) -> csv::Result<bool> {
+    let more = reader.read_byte_record(record)?;
+    let (end, line) = (reader.position().byte(), reader.position().line());
+    let pieces = reader.get_mut();
+    pieces.mark = end;
+    pieces.mark_line = line;
+    Ok(more)
 }
 
 /// The header of a file (its first record) as text.
 fn header_of(reader: &mut csv::Reader<Pieces>) -> Result<Vec<String>, Unreadable> {
     let mut record = csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut record).map_err(unreadable)? {
+    if !next_record(reader, &mut record).map_err(unreadable)? {
         return Err(Unreadable::File("The CSV file is empty.".into()));
     }
     record
@@ -214,7 +359,14 @@ fn header_of(reader: &mut csv::Reader<Pieces>) -> Result<Vec<String>, Unreadable
 
 /// Reads the whole file once before the import starts: the header must be the pool's
 /// and the rows at most [`rows::MAX_ROWS`]. Answers how many rows.
-async fn scan(app: &Arc<App>, pool: &Pool, job_id: &str, upload: &Upload) -> Result<u64, Unreadable> {
+/// Gives up (its answer unused) once `stop` is set.
+async fn scan(
+    app: &Arc<App>,
+    pool: &Pool,
+    job_id: &str,
+    upload: &Upload,
+    stop: Arc<AtomicBool>,
+) -> Result<u64, Unreadable> {
     let pieces = Pieces::new(app, pool.id(), job_id, upload);
     let pool = pool.clone();
     let work = move || -> Result<u64, Unreadable> {
@@ -223,7 +375,10 @@ async fn scan(app: &Arc<App>, pool: &Pool, job_id: &str, upload: &Upload) -> Res
         rows::Columns::check(&pool, &header).map_err(Unreadable::File)?;
         let mut record = csv::ByteRecord::new();
         let mut n = 0u64;
-        while reader.read_byte_record(&mut record).map_err(unreadable)? {
+        while next_record(&mut reader, &mut record).map_err(unreadable)? {
+            if stop.load(Ordering::Relaxed) {
+                return Err(Unreadable::File("The import stopped.".into()));
+            }
             n += 1;
             if n > rows::MAX_ROWS {
                 return Err(Unreadable::File(format!(
@@ -270,7 +425,7 @@ fn read_rows(pieces: Pieces, skip: u64, tx: &mpsc::Sender<Reading>) {
     let mut index = 0u64;
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        match reader.read_byte_record(&mut record) {
+        match next_record(&mut reader, &mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
@@ -330,17 +485,33 @@ fn tally(job: &mut Job, outcomes: &[ImportOutcome], refused: usize, rows: usize,
 }
 
 /// Imports the rows not done yet, batch by batch, then ends the job.
-async fn import(app: &Arc<App>, pool: &Pool, mut o: ObjectRecord, mut job: Job) -> OpResult<()> {
+async fn import(app: &Arc<App>, run: &str, pool: &Pool, mut o: ObjectRecord, mut job: Job) -> OpResult<()> {
     let (pool_id, job_id) = (pool.id().to_string(), job.id().to_string());
     let Some(upload) = job.upload.clone() else {
-        return end(app, &pool_id, o, job, Status::Failed, NO_FILE).await;
+        return end(app, run, &pool_id, o, job, Status::Failed, NO_FILE).await;
     };
     let (tx, mut rx) = mpsc::channel(2);
     let pieces = Pieces::new(app, &pool_id, &job_id, &upload);
     let skip = job.rows_done;
     let reading = tokio::task::spawn_blocking(move || read_rows(pieces, skip, &tx));
     let mut columns = None;
-    while let Some(read) = rx.recv().await {
+    // Every batch renews the lease; between two (a resumed job skipping the rows done)
+    // the ticker does.
+    let mut tick = renew_ticker(app);
+    loop {
+        let read = tokio::select! {
+            read = rx.recv() => match read {
+                Some(read) => read,
+                None => break,
+            },
+            _ = tick.tick() => match renew(app, run, o.clone(), job.clone()).await? {
+                Some((next_o, next_job)) => {
+                    (o, job) = (next_o, next_job);
+                    continue;
+                }
+                None => return Ok(()),
+            },
+        };
         let batch = match read {
             Reading::Header(h) => match rows::Columns::check(pool, &h) {
                 Ok(c) => {
@@ -348,19 +519,20 @@ async fn import(app: &Arc<App>, pool: &Pool, mut o: ObjectRecord, mut job: Job) 
                     continue;
                 }
                 // The pool's attributes changed since the job started.
-                Err(message) => return end(app, &pool_id, o, job, Status::Failed, &message).await,
+                Err(message) => return end(app, run, &pool_id, o, job, Status::Failed, &message).await,
             },
             Reading::Rows(b) => b,
             Reading::Failed(Unreadable::File(message)) => {
-                return end(app, &pool_id, o, job, Status::Failed, &message).await
+                return end(app, run, &pool_id, o, job, Status::Failed, &message).await
             }
             Reading::Failed(Unreadable::Store(e)) => return Err(e.into()),
         };
         let Some(columns) = columns.as_ref() else { continue };
-        match import_batch(app, pool, columns, o, job, batch).await? {
+        match import_batch(app, run, pool, columns, o, job, batch).await? {
             Some((next_o, next_job)) => (o, job) = (next_o, next_job),
             None => return Ok(()),
         }
+        tick.reset();
         tokio::task::yield_now().await;
     }
     if reading.await.is_err() {
@@ -372,17 +544,21 @@ async fn import(app: &Arc<App>, pool: &Pool, mut o: ObjectRecord, mut job: Job) 
     let imported = job.wire.imported_users.unwrap_or(0);
     let others = job.wire.skipped_users.unwrap_or(0) + job.wire.failed_users.unwrap_or(0);
     if others > imported {
-        end(app, &pool_id, o, job, Status::Failed, TOO_MANY).await
+        end(app, run, &pool_id, o, job, Status::Failed, TOO_MANY).await
     } else {
-        end(app, &pool_id, o, job, Status::Succeeded, SUCCEEDED).await
+        end(app, run, &pool_id, o, job, Status::Succeeded, SUCCEEDED).await
     }
 }
 
 /// One batch: its rows checked, its users created with the job's new counts in one
-/// transaction, then logged. The job as written, or `None` when this node is to stop
-/// (the job was stopped, taken over or deleted; whoever did so carries on).
+/// transaction, then logged. The job as written, or `None` when this run is to stop
+/// (the job was stopped, taken over or deleted; whoever did so carries on). A batch that
+/// loses its compare-and-set is retried only while the job is still this run's with the
+/// same rows done (a stop, say); otherwise this run stops and never writes that batch.
+#[allow(clippy::too_many_arguments)]
 async fn import_batch(
     app: &Arc<App>,
+    run: &str,
     pool: &Pool,
     columns: &rows::Columns,
     mut o: ObjectRecord,
@@ -409,16 +585,16 @@ async fn import_batch(
     }
     let alias_is_user = pool.email_or_phone_usernames();
     loop {
-        if !mine(app, &job) || is_final(job.status()) {
+        if !mine(app, run, &job) || is_final(job.status()) {
             return Ok(None);
         }
         if job.status() == Status::Stopping {
-            end(app, &pool_id, o, job, Status::Stopped, STOPPED).await?;
+            end(app, run, &pool_id, o, job, Status::Stopped, STOPPED).await?;
             return Ok(None);
         }
         let c = ctx(app);
         let base = job.clone();
-        let renewed = lease(&c);
+        let renewed = lease(&c, run);
         let (refused_n, rows_n) = (refused.len(), batch.len());
         let body = move |outcomes: &[ImportOutcome]| {
             let mut next = base.clone();
@@ -441,9 +617,14 @@ async fn import_batch(
                 log_batch(&pool_id, &job_id, &user_lines, &outcomes, &refused, alias_is_user);
                 return Ok(Some((o, job)));
             }
+            // Nothing of the batch was written. Retried only against the same progress
+            // of this run (the job stopped meanwhile, say): a batch another task wrote
+            // is never written twice.
             Err(StoreError::Conflict(_)) => match reload(app, &pool_id, &job_id).await? {
-                Some((next_o, next_job)) => (o, job) = (next_o, next_job),
-                None => return Ok(None),
+                Some((next_o, next_job)) if mine(app, run, &next_job) && next_job.rows_done == job.rows_done => {
+                    (o, job) = (next_o, next_job);
+                }
+                _ => return Ok(None),
             },
             Err(StoreError::NotFound) => return Ok(None),
             Err(e) => return Err(e.into()),
@@ -493,6 +674,7 @@ fn log_batch(
 /// then deletes its file and marker. Does nothing once the lease is another's.
 async fn end(
     app: &Arc<App>,
+    run: &str,
     pool_id: &str,
     mut o: ObjectRecord,
     mut job: Job,
@@ -501,7 +683,7 @@ async fn end(
 ) -> OpResult<()> {
     let job_id = job.id().to_string();
     loop {
-        if !mine(app, &job) || is_final(job.status()) {
+        if !mine(app, run, &job) || is_final(job.status()) {
             return Ok(());
         }
         let c = ctx(app);
@@ -527,7 +709,8 @@ async fn end(
 /// Every node: at start and every half lease (30 seconds at most), takes over the running jobs whose lease
 /// has expired, expires the jobs never started, and deletes what finished jobs left.
 /// `exclusive`: this process is the store's only user (SQLite), so at start every lease
-/// not its own is a dead process's.
+/// is a dead process's. A job a task of this process runs is never taken over (its
+/// lease may lapse while the task waits on a slow store; the task goes on).
 pub async fn supervise(app: Arc<App>, exclusive: bool) {
     let half = u64::try_from(app.config.import_lease_ms / 2).unwrap_or(30_000);
     let mut tick = tokio::time::interval(Duration::from_millis(half.clamp(500, 30_000)));
@@ -590,14 +773,19 @@ async fn look_after(
         Status::Created => {}
         Status::Pending | Status::Inprogress | Status::Stopping => {
             let lapsed = job.lease.as_ref().is_none_or(|l| l.until_ms < c.now_ms);
-            let dead_owner = take_all && !mine(app, &job);
-            if lapsed || dead_owner {
-                job.lease = Some(lease(&c));
-                if write(&c, &o, &job).await?.is_some() {
-                    tracing::info!(pool = %pool_id, job = %job_id, status = job.status().as_str(),
-                        "taking over a user import job whose node is gone");
-                    spawn(app.clone(), pool_id.to_string(), job_id.to_string());
-                }
+            if !(lapsed || take_all) {
+                return Ok(());
+            }
+            // Claimed before the write, so that no task of this process starts it meanwhile.
+            let Some(running) = Running::claim(app, pool_id, job_id) else {
+                return Ok(());
+            };
+            let run = new_run();
+            job.lease = Some(lease(&c, &run));
+            if write(&c, &o, &job).await?.is_some() {
+                tracing::info!(pool = %pool_id, job = %job_id, status = job.status().as_str(),
+                    "taking over a user import job whose node is gone");
+                spawn_claimed(running, pool_id.to_string(), job_id.to_string(), run);
             }
         }
         _ => clean_up(&c, pool_id, job_id).await?,
