@@ -8,6 +8,12 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The UTC date and time of an instant (epoch ms), to the second; the epoch for one out of
+/// `time`'s range (years -9999 to 9999).
+pub fn utc(ms: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
 /// Runs a CPU-heavy or blocking section without stalling the other tasks of a worker
 /// (`block_in_place` on the multi-threaded runtime; inline on a current-thread one).
 pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
