@@ -13,6 +13,7 @@ Run: USERPOOL_BIN=target/debug/userpool .venv/bin/python -m pytest tests/browser
 (scripts/test.sh does, with the client suite's venv: boto3, requests, authlib, pytest)."""
 
 import base64
+import contextlib
 import hashlib
 import html
 import json
@@ -36,11 +37,12 @@ import requests
 from authlib.jose import JsonWebKey, jwt
 from botocore.config import Config
 
+from conftest import ARTIFACTS
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("USERPOOL_BIN", str(ROOT / "target" / "debug" / "userpool"))
 CHROMIUM = os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER_BIN", "/usr/bin/chromedriver")
-ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS") or ROOT / "tests" / "browser" / "artifacts").resolve()
 REGION = "us-east-1"
 PASSWORD = "Passw0rd!Example"
 WAIT_S = 20
@@ -255,28 +257,11 @@ class Browser:
         return self.console
 
 
-class _Summary:
-    """Names, in pytest's closing summary, where the screenshots are."""
-
-    def __init__(self):
-        self.folders = []
-
-    def pytest_terminal_summary(self, terminalreporter):
-        shots = [p for f in self.folders for p in sorted(f.glob("*.png"))]
-        if shots:
-            terminalreporter.write_line(f"browser screenshots: {len(shots)} PNG under {ARTIFACTS}/"
-                                        " (a folder per test)")
-
-
-@pytest.fixture(scope="session")
-def summary(request):
-    s = _Summary()
-    request.config.pluginmanager.register(s, "browser-artifacts-summary")
-    return s
-
-
-@pytest.fixture
-def browser(request, summary, site):
+@contextlib.contextmanager
+def browser_for(request, summary, server):
+    """A Browser for this test: its artifacts folder (named in pytest's summary); when the
+    test fails, the page's screenshot and HTML and the server's log; always the console.
+    No page may have had anything blocked by a Content-Security-Policy."""
     folder = ARTIFACTS / request.node.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -294,12 +279,18 @@ def browser(request, summary, site):
                 (folder / "failure.html").write_text(b.driver.page_source)
             except Exception:  # noqa: BLE001
                 pass
-            (folder / "server.log").write_text("".join(site["server"].log))
+            (folder / "server.log").write_text("".join(server.log))
         (folder / "console.json").write_text(json.dumps(console, indent=1))
         b.driver.quit()
         # A page's Content-Security-Policy must not have blocked anything the page itself uses.
         blocked = [e["message"] for e in console if "Content Security Policy" in e.get("message", "")]
         assert not blocked, f"CSP violations in the browser console: {blocked}"
+
+
+@pytest.fixture
+def browser(request, summary, site):
+    with browser_for(request, summary, site["server"]) as b:
+        yield b
 
 
 # --- helpers -----------------------------------------------------------------------------

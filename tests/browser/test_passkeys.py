@@ -13,7 +13,6 @@ calls userpool's JSON API with fetch (CORS) and the browser's own WebAuthn API:
 Screenshots go to $BROWSER_ARTIFACTS/<test>/ as in test_hosted_ui.py."""
 
 import json
-import shutil
 import tempfile
 import threading
 import uuid
@@ -25,7 +24,7 @@ import requests
 from authlib.jose import JsonWebKey, jwt
 from botocore.config import Config
 
-from test_hosted_ui import ARTIFACTS, PASSWORD, REGION, Browser, Server, _require_browser
+from test_hosted_ui import PASSWORD, REGION, Server, _require_browser, browser_for
 
 PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Passkey demo</title></head>
 <body style="font-family:sans-serif"><h1>Passkey demo</h1><p id="status">ready</p>
@@ -142,24 +141,9 @@ def setup():
 
 
 @pytest.fixture
-def browser(request, setup):
-    folder = ARTIFACTS / request.node.name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    failed_before = request.session.testsfailed
-    b = Browser(folder)
-    try:
+def browser(request, summary, setup):
+    with browser_for(request, summary, setup["server"]) as b:
         yield b
-    finally:
-        console = b.drain_console()
-        if request.session.testsfailed > failed_before:
-            try:
-                b.shot("failure")
-            except Exception:  # noqa: BLE001
-                pass
-            (folder / "server.log").write_text("".join(setup["server"].log))
-        (folder / "console.json").write_text(json.dumps(console, indent=1))
-        b.driver.quit()
 
 
 def run(browser, script, *args):
