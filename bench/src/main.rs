@@ -918,6 +918,19 @@ async fn remembered_device_sign_in(
     }
 }
 
+/// The user at the front of a scenario's rotation, taken if it can sign in now (`ready`);
+/// when it cannot, neither can the others behind it (they are in least-recently-used order).
+fn take_front_if<T>(queue: &std::sync::Mutex<std::collections::VecDeque<T>>, ready: impl Fn(&T) -> bool) -> Option<T> {
+    let mut q = queue.lock().unwrap();
+    let u = q.pop_front()?;
+    if ready(&u) {
+        Some(u)
+    } else {
+        q.push_front(u);
+        None
+    }
+}
+
 /// S7: MFA sign-ins in one pool. (a) a user's sign-in on a new device, with its TOTP code
 /// and ConfirmDevice; every user does it at most once per 30-s step (the server's rule), so
 /// the connections rotate through a large pool of users. (b) the sign-in with a remembered
@@ -1043,17 +1056,7 @@ async fn s7_mfa_sign_in(t: &Target, o: &Options, want_a: bool, want_b: bool) -> 
             let (queue, client) = (queue.clone(), client.clone());
             async move {
                 let step = totp::step_now();
-                let next = {
-                    let mut q = queue.lock().unwrap();
-                    match q.pop_front() {
-                        Some(u) if u.2 < step => Some(u),
-                        Some(u) => {
-                            q.push_front(u);
-                            None
-                        }
-                        None => None,
-                    }
-                };
+                let next = take_front_if(&queue, |u| u.2 < step);
                 let Some((name, secret, _)) = next else {
                     // Every user has spent this step: the run ends here.
                     return (c, Err(load::STOP.to_string()));
@@ -1298,17 +1301,7 @@ async fn s8_email_otp_sign_in(t: &Target, o: &Options) -> Cell {
     let cell = measure(t, o.secs, u64::MAX, note, move |mut c: Conn, _i: u64| {
         let (queue, pool, client) = (queue.clone(), pool.clone(), client.clone());
         async move {
-            let next = {
-                let mut q = queue.lock().unwrap();
-                match q.pop_front() {
-                    Some(u) if u.1 < CODES_PER_USER => Some(u),
-                    Some(u) => {
-                        q.push_front(u);
-                        None
-                    }
-                    None => None,
-                }
-            };
+            let next = take_front_if(&queue, |u| u.1 < CODES_PER_USER);
             let Some((name, sent, after)) = next else {
                 // Every user has had their codes: the run ends here.
                 return (c, Err(load::STOP.to_string()));
