@@ -385,3 +385,25 @@ def test_hidden_users_look_alike_and_codes_prove_their_address(server, idp):
     attrs = {a["Name"]: a["Value"] for a in idp.admin_get_user(UserPoolId=p["Id"], Username="lee")["UserAttributes"]}
     assert attrs["email"] == "ceo@other.example" and attrs.get("email_verified") != "true"
     idp.delete_user_pool(UserPoolId=p["Id"])
+
+
+def test_parallel_completions_of_one_registration_register_one_passkey(idp):
+    from concurrent.futures import ThreadPoolExecutor
+    p, c = choice_pool(idp)
+    make_user(idp, p["Id"], "max", email="max@example.com")
+    at = start(idp, c, "max", PREFERRED_CHALLENGE="PASSWORD", PASSWORD=PASSWORD)["AuthenticationResult"]["AccessToken"]
+    options = idp.start_web_authn_registration(AccessToken=at)["CredentialCreationOptions"]
+    answers = [Passkey().create(options, ORIGIN) for _ in range(4)]
+
+    def complete(answer):
+        try:
+            idp.complete_web_authn_registration(AccessToken=at, Credential=answer)
+            return "ok"
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = sorted(pool.map(complete, answers))
+    assert results == ["WebAuthnChallengeNotFoundException"] * 3 + ["ok"], results
+    assert len(idp.list_web_authn_credentials(AccessToken=at)["Credentials"]) == 1
+    idp.delete_user_pool(UserPoolId=p["Id"])
